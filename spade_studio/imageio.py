@@ -1,0 +1,159 @@
+"""Reading and writing label maps, instance maps and images (Pillow), atomically.
+
+Label maps are saved as indexed PNGs (mode ``P``: the pixel values are the ids, the palette
+shows the label colours) with the label-set name in a ``spade-studio-labelset`` text chunk;
+ids above 255 are saved as 16-bit greyscale PNGs.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
+
+from .labels import LabelError, LabelSet
+
+LABELSET_CHUNK = "spade-studio-labelset"
+
+Image.MAX_IMAGE_PIXELS = 20000 * 20000
+
+
+class ImageReadError(ValueError):
+    """An image that cannot be read; the message names the file."""
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def _open(path: str | os.PathLike) -> Image.Image:
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"{path}: no such file")
+    try:
+        img = Image.open(path)
+        img.load()
+        return img
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"{path}: not a readable image ({exc})") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(f"{path}: image too large ({exc})") from None
+
+
+@dataclass
+class LabelMapFile:
+    ids: np.ndarray  # [H, W] uint8 or uint16
+    label_set_name: str | None  # from the text chunk, when present
+    from_colors: bool  # decoded from a colour image through a palette
+
+
+def read_label_map(path: str | os.PathLike, label_set: LabelSet | None = None) -> LabelMapFile:
+    """Index PNG (8/16-bit greyscale or palette indices) or colour PNG decoded through ``label_set``."""
+    img = _open(path)
+    name = img.info.get(LABELSET_CHUNK) if isinstance(img.info.get(LABELSET_CHUNK), str) else None
+    mode = img.mode
+    if mode in ("L", "P"):
+        return LabelMapFile(np.array(img, dtype=np.uint8), name, False)
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.array(img)
+        if arr.min() < 0 or arr.max() > 65535:
+            raise ImageReadError(f"{path}: label values outside 0..65535")
+        arr = arr.astype(np.uint16)
+        if arr.max() < 256:
+            arr = arr.astype(np.uint8)
+        return LabelMapFile(arr, name, False)
+    if mode in ("RGB", "RGBA", "LA"):
+        if mode == "LA":
+            return LabelMapFile(np.array(img.convert("L"), dtype=np.uint8), name, False)
+        rgb = np.array(img.convert("RGB"))
+        if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all() and label_set is None:
+            return LabelMapFile(rgb[..., 0].copy(), name, False)
+        if label_set is None:
+            raise LabelError(f"{path}: a colour label image needs a label set to map colours to ids")
+        return LabelMapFile(label_set.colors_to_ids(rgb, where=str(path)), name, True)
+    raise ImageReadError(f"{path}: unsupported image mode {mode} for a label map")
+
+
+def read_instance_map(path: str | os.PathLike) -> np.ndarray:
+    """Instance ids ``[H, W]`` int64 (8-, 16- or 32-bit PNG; values used unscaled)."""
+    img = _open(path)
+    if img.mode in ("RGB", "RGBA"):
+        rgb = np.array(img.convert("RGB")).astype(np.int64)
+        return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    if img.mode == "P":
+        return np.array(img).astype(np.int64)
+    return np.array(img).astype(np.int64)
+
+
+def read_rgb(path: str | os.PathLike) -> np.ndarray:
+    """RGB uint8 ``[H, W, 3]`` (alpha dropped, greyscale expanded, EXIF orientation applied)."""
+    from PIL import ImageOps
+
+    img = _open(path)
+    try:
+        img = ImageOps.exif_transpose(img)
+    except Exception:  # noqa: BLE001 - a broken EXIF block is not worth failing for
+        pass
+    return np.array(img.convert("RGB"))
+
+
+def encode_label_png(ids: np.ndarray, label_set: LabelSet | None = None) -> bytes:
+    info = PngImagePlugin.PngInfo()
+    if label_set is not None:
+        info.add_text(LABELSET_CHUNK, label_set.name)
+    buf = io.BytesIO()
+    if ids.dtype == np.uint8 or ids.max(initial=0) < 256:
+        arr = np.ascontiguousarray(ids.astype(np.uint8))
+        if label_set is not None:
+            img = Image.frombytes("P", (arr.shape[1], arr.shape[0]), arr.tobytes())
+            img.putpalette(label_set.lut(256).reshape(-1).tolist())
+        else:
+            img = Image.fromarray(arr, mode="L")
+        img.save(buf, format="PNG", pnginfo=info, optimize=False)
+    else:
+        Image.fromarray(ids.astype(np.uint16)).save(buf, format="PNG", pnginfo=info)
+    return buf.getvalue()
+
+
+def write_label_map(path: str | os.PathLike, ids: np.ndarray, label_set: LabelSet | None = None) -> Path:
+    return atomic_write(path, encode_label_png(ids, label_set))
+
+
+def encode_image(rgb: np.ndarray, fmt: str = "PNG", quality: int = 95) -> bytes:
+    buf = io.BytesIO()
+    img = Image.fromarray(np.ascontiguousarray(rgb[..., :3]).astype(np.uint8), mode="RGB")
+    fmt = fmt.upper()
+    if fmt in ("JPG", "JPEG"):
+        img.save(buf, format="JPEG", quality=quality)
+    else:
+        img.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def write_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> Path:
+    path = Path(path)
+    ext = path.suffix.lower()
+    fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}.get(ext)
+    if fmt is None:
+        raise ValueError(f"{path}: unknown image type {ext!r} (use .png or .jpg)")
+    return atomic_write(path, encode_image(rgb, fmt, quality))

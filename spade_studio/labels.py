@@ -1,0 +1,239 @@
+"""Label sets: which ids a label map may hold, their names and colours.
+
+A :class:`LabelSet` is plain data (JSON in ``resources/palettes/*.json`` and inside model
+files). Ids are the values stored in label-map PNGs; they need not be contiguous (COCO-Stuff
+uses 0..181 plus 255 for "unlabeled").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+LABELSET_FORMAT = "spade-studio-labelset/1"
+
+
+class LabelError(ValueError):
+    """A label map or colour image does not fit a label set."""
+
+
+@dataclass(frozen=True)
+class Label:
+    id: int
+    name: str
+    color: tuple[int, int, int]
+
+
+def voc_color(index: int) -> tuple[int, int, int]:
+    """Bit-interleaved PASCAL-VOC style colour for ``index`` (0 gives black)."""
+    r = g = b = 0
+    c = index
+    for j in range(8):
+        r |= ((c >> 0) & 1) << (7 - j)
+        g |= ((c >> 1) & 1) << (7 - j)
+        b |= ((c >> 2) & 1) << (7 - j)
+        c >>= 3
+    return (r, g, b)
+
+
+def _pack(rgb: np.ndarray) -> np.ndarray:
+    rgb = rgb.astype(np.int64)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    name: str
+    labels: tuple[Label, ...]
+    dontcare_id: int | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        ids = [lab.id for lab in self.labels]
+        if len(set(ids)) != len(ids):
+            raise LabelError(f"label set {self.name!r}: duplicate ids")
+        for lab in self.labels:
+            if not 0 <= lab.id <= 65535:
+                raise LabelError(f"label set {self.name!r}: id {lab.id} outside 0..65535")
+
+    # -- lookup -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __iter__(self):
+        return iter(self.labels)
+
+    @property
+    def ids(self) -> list[int]:
+        return [lab.id for lab in self.labels]
+
+    def by_id(self, label_id: int) -> Label:
+        for lab in self.labels:
+            if lab.id == label_id:
+                return lab
+        raise KeyError(label_id)
+
+    def name_of(self, label_id: int) -> str:
+        try:
+            return self.by_id(label_id).name
+        except KeyError:
+            return f"id {label_id}"
+
+    def id_of(self, name: str) -> int | None:
+        key = name.strip().lower()
+        for lab in self.labels:
+            if lab.name.lower() == key:
+                return lab.id
+        return None
+
+    # -- colours ------------------------------------------------------------------------
+    def lut(self, size: int = 65536) -> np.ndarray:
+        """``[size, 3]`` uint8 colour table indexed by id (unknown ids: magenta)."""
+        table = np.zeros((size, 3), np.uint8)
+        table[:] = (255, 0, 255)
+        for lab in self.labels:
+            if lab.id < size:
+                table[lab.id] = lab.color
+        return table
+
+    def colorize(self, label_map: np.ndarray) -> np.ndarray:
+        """Label ids ``[H, W]`` -> RGB uint8 ``[H, W, 3]``."""
+        size = 256 if label_map.dtype == np.uint8 else 65536
+        return self.lut(size)[label_map.astype(np.int64)]
+
+    def colors_to_ids(self, rgb: np.ndarray, where: str = "image") -> np.ndarray:
+        """Colour-coded label image ``[H, W, 3]`` -> ids ``[H, W]`` (uint8 or uint16).
+
+        Raises :class:`LabelError` naming every colour that matches no entry or several
+        entries, with its pixel count and first position."""
+        if rgb.ndim != 3 or rgb.shape[2] < 3:
+            raise LabelError(f"{where}: expected an RGB image, got shape {tuple(rgb.shape)}")
+        rgb = rgb[..., :3]
+        keys = _pack(rgb)
+        uniq, first, inverse, counts = np.unique(
+            keys.ravel(), return_index=True, return_inverse=True, return_counts=True
+        )
+        by_color: dict[int, list[int]] = {}
+        for lab in self.labels:
+            by_color.setdefault(int(_pack(np.array(lab.color))), []).append(lab.id)
+        out_ids = np.zeros(len(uniq), np.int64)
+        problems = []
+        w = rgb.shape[1]
+        for i, key in enumerate(uniq.tolist()):
+            matches = by_color.get(key, [])
+            color = ((key >> 16) & 255, (key >> 8) & 255, key & 255)
+            y, x = divmod(int(first[i]), w)
+            if len(matches) == 1:
+                out_ids[i] = matches[0]
+            elif not matches:
+                problems.append(
+                    f"colour {color} matches no label ({int(counts[i])} px, first at x={x}, y={y})"
+                )
+            else:
+                names = ", ".join(f"{m} {self.name_of(m)}" for m in matches)
+                problems.append(
+                    f"colour {color} matches several labels ({names}; {int(counts[i])} px, first at x={x}, y={y})"
+                )
+        if problems:
+            shown = "; ".join(problems[:8])
+            more = f"; and {len(problems) - 8} more" if len(problems) > 8 else ""
+            raise LabelError(
+                f"{where}: {len(problems)} colour(s) cannot be mapped through the "
+                f"{self.name!r} palette: {shown}{more}"
+            )
+        dtype = np.uint8 if max(self.ids, default=0) < 256 else np.uint16
+        return out_ids[inverse].reshape(keys.shape).astype(dtype)
+
+    # -- (de)serialisation ----------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "format": LABELSET_FORMAT,
+            "name": self.name,
+            "description": self.description,
+            "dontcare_id": self.dontcare_id,
+            "labels": [{"id": lab.id, "name": lab.name, "color": list(lab.color)} for lab in self.labels],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LabelSet":
+        try:
+            labels = tuple(
+                Label(int(e["id"]), str(e["name"]), tuple(int(c) for c in e["color"]))  # type: ignore[arg-type]
+                for e in data["labels"]
+            )
+            return cls(
+                name=str(data.get("name", "unnamed")),
+                labels=labels,
+                dontcare_id=None if data.get("dontcare_id") is None else int(data["dontcare_id"]),
+                description=str(data.get("description", "")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LabelError(f"malformed label set: {exc}") from exc
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "LabelSet":
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise LabelError(f"label set is not valid JSON: {exc}") from exc
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "LabelSet":
+        path = Path(path)
+        try:
+            return cls.from_json(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise LabelError(f"cannot read label set {path}: {exc.strerror or exc}") from exc
+        except LabelError as exc:
+            raise LabelError(f"{path}: {exc}") from exc
+
+
+def numbered_label_set(n: int, name: str | None = None, dontcare: bool = False) -> LabelSet:
+    """Label set for a model without names: ``class 0 .. class n-1`` with generated colours."""
+    labels = [Label(i, f"class {i}", voc_color(i + 1)) for i in range(n)]
+    dontcare_id = None
+    if dontcare:
+        labels.append(Label(n, "unlabeled", (0, 0, 0)))
+        dontcare_id = n
+    return LabelSet(name or f"numbered-{n}", tuple(labels), dontcare_id, "generated: the model has no class names")
+
+
+def builtin_label_set_names() -> list[str]:
+    from spade_studio.paths import palettes_dir
+
+    return sorted(p.stem for p in palettes_dir().glob("*.json"))
+
+
+def load_label_set(name_or_path: str | Path) -> LabelSet:
+    """A built-in label set by name (``landscape``, ``coco_stuff``, ``ade20k``, ``cityscapes``)
+    or a label-set JSON file."""
+    from spade_studio.paths import palettes_dir
+
+    p = Path(name_or_path)
+    if p.suffix == ".json" and p.exists():
+        return LabelSet.from_file(p)
+    alias = {"coco": "coco_stuff", "cocostuff": "coco_stuff", "ade": "ade20k"}
+    key = alias.get(str(name_or_path).lower(), str(name_or_path).lower())
+    f = palettes_dir() / f"{key}.json"
+    if not f.exists():
+        names = ", ".join(builtin_label_set_names())
+        raise LabelError(f"unknown label set {str(name_or_path)!r} (built in: {names})")
+    return LabelSet.from_file(f)
+
+
+def check_ids(label_map: np.ndarray, allowed: Iterable[int], where: str, model_desc: str) -> None:
+    """Raise :class:`LabelError` if ``label_map`` holds ids outside ``allowed``."""
+    present = np.unique(label_map)
+    allowed_arr = np.asarray(sorted(set(allowed)))
+    bad = present[~np.isin(present, allowed_arr)]
+    if bad.size:
+        shown = ", ".join(str(int(b)) for b in bad[:20])
+        more = f" (+{bad.size - 20} more)" if bad.size > 20 else ""
+        raise LabelError(f"{where}: label id(s) {shown}{more} are not in {model_desc}")

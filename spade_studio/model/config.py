@@ -1,0 +1,233 @@
+"""Typed, frozen configurations of the networks, and the bridge from the official option names.
+
+Inside the project everything uses :class:`GeneratorConfig` / :class:`EncoderConfig`. The
+official vocabulary (``label_nc``, ``norm_G`` ...) appears only in :func:`from_official` /
+:meth:`GeneratorConfig.to_official` and in ``official.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Literal
+
+ParamFreeNorm = Literal["syncbatch", "batch", "instance"]
+Upsampling = Literal["normal", "more", "most"]
+
+N_UP = {"normal": 5, "more": 6, "most": 7}
+
+# Defaults of the official option parser (reference section 2), used for missing names.
+OFFICIAL_DEFAULTS: dict[str, Any] = {
+    "label_nc": 182,
+    "contain_dontcare_label": True,
+    "no_instance": False,
+    "use_vae": False,
+    "z_dim": 256,
+    "ngf": 64,
+    "ndf": 64,
+    "norm_G": "spectralspadesyncbatch3x3",
+    "norm_D": "spectralinstance",
+    "norm_E": "spectralinstance",
+    "num_upsampling_layers": "normal",
+    "crop_size": 256,
+    "aspect_ratio": 1.0,
+    "n_layers_D": 4,
+    "num_D": 2,
+    "netD_subarch": "n_layer",
+    "no_ganFeat_loss": False,
+    "output_nc": 3,
+}
+
+
+class ConfigError(ValueError):
+    """An option value the networks cannot be built with."""
+
+
+def _to_bool(v: Any) -> bool:
+    if isinstance(v, str):
+        return v.strip().lower() in ("1", "true", "yes", "on")
+    return bool(v)
+
+
+@dataclass(frozen=True)
+class SPADENormConfig:
+    """How a SPADE layer normalises: the parsed form of the official ``norm_G`` string."""
+
+    param_free_norm: ParamFreeNorm = "syncbatch"
+    kernel_size: int = 3
+    hidden: int = 128  # width of mlp_shared; 128 in every official model
+
+    @classmethod
+    def parse(cls, norm_g: str, hidden: int = 128) -> tuple[bool, "SPADENormConfig"]:
+        """``'spectralspadesyncbatch3x3'`` -> (spectral=True, SPADENormConfig('syncbatch', 3))."""
+        spectral = "spectral" in norm_g
+        rest = norm_g.replace("spectral", "")
+        m = re.fullmatch(r"spade(\D+)(\d)x\d", rest)
+        if not m:
+            raise ConfigError(f"norm_G {norm_g!r} is not of the form [spectral]spade<type><k>x<k>")
+        kind, k = m.group(1), int(m.group(2))
+        if kind not in ("syncbatch", "batch", "instance"):
+            raise ConfigError(f"norm_G {norm_g!r}: unknown parameter-free norm {kind!r} (syncbatch, batch, instance)")
+        return spectral, cls(kind, k, hidden)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    label_nc: int
+    contain_dontcare_label: bool = False
+    use_instance: bool = False  # official: not no_instance
+    ngf: int = 64
+    spectral: bool = True
+    spade: SPADENormConfig = SPADENormConfig()
+    num_upsampling_layers: Upsampling = "normal"
+    crop_size: int = 256
+    aspect_ratio: float = 1.0
+    use_vae: bool = False
+    z_dim: int = 256
+
+    def __post_init__(self) -> None:
+        if self.num_upsampling_layers not in N_UP:
+            raise ConfigError(f"num_upsampling_layers must be normal, more or most, not {self.num_upsampling_layers!r}")
+        if self.label_nc < 1 or self.ngf < 1:
+            raise ConfigError("label_nc and ngf must be positive")
+        if self.spade.kernel_size % 2 != 1:
+            raise ConfigError("the SPADE kernel size must be odd")
+        sh, sw = self.latent_hw
+        if sh < 1 or sw < 1:
+            raise ConfigError(
+                f"crop_size {self.crop_size} with aspect {self.aspect_ratio} and "
+                f"{self.num_upsampling_layers} upsampling gives an empty latent grid"
+            )
+
+    @property
+    def semantic_nc(self) -> int:
+        return self.label_nc + int(self.contain_dontcare_label) + int(self.use_instance)
+
+    @property
+    def n_up(self) -> int:
+        return N_UP[self.num_upsampling_layers]
+
+    @property
+    def stride(self) -> int:
+        """Output pixels per latent cell (2**n_up)."""
+        return 2**self.n_up
+
+    @property
+    def latent_hw(self) -> tuple[int, int]:
+        sw = self.crop_size // 2**self.n_up
+        sh = round(sw / self.aspect_ratio)  # Python round: ties to even, as the official code
+        return sh, sw
+
+    @property
+    def output_hw(self) -> tuple[int, int]:
+        sh, sw = self.latent_hw
+        return sh * self.stride, sw * self.stride
+
+    @property
+    def norm_G(self) -> str:
+        k = self.spade.kernel_size
+        return ("spectral" if self.spectral else "") + f"spade{self.spade.param_free_norm}{k}x{k}"
+
+    def to_official(self) -> dict[str, Any]:
+        return {
+            "label_nc": self.label_nc,
+            "contain_dontcare_label": self.contain_dontcare_label,
+            "no_instance": not self.use_instance,
+            "semantic_nc": self.semantic_nc,
+            "ngf": self.ngf,
+            "norm_G": self.norm_G,
+            "num_upsampling_layers": self.num_upsampling_layers,
+            "crop_size": self.crop_size,
+            "aspect_ratio": self.aspect_ratio,
+            "use_vae": self.use_vae,
+            "z_dim": self.z_dim,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "GeneratorConfig":
+        d = dict(d)
+        spade = SPADENormConfig(**d.pop("spade", {}))
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ConfigError(f"unknown generator config field(s): {', '.join(sorted(unknown))}")
+        return cls(spade=spade, **d)
+
+    def with_(self, **kw: Any) -> "GeneratorConfig":
+        return replace(self, **kw)
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    ngf: int = 64  # the official encoder uses ngf (not nef) for its width
+    spectral: bool = True
+    norm: Literal["instance", "batch", "sync_batch", "none"] = "instance"
+    crop_size: int = 256  # 6 layers when >= 256 (every encoder the official code can train)
+    z_dim: int = 256  # fixed at 256 by the official code
+
+    @property
+    def n_layers(self) -> int:
+        return 6 if self.crop_size >= 256 else 5
+
+    @property
+    def norm_E(self) -> str:
+        return ("spectral" if self.spectral else "") + self.norm
+
+    @classmethod
+    def parse_norm(cls, norm_e: str) -> tuple[bool, str]:
+        spectral = norm_e.startswith("spectral")
+        sub = norm_e[len("spectral"):] if spectral else norm_e
+        sub = sub or "none"
+        if sub not in ("instance", "batch", "sync_batch", "none"):
+            raise ConfigError(f"norm_E {norm_e!r}: unknown norm {sub!r}")
+        return spectral, sub
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "EncoderConfig":
+        return cls(**d)
+
+
+def official_value(opt: dict[str, Any], name: str) -> Any:
+    return opt[name] if name in opt and opt[name] is not None else OFFICIAL_DEFAULTS[name]
+
+
+def generator_config_from_official(opt: dict[str, Any], spade_hidden: int = 128) -> GeneratorConfig:
+    """Typed generator config from official option names (missing names: official defaults)."""
+    spectral, spade = SPADENormConfig.parse(str(official_value(opt, "norm_G")), spade_hidden)
+    cfg = GeneratorConfig(
+        label_nc=int(official_value(opt, "label_nc")),
+        contain_dontcare_label=_to_bool(official_value(opt, "contain_dontcare_label")),
+        use_instance=not _to_bool(official_value(opt, "no_instance")),
+        ngf=int(official_value(opt, "ngf")),
+        spectral=spectral,
+        spade=spade,
+        num_upsampling_layers=str(official_value(opt, "num_upsampling_layers")),  # type: ignore[arg-type]
+        crop_size=int(official_value(opt, "crop_size")),
+        aspect_ratio=float(official_value(opt, "aspect_ratio")),
+        use_vae=_to_bool(official_value(opt, "use_vae")),
+        z_dim=int(official_value(opt, "z_dim")),
+    )
+    if "semantic_nc" in opt and opt["semantic_nc"] is not None and int(opt["semantic_nc"]) != cfg.semantic_nc:
+        raise ConfigError(
+            f"semantic_nc {opt['semantic_nc']} does not match label_nc {cfg.label_nc} + dontcare "
+            f"{int(cfg.contain_dontcare_label)} + instance {int(cfg.use_instance)}"
+        )
+    return cfg
+
+
+def encoder_config_from_official(opt: dict[str, Any], crop_size: int | None = None) -> EncoderConfig:
+    spectral, norm = EncoderConfig.parse_norm(str(official_value(opt, "norm_E")))
+    if crop_size is None:
+        crop_size = int(opt.get("E_crop_size") or official_value(opt, "crop_size"))
+    return EncoderConfig(
+        ngf=int(official_value(opt, "ngf")),
+        spectral=spectral,
+        norm=norm,  # type: ignore[arg-type]
+        crop_size=crop_size,
+    )

@@ -1,0 +1,147 @@
+"""Building blocks: spectrally normalised convolutions, the SPADE layer and the SPADE residual block.
+
+Attribute names follow the official state_dict keys (``conv_0.weight_orig``,
+``norm_0.mlp_shared.0.weight`` ...) so that official checkpoints load without renaming.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import SPADENormConfig
+
+
+class SpectralNormMixin:
+    """Spectral normalisation stored as ``weight_orig`` + ``weight_u`` + ``weight_v``.
+
+    Train mode: one power iteration updates u and v in place before the weight is used.
+    Eval mode: u and v are used as stored (the official behaviour). :meth:`fold` replaces
+    the three tensors with the plain normalised weight (exact; for inference).
+    """
+
+    eps = 1e-12
+
+    def _init_spectral(self, weight: torch.Tensor) -> None:
+        out = weight.shape[0]
+        w = weight.detach().reshape(out, -1)
+        self.weight_orig = nn.Parameter(weight.detach().clone())
+        u = F.normalize(w.new_empty(out).normal_(0, 1), dim=0, eps=self.eps)
+        v = F.normalize(w.new_empty(w.shape[1]).normal_(0, 1), dim=0, eps=self.eps)
+        self.register_buffer("weight_u", u)
+        self.register_buffer("weight_v", v)
+        self.folded = False
+
+    def normalized_weight(self) -> torch.Tensor:
+        w = self.weight_orig
+        wm = w.reshape(w.shape[0], -1)
+        u, v = self.weight_u, self.weight_v
+        if self.training:
+            with torch.no_grad():
+                v = F.normalize(torch.mv(wm.t(), u), dim=0, eps=self.eps, out=v)
+                u = F.normalize(torch.mv(wm, v), dim=0, eps=self.eps, out=u)
+            u = u.clone(memory_format=torch.contiguous_format)
+            v = v.clone(memory_format=torch.contiguous_format)
+        sigma = torch.dot(u, torch.mv(wm, v))
+        return w / sigma
+
+    @torch.no_grad()
+    def fold(self) -> None:
+        """Freeze the eval-mode weight into a plain ``weight`` parameter (inference only)."""
+        if self.folded:
+            return
+        self.eval()
+        w = self.normalized_weight().detach().clone()
+        del self.weight_orig
+        del self.weight_u
+        del self.weight_v
+        self.weight_folded = nn.Parameter(w, requires_grad=False)
+        self.folded = True
+
+
+class SNConv2d(SpectralNormMixin, nn.Conv2d):
+    """``nn.Conv2d`` with spectral normalisation (official key layout)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        weight = self.weight
+        del self.weight
+        self._init_spectral(weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight_folded if self.folded else self.normalized_weight()
+        return self._conv_forward(x, w, self.bias)
+
+
+def conv2d(cin: int, cout: int, k: int, *, stride: int = 1, padding: int = 0, bias: bool = True,
+           spectral: bool = False) -> nn.Conv2d:
+    cls = SNConv2d if spectral else nn.Conv2d
+    return cls(cin, cout, k, stride=stride, padding=padding, bias=bias)
+
+
+def fold_spectral_norm(module: nn.Module) -> int:
+    """Fold every spectral-norm conv in ``module``; returns how many were folded."""
+    n = 0
+    for m in module.modules():
+        if isinstance(m, SpectralNormMixin) and not m.folded:
+            m.fold()
+            n += 1
+    return n
+
+
+def param_free_norm(kind: str, channels: int) -> nn.Module:
+    if kind in ("syncbatch", "batch"):
+        # Synchronised BN has BatchNorm2d's maths and keys on one device; the trainer converts
+        # it to nn.SyncBatchNorm for distributed runs.
+        return nn.BatchNorm2d(channels, affine=False)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=False)
+    raise ValueError(f"unknown parameter-free norm {kind!r}")
+
+
+def nearest_resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """PyTorch's legacy 'nearest' (floor) resize; a no-op when the size already matches."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="nearest")
+
+
+class SPADE(nn.Module):
+    """Spatially-adaptive normalisation: ``norm(x) * (1 + gamma(seg)) + beta(seg)``."""
+
+    def __init__(self, norm_nc: int, label_nc: int, cfg: SPADENormConfig) -> None:
+        super().__init__()
+        k, pad = cfg.kernel_size, cfg.kernel_size // 2
+        self.param_free_norm = param_free_norm(cfg.param_free_norm, norm_nc)
+        self.mlp_shared = nn.Sequential(nn.Conv2d(label_nc, cfg.hidden, k, padding=pad), nn.ReLU())
+        self.mlp_gamma = nn.Conv2d(cfg.hidden, norm_nc, k, padding=pad)
+        self.mlp_beta = nn.Conv2d(cfg.hidden, norm_nc, k, padding=pad)
+
+    def forward(self, x: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
+        normalized = self.param_free_norm(x)
+        actv = self.mlp_shared(nearest_resize(seg, x.shape[-2:]))
+        return normalized * (1 + self.mlp_gamma(actv)) + self.mlp_beta(actv)
+
+
+class SPADEResBlock(nn.Module):
+    """Residual block with SPADE norms; a learned 1x1 shortcut when the width changes."""
+
+    def __init__(self, fin: int, fout: int, semantic_nc: int, spectral: bool, spade: SPADENormConfig) -> None:
+        super().__init__()
+        fmid = min(fin, fout)
+        self.learned_shortcut = fin != fout
+        self.conv_0 = conv2d(fin, fmid, 3, padding=1, spectral=spectral)
+        self.conv_1 = conv2d(fmid, fout, 3, padding=1, spectral=spectral)
+        if self.learned_shortcut:
+            self.conv_s = conv2d(fin, fout, 1, bias=False, spectral=spectral)
+        self.norm_0 = SPADE(fin, semantic_nc, spade)
+        self.norm_1 = SPADE(fmid, semantic_nc, spade)
+        if self.learned_shortcut:
+            self.norm_s = SPADE(fin, semantic_nc, spade)
+
+    def forward(self, x: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
+        shortcut = self.conv_s(self.norm_s(x, seg)) if self.learned_shortcut else x
+        dx = self.conv_0(F.leaky_relu(self.norm_0(x, seg), 0.2))
+        dx = self.conv_1(F.leaky_relu(self.norm_1(dx, seg), 0.2))
+        return shortcut + dx

@@ -1,0 +1,228 @@
+"""Synthesizer: a loaded model on a device; label map (+ style) -> RGB uint8."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from spade_studio.labels import LabelError
+
+from .checkpoint import ModelBundle, load_any
+from .encoder import StyleEncoder
+from .generator import SPADEGenerator
+from .layers import fold_spectral_norm
+from .official import CheckpointError, load_official_state_dict
+from .semantics import allowed_label_values, make_semantics
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """``auto``: CUDA, then Apple MPS, then the CPU. Explicit requests are checked."""
+    req = (requested or "auto").lower()
+    if req == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if req.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("CUDA was requested but no CUDA device is available (use --device cpu or auto)")
+    if req == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise RuntimeError("Apple MPS was requested but is not available (use --device cpu or auto)")
+    if req not in ("cpu", "mps") and not req.startswith("cuda"):
+        raise RuntimeError(f"unknown device {requested!r} (auto, cpu, cuda, mps)")
+    return torch.device(req)
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """``[N,3,H,W]`` in [-1,1] -> ``[N,H,W,3]`` uint8 (truncation, as the official viewer)."""
+    x = ((images.float().cpu() + 1) / 2 * 255).clamp(0, 255)
+    return x.to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def image_to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """``[H,W,3]`` uint8 -> ``[1,3,H,W]`` float in [-1,1]."""
+    t = torch.from_numpy(np.ascontiguousarray(rgb[..., :3])).permute(2, 0, 1).float() / 255.0
+    return (t * 2 - 1).unsqueeze(0)
+
+
+@dataclass
+class RenderResult:
+    image: np.ndarray  # [H, W, 3] uint8
+    z: torch.Tensor | None = None  # the style vector used (VAE models)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class Synthesizer:
+    """A SPADE model ready for inference.
+
+    ``Synthesizer(model=None)`` loads the bundled default model; ``model`` may be our
+    ``.safetensors`` file, an official checkpoint folder or ``.pth``, or a :class:`ModelBundle`.
+    Spectral norm is folded once at load (exact for eval); every call runs under
+    ``torch.inference_mode``. Thread-safe (one render at a time).
+    """
+
+    def __init__(self, model: str | os.PathLike | ModelBundle | None = None, device: str = "auto",
+                 dataset: str | None = None, threads: int | None = None) -> None:
+        if model is None:
+            from spade_studio.paths import default_model_path
+
+            model = default_model_path()
+            if model is None:
+                raise CheckpointError("no bundled default model in this build; pass a model file (--model)")
+        self.bundle = model if isinstance(model, ModelBundle) else load_any(model, dataset)
+        self.source = str(model) if not isinstance(model, ModelBundle) else model.provenance.get("path", "")
+        self.device = pick_device(device)
+        if threads:
+            torch.set_num_threads(threads)
+        cfg = self.bundle.generator
+        self.config = cfg
+        self.label_set = self.bundle.label_set
+        g = SPADEGenerator(cfg)
+        load_official_state_dict(g, self.bundle.G_state_dict, where="generator weights")
+        fold_spectral_norm(g)
+        self.G = g.eval().to(self.device)
+        self.E: StyleEncoder | None = None
+        if self.bundle.has_encoder:
+            e = StyleEncoder(self.bundle.encoder)  # type: ignore[arg-type]
+            load_official_state_dict(e, self.bundle.E_state_dict, where="encoder weights")  # type: ignore[arg-type]
+            fold_spectral_norm(e)
+            self.E = e.eval().to(self.device)
+        self.allowed = allowed_label_values(cfg)
+        self._lock = threading.Lock()
+
+    # -- facts -----------------------------------------------------------------------------
+    @property
+    def uses_style(self) -> bool:
+        return self.config.use_vae
+
+    @property
+    def has_encoder(self) -> bool:
+        return self.E is not None
+
+    @property
+    def stride(self) -> int:
+        return self.config.stride
+
+    @property
+    def native_size(self) -> tuple[int, int]:
+        """(H, W) the model was trained at."""
+        return self.config.output_hw
+
+    def describe(self) -> str:
+        cfg = self.config
+        return (f"{self.label_set.name} ({cfg.label_nc} classes), ngf {cfg.ngf}, "
+                f"{'VAE' if cfg.use_vae else 'label-map'} input, on {self.device.type}")
+
+    # -- inputs ----------------------------------------------------------------------------
+    def check_labels(self, label: np.ndarray, where: str = "label map") -> None:
+        present = np.unique(label)
+        bad = present[~np.isin(present, np.asarray(self.allowed))]
+        if bad.size:
+            shown = ", ".join(str(int(b)) for b in bad[:20])
+            raise LabelError(
+                f"{where}: label id(s) {shown} not in the model's label set "
+                f"'{self.label_set.name}' ({self.config.label_nc} classes: ids 0..{self.config.label_nc - 1}"
+                + (", 255 = unlabeled" if self.config.contain_dontcare_label else "") + ")"
+            )
+
+    def plan_size(self, h: int, w: int) -> tuple[int, int, list[str]]:
+        """Size actually rendered for an ``h x w`` canvas (padded up to the latent stride)."""
+        s = self.stride
+        ph, pw = max(s, -(-h // s) * s), max(s, -(-w // s) * s)
+        notes = []
+        if (ph, pw) != (h, w):
+            notes.append(
+                f"canvas {w}x{h} is not a multiple of {s}: rendered at {pw}x{ph} "
+                f"(label borders repeated) and cropped back to {w}x{h}"
+            )
+        return ph, pw, notes
+
+    # -- style -----------------------------------------------------------------------------
+    def random_z(self, seed: int, n: int = 1) -> torch.Tensor:
+        g = torch.Generator().manual_seed(int(seed))
+        return torch.randn(n, self.config.z_dim, generator=g)
+
+    def encode_style(self, rgb: np.ndarray, sample: bool = False, seed: int = 0) -> torch.Tensor:
+        """Style image ``[H,W,3]`` uint8 -> z ``[1, z_dim]`` (the mean; or a sample with ``sample``)."""
+        if self.E is None:
+            raise RuntimeError("this model has no style encoder")
+        with self._lock, torch.inference_mode():
+            mu, logvar = self.E(image_to_tensor(rgb).to(self.device))
+            mu, logvar = mu.float().cpu(), logvar.float().cpu()
+        if not sample:
+            return mu
+        eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(int(seed)))
+        return mu + eps * torch.exp(0.5 * logvar)
+
+    # -- rendering -------------------------------------------------------------------------
+    def render(self, label: np.ndarray, instance: np.ndarray | None = None, *, z: torch.Tensor | None = None,
+               style_image: np.ndarray | None = None, seed: int | None = None) -> RenderResult:
+        """Label ids ``[H, W]`` (+ instance ids) -> RGB uint8 ``[H, W, 3]``.
+
+        Style (VAE models): ``z`` if given, else the encoded ``style_image``, else ``z`` drawn
+        from ``seed`` (0 when nothing is given)."""
+        import time
+
+        t0 = time.perf_counter()
+        label = np.asarray(label)
+        if label.ndim != 2:
+            raise LabelError(f"label map must be 2-D, got shape {label.shape}")
+        h, w = label.shape
+        if instance is not None and np.asarray(instance).shape != (h, w):
+            raise LabelError(f"instance map {np.asarray(instance).shape[::-1]} does not match label map {(w, h)}")
+        self.check_labels(label)
+        notes: list[str] = []
+        if self.config.use_vae:
+            if z is None:
+                if style_image is not None:
+                    if self.E is None:
+                        raise RuntimeError("this model has no style encoder: a style image cannot be used")
+                    z = self.encode_style(style_image)
+                else:
+                    z = self.random_z(0 if seed is None else seed)
+            z = z.reshape(-1, self.config.z_dim).float()
+        elif style_image is not None or z is not None:
+            notes.append("this model takes no style input: style ignored")
+            z = None
+        ph, pw, size_notes = self.plan_size(h, w)
+        notes += size_notes
+        lab = label.astype(np.int64)
+        inst = None if instance is None else np.asarray(instance).astype(np.int64)
+        if (ph, pw) != (h, w):
+            lab = np.pad(lab, ((0, ph - h), (0, pw - w)), mode="edge")
+            if inst is not None:
+                inst = np.pad(inst, ((0, ph - h), (0, pw - w)), mode="edge")
+        with self._lock, torch.inference_mode():
+            lab_t = torch.from_numpy(lab)[None, None].to(self.device)
+            inst_t = None if inst is None else torch.from_numpy(inst)[None, None].to(self.device)
+            sem = make_semantics(lab_t, inst_t, self.config)
+            zz = None if z is None else z.to(self.device).expand(1, -1)
+            out = self.G(sem, zz, latent_hw=(ph // self.stride, pw // self.stride))
+            img = to_uint8(out)[0, :h, :w]
+        return RenderResult(img, None if z is None else z.cpu(), notes, time.perf_counter() - t0)
+
+    def render_variations(self, label: np.ndarray, seeds: list[int], instance: np.ndarray | None = None
+                          ) -> list[RenderResult]:
+        return [self.render(label, instance, seed=s) for s in seeds]
+
+    def __repr__(self) -> str:
+        return f"Synthesizer({self.describe()})"
+
+
+def resize_labels_nearest(label: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    t = torch.from_numpy(label.astype(np.int64))[None, None].float()
+    return F.interpolate(t, size=hw, mode="nearest")[0, 0].to(torch.int64).numpy().astype(label.dtype)
+
+
+def load_synthesizer(path: str | os.PathLike | None, device: str = "auto", dataset: str | None = None) -> Synthesizer:
+    return Synthesizer(Path(path) if path else None, device=device, dataset=dataset)
