@@ -200,8 +200,8 @@ def numbered_label_set(n: int, name: str | None = None, dontcare: bool = False) 
     labels = [Label(i, f"class {i}", voc_color(i + 1)) for i in range(n)]
     dontcare_id = None
     if dontcare:
-        labels.append(Label(n, "unlabeled", (0, 0, 0)))
-        dontcare_id = n
+        dontcare_id = 255 if n < 255 else n
+        labels.append(Label(dontcare_id, "unlabeled", (0, 0, 0)))
     return LabelSet(name or f"numbered-{n}", tuple(labels), dontcare_id, "generated: the model has no class names")
 
 

@@ -63,7 +63,7 @@ def label_set_for(cfg: GeneratorConfig, dataset_mode: str | None) -> LabelSet:
             return ls
         if name == "cityscapes" and cfg.label_nc == 35:
             return ls
-    return numbered_label_set(cfg.label_nc, dontcare=False)
+    return numbered_label_set(cfg.label_nc, dontcare=cfg.contain_dontcare_label)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

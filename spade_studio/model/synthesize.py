@@ -166,7 +166,8 @@ class Synthesizer:
 
     # -- rendering -------------------------------------------------------------------------
     def render(self, label: np.ndarray, instance: np.ndarray | None = None, *, z: torch.Tensor | None = None,
-               style_image: np.ndarray | None = None, seed: int | None = None) -> RenderResult:
+               style_image: np.ndarray | None = None, seed: int | None = None,
+               where: str = "label map") -> RenderResult:
         """Label ids ``[H, W]`` (+ instance ids) -> RGB uint8 ``[H, W, 3]``.
 
         Style (VAE models): ``z`` if given, else the encoded ``style_image``, else ``z`` drawn
@@ -176,11 +177,11 @@ class Synthesizer:
         t0 = time.perf_counter()
         label = np.asarray(label)
         if label.ndim != 2:
-            raise LabelError(f"label map must be 2-D, got shape {label.shape}")
+            raise LabelError(f"{where}: label map must be 2-D, got shape {label.shape}")
         h, w = label.shape
         if instance is not None and np.asarray(instance).shape != (h, w):
             raise LabelError(f"instance map {np.asarray(instance).shape[::-1]} does not match label map {(w, h)}")
-        self.check_labels(label)
+        self.check_labels(label, where)
         notes: list[str] = []
         if self.config.use_vae:
             if z is None:

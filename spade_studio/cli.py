@@ -1,0 +1,266 @@
+"""spade-studio-cli: headless rendering, model conversion and inspection, training tools.
+
+Every error is one clear line on stderr and exit code 1 (set SPADE_STUDIO_DEBUG=1 for a
+traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit code 1."""
+
+
+# ---------------------------------------------------------------------------------------------
+# render
+# ---------------------------------------------------------------------------------------------
+def _load_synth(args: argparse.Namespace):
+    from spade_studio.model.synthesize import Synthesizer
+
+    return Synthesizer(args.model, device=args.device, dataset=getattr(args, "dataset", None))
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from spade_studio.imageio import read_instance_map, read_label_map, read_rgb, write_image
+
+    labels = [Path(p) for p in args.labels]
+    for p in labels:
+        if not p.is_file():
+            raise CLIError(f"{p}: no such label map")
+    if args.instance and len(args.instance) != len(labels):
+        raise CLIError(f"--instance: {len(args.instance)} instance map(s) for {len(labels)} label map(s)")
+    k = max(1, args.variations)
+    many = len(labels) > 1 or k > 1
+    out = Path(args.output)
+    if many and out.suffix.lower() in (".png", ".jpg", ".jpeg"):
+        raise CLIError(f"-o {out}: several images are made (maps x variations): give a folder, not a file")
+    if not many and out.suffix == "":
+        out = out / (labels[0].stem + ".png")
+    synth = _load_synth(args)
+    for note in synth.bundle.notes:
+        print(f"note: {note}", file=sys.stderr)
+    style_z = None
+    if args.style:
+        if not synth.uses_style or not synth.has_encoder:
+            raise CLIError(f"--style: the model has no style encoder ({synth.label_set.name}); omit --style")
+        style_z = synth.encode_style(read_rgb(args.style))
+    if k > 1 and not synth.uses_style:
+        print("note: this model takes no style vector: all variations are identical", file=sys.stderr)
+    base_seed = 0 if args.seed is None else args.seed
+    for i, lp in enumerate(labels):
+        lf = read_label_map(lp, synth.label_set)
+        if lf.from_colors:
+            print(f"note: {lp}: colour label image decoded through the '{synth.label_set.name}' palette",
+                  file=sys.stderr)
+        inst = read_instance_map(args.instance[i]) if args.instance else None
+        if inst is None and synth.config.use_instance:
+            print(f"note: {lp}: no instance map; instance edges derived from connected label regions",
+                  file=sys.stderr)
+        for v in range(k):
+            if style_z is not None:
+                res = synth.render(lf.ids, inst, z=style_z, where=str(lp)) if v == 0 else synth.render(
+                    lf.ids, inst, z=_style_sample(synth, args.style, base_seed + v), where=str(lp))
+            else:
+                res = synth.render(lf.ids, inst, seed=base_seed + v, where=str(lp))
+            target = out if not many else out / (f"{lp.stem}.png" if k == 1 else f"{lp.stem}_v{v:02d}.png")
+            write_image(target, res.image)
+            for note in res.notes:
+                print(f"note: {note}", file=sys.stderr)
+            print(f"{target}  ({res.image.shape[1]}x{res.image.shape[0]}, {res.seconds * 1000:.0f} ms)")
+    return 0
+
+
+def _style_sample(synth, style_path: str, seed: int):
+    from spade_studio.imageio import read_rgb
+
+    return synth.encode_style(read_rgb(style_path), sample=True, seed=seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# convert / info
+# ---------------------------------------------------------------------------------------------
+def cmd_convert(args: argparse.Namespace) -> int:
+    from spade_studio.model.checkpoint import load_any, save_model
+
+    src = Path(args.source)
+    if src.suffix == ".safetensors":
+        raise CLIError(f"{src}: already a SPADE Studio model file")
+    bundle = load_any(src, args.dataset)
+    for note in bundle.notes:
+        print(f"note: {note}", file=sys.stderr)
+    out = Path(args.output)
+    if out.suffix != ".safetensors":
+        out = out.with_suffix(".safetensors") if out.suffix else out / (src.stem + ".safetensors")
+    save_model(bundle, out)
+    print(f"{out}: {bundle.label_set.name}, {bundle.generator.label_nc} classes, "
+          f"encoder {'yes' if bundle.has_encoder else 'no'}")
+    return 0
+
+
+def model_info(bundle) -> dict:
+    g = bundle.generator
+    params = bundle.parameter_count()
+    return {
+        "label_set": bundle.label_set.name,
+        "classes": g.label_nc,
+        "semantic_nc": g.semantic_nc,
+        "generator": g.to_dict(),
+        "official_options": g.to_official(),
+        "native_size_hw": list(g.output_hw),
+        "latent_stride": g.stride,
+        "encoder": bundle.has_encoder,
+        "encoder_config": bundle.encoder.to_dict() if bundle.has_encoder else None,
+        "parameters": params,
+        "provenance": bundle.provenance,
+        "official_weights": bundle.official,
+        "labels": [{"id": lab.id, "name": lab.name, "color": list(lab.color)} for lab in bundle.label_set],
+    }
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from spade_studio.model.checkpoint import load_any
+    from spade_studio.paths import default_model_path
+
+    path = args.model or default_model_path()
+    if path is None:
+        raise CLIError("no model given and no bundled default model")
+    bundle = load_any(path, args.dataset)
+    info = model_info(bundle)
+    if args.json:
+        print(json.dumps(info, indent=1))
+        return 0
+    g = bundle.generator
+    p = info["parameters"]
+    print(f"model:        {path}")
+    print(f"label set:    {info['label_set']} ({g.label_nc} classes"
+          + (", + dontcare" if g.contain_dontcare_label else "")
+          + (", + instance edges" if g.use_instance else "") + f"; {g.semantic_nc} input channels)")
+    print(f"generator:    ngf {g.ngf}, {g.norm_G}, SPADE hidden {g.spade.hidden}, "
+          f"{g.num_upsampling_layers} upsampling, crop {g.crop_size}, aspect {g.aspect_ratio}")
+    print(f"input path:   {'VAE (z -> Linear fc), z_dim ' + str(g.z_dim) if g.use_vae else 'label map (conv fc)'}")
+    print(f"native size:  {g.output_hw[1]}x{g.output_hw[0]} (W x H), sizes in steps of {g.stride} px")
+    print(f"encoder:      {'yes' if bundle.has_encoder else 'no'}")
+    print(f"parameters:   G {p['G']:,}" + (f", E {p['E']:,}" if p["E"] else ""))
+    if bundle.provenance:
+        print(f"provenance:   {json.dumps(bundle.provenance)}")
+    for note in bundle.notes:
+        print(f"note:         {note}")
+    names = ", ".join(f"{lab.id} {lab.name}" for lab in list(bundle.label_set)[:20])
+    more = f", ... ({len(bundle.label_set)} in all)" if len(bundle.label_set) > 20 else ""
+    print(f"labels:       {names}{more}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# data / training commands (implemented in trainer/)
+# ---------------------------------------------------------------------------------------------
+def cmd_make_landscapes(args: argparse.Namespace) -> int:
+    from trainer.landscapes import make_landscapes
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty() and (done % 10 == 0 or done == total):
+            print(f"\r{done}/{total} scenes", end="" if done < total else "\n", file=sys.stderr)
+
+    summary = make_landscapes(args.output, args.count, size=args.size, seed=args.seed, aspect=args.aspect,
+                              on_progress=progress, workers=args.workers)
+    print(f"{args.output}: {summary.get('count', args.count)} scenes ({args.size}px, seed {args.seed})")
+    return 0
+
+
+def _trainer_cli(name: str):
+    def run(args: argparse.Namespace) -> int:
+        from trainer import cli as tcli
+
+        return getattr(tcli, name)(args)
+
+    return run
+
+
+# ---------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    from spade_studio import __version__
+
+    p = argparse.ArgumentParser(prog="spade-studio-cli", description="SPADE Studio, headless.")
+    p.add_argument("--version", action="version", version=f"spade-studio {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    r = sub.add_parser("render", help="render label maps to images")
+    r.add_argument("labels", nargs="+", metavar="LABEL", help="label map PNG(s): ids, or colours of the model's palette")
+    r.add_argument("-o", "--output", required=True, help="output file (one image) or folder (several)")
+    r.add_argument("--model", help="model: .safetensors, official checkpoint folder or .pth (default: bundled)")
+    r.add_argument("--dataset", choices=["coco", "ade20k", "cityscapes", "facades", "custom"],
+                   help="dataset of a bare official .pth (default: inferred)")
+    r.add_argument("--instance", nargs="+", metavar="INST", help="instance maps, one per label map")
+    r.add_argument("--style", metavar="IMG", help="style image (models with an encoder)")
+    r.add_argument("--seed", type=int, help="style seed (VAE models; default 0)")
+    r.add_argument("--variations", type=int, default=1, metavar="K", help="K variations per map")
+    r.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+    r.set_defaults(func=cmd_render)
+
+    c = sub.add_parser("convert", help="official checkpoint folder or .pth -> SPADE Studio .safetensors")
+    c.add_argument("source", help="official folder (latest_net_G.pth, opt.txt, ...) or .pth")
+    c.add_argument("-o", "--output", required=True, help="output .safetensors file")
+    c.add_argument("--dataset", choices=["coco", "ade20k", "cityscapes", "facades", "custom"])
+    c.set_defaults(func=cmd_convert)
+
+    i = sub.add_parser("info", help="describe a model")
+    i.add_argument("model", nargs="?", help="model file, official folder or .pth (default: bundled)")
+    i.add_argument("--dataset", choices=["coco", "ade20k", "cityscapes", "facades", "custom"])
+    i.add_argument("--json", action="store_true", help="print JSON")
+    i.set_defaults(func=cmd_info)
+
+    m = sub.add_parser("make-landscapes", help="write procedural landscape scenes (paired folder)")
+    m.add_argument("output", help="output folder")
+    m.add_argument("--count", type=int, default=100)
+    m.add_argument("--size", type=int, default=256)
+    m.add_argument("--aspect", type=float, default=1.0)
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--workers", type=int, default=1)
+    m.set_defaults(func=cmd_make_landscapes)
+
+    try:
+        from trainer.cli import add_commands
+    except ImportError:
+        add_commands = None
+    if add_commands is not None:
+        add_commands(sub)
+    return p
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from spade_studio.imageio import ImageReadError
+    from spade_studio.labels import LabelError
+    from spade_studio.model.config import ConfigError
+    from spade_studio.model.official import CheckpointError
+
+    return (CLIError, CheckpointError, LabelError, ImageReadError, ConfigError, OSError, RuntimeError, ValueError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        if os.environ.get("SPADE_STUDIO_DEBUG"):
+            raise
+        known = isinstance(exc, _known_errors())
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in msg:
+            msg = f"{exc.filename}: {exc.strerror or msg}"
+        print(f"error: {msg}" if known else f"error: {type(exc).__name__}: {msg}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
