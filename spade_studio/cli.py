@@ -173,15 +173,6 @@ def cmd_make_landscapes(args: argparse.Namespace) -> int:
     return 0
 
 
-def _trainer_cli(name: str):
-    def run(args: argparse.Namespace) -> int:
-        from trainer import cli as tcli
-
-        return getattr(tcli, name)(args)
-
-    return run
-
-
 # ---------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from spade_studio import __version__
@@ -236,11 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _known_errors() -> tuple[type[BaseException], ...]:
     from spade_studio.imageio import ImageReadError
+    from trainer.loop import TrainError
     from spade_studio.labels import LabelError
     from spade_studio.model.config import ConfigError
     from spade_studio.model.official import CheckpointError
 
-    return (CLIError, CheckpointError, LabelError, ImageReadError, ConfigError, OSError, RuntimeError, ValueError)
+    return (CLIError, TrainError, CheckpointError, LabelError, ImageReadError, ConfigError, OSError, RuntimeError, ValueError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,186 @@
+"""Training commands of spade-studio-cli: train, export, check-data (also ``python -m trainer``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .config import TrainConfig
+from .events import encode, format_eta
+
+DATASET_MODES = ["paired", "coco", "ade20k", "cityscapes"]
+
+
+def add_train_arguments(t: argparse.ArgumentParser) -> None:
+    t.add_argument("--data", required=True, help="dataset folder")
+    t.add_argument("--out", required=True, help="run folder")
+    t.add_argument("--dataset-mode", choices=DATASET_MODES, help="folder layout (default: detected)")
+    t.add_argument("--label-set", help="label set name or JSON file (default: dataset.json / layout)")
+    t.add_argument("--label-nc", type=int, help="number of classes when there is no label set")
+    t.add_argument("--size", type=int, default=256, help="training crop width (default 256)")
+    t.add_argument("--aspect", type=float, default=1.0, help="width / height (default 1)")
+    t.add_argument("--preprocess", help="official pre-processing mode (default: fixed for paired folders)")
+    t.add_argument("--load-size", type=int)
+    t.add_argument("--no-flip", action="store_true")
+    t.add_argument("--ngf", type=int, default=64)
+    t.add_argument("--ndf", type=int, default=64)
+    t.add_argument("--spade-hidden", type=int, default=128, help="SPADE hidden width (official: 128)")
+    t.add_argument("--norm-G", dest="norm_G", default="spectralspadesyncbatch3x3")
+    t.add_argument("--num-upsampling-layers", choices=["normal", "more", "most"], default="normal")
+    t.add_argument("--num-D", dest="num_D", type=int, default=2)
+    t.add_argument("--n-layers-D", dest="n_layers_D", type=int, default=4)
+    t.add_argument("--batch", type=int, default=1)
+    t.add_argument("--iters", type=int, default=10000, help="the run's total iterations (resume continues to it)")
+    t.add_argument("--use-vae", action="store_true", help="train a style encoder (VAE)")
+    t.add_argument("--instances", choices=["auto", "on", "off"], default="auto",
+                   help="instance-edge channel (auto: when the data has instance maps)")
+    t.add_argument("--init-from", help="fine-tune from our model file or an official folder/.pth")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out")
+    t.add_argument("--device", default="auto")
+    t.add_argument("--amp", default="auto", help="auto | off | bf16 | fp16")
+    t.add_argument("--channels-last", action="store_true")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--lr", type=float, default=0.0002)
+    t.add_argument("--no-ttur", action="store_true")
+    t.add_argument("--decay-start", type=int, help="iteration where linear LR decay to 0 begins")
+    t.add_argument("--lambda-feat", type=float, default=10.0)
+    t.add_argument("--lambda-vgg", type=float, default=10.0)
+    t.add_argument("--lambda-kld", type=float, default=0.05)
+    t.add_argument("--vgg-weights", help="VGG19 weights (torchvision state dict) for the perceptual loss")
+    t.add_argument("--ema", type=float, default=0.0, help="EMA decay of G (e.g. 0.999; 0 = off)")
+    t.add_argument("--sample-every", type=int, default=500)
+    t.add_argument("--save-every", type=int, default=1000)
+    t.add_argument("--log-every", type=int, default=10)
+    t.add_argument("--keep-last", type=int, default=3)
+    t.add_argument("--workers", type=int, default=0, help="data-loading processes")
+    t.add_argument("--threads", type=int, help="torch CPU threads")
+    t.add_argument("--progress", choices=["bar", "jsonl", "none"], default="bar")
+
+
+def config_from_args(a: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
+        data=a.data, out=a.out, dataset_mode=a.dataset_mode, label_set=a.label_set, label_nc=a.label_nc,
+        size=a.size, aspect=a.aspect, load_size=a.load_size, preprocess=a.preprocess, flip=not a.no_flip,
+        ngf=a.ngf, ndf=a.ndf, spade_hidden=a.spade_hidden, norm_G=a.norm_G,
+        num_upsampling_layers=a.num_upsampling_layers, n_layers_D=a.n_layers_D, num_D=a.num_D,
+        use_vae=a.use_vae, use_instance={"auto": None, "on": True, "off": False}[a.instances],
+        batch=a.batch, iters=a.iters, lr=a.lr, no_ttur=a.no_ttur, decay_start=a.decay_start,
+        lambda_feat=a.lambda_feat, lambda_vgg=a.lambda_vgg, lambda_kld=a.lambda_kld, vgg_weights=a.vgg_weights,
+        ema=a.ema, init_from=a.init_from, device=a.device, amp=a.amp, channels_last=a.channels_last, seed=a.seed,
+        sample_every=a.sample_every, save_every=a.save_every, log_every=a.log_every, keep_last=a.keep_last,
+        workers=a.workers, threads=a.threads,
+    )
+
+
+class ProgressBar:
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+
+    def __call__(self, ev: dict) -> None:
+        kind = ev["event"]
+        if kind == "step":
+            losses = " ".join(f"{k} {v:.3f}" for k, v in ev["losses"].items())
+            frac = ev["step"] / max(ev["total"], 1)
+            bar = "#" * int(frac * 24) + "-" * (24 - int(frac * 24))
+            line = (f"[{bar}] {ev['step']}/{ev['total']} {ev['it_s']:.2f} it/s eta {format_eta(ev.get('eta_s'))}"
+                    f"  {losses}")
+            if self.tty:
+                print("\r" + line[:160], end="", file=self.stream, flush=True)
+            else:
+                print(line, file=self.stream, flush=True)
+        elif kind in ("warning", "log", "error"):
+            print(("\n" if self.tty else "") + f"{kind}: {ev.get('message')}", file=self.stream, flush=True)
+        elif kind == "start":
+            print(f"training {ev['run']}: {ev['samples']} pairs, step {ev['step']}/{ev['total']} on {ev['device']}"
+                  + (f" x{ev['world']}" if ev.get("world", 1) > 1 else ""), file=self.stream, flush=True)
+        elif kind in ("done", "stopped"):
+            print(("\n" if self.tty else "") + f"{kind} at step {ev['step']}: model {ev['model']}",
+                  file=self.stream, flush=True)
+
+
+def _jsonl(ev: dict) -> None:
+    sys.stdout.write(encode(ev) + "\n")
+    sys.stdout.flush()
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from .loop import train
+
+    cfg = config_from_args(a)
+    stop_flag = threading.Event()
+
+    def on_signal(signum, frame):  # first signal: finish the step and save; second: default
+        if stop_flag.is_set():
+            signal.signal(signum, signal.SIG_DFL)
+            raise KeyboardInterrupt
+        stop_flag.set()
+        print("\nstopping after this step (saving a checkpoint)...", file=sys.stderr, flush=True)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, on_signal)
+        except (ValueError, OSError):
+            pass
+    progress = {"bar": ProgressBar(), "jsonl": _jsonl, "none": None}[a.progress]
+    try:
+        res = train(cfg, progress, stop_flag.is_set, resume=a.resume)
+    except Exception as exc:
+        if a.progress == "jsonl":
+            _jsonl({"event": "error", "message": str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                    "kind": type(exc).__name__})
+        raise
+    if a.progress == "none":
+        print(f"{res.status} at step {res.step}: {res.model_path}")
+    return 0
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    from .loop import export_run
+
+    out = export_run(a.run, a.output)
+    print(out)
+    return 0
+
+
+def cmd_check_data(a: argparse.Namespace) -> int:
+    from .datasets import check_data
+
+    report = check_data(a.folder, label_set=a.label_set, label_nc=a.label_nc, dataset_mode=a.dataset_mode)
+    if a.json:
+        print(json.dumps(report.to_dict(), indent=1))
+    else:
+        print(report.to_text())
+    return 1 if report.fatal else 0
+
+
+def add_commands(sub) -> None:
+    t = sub.add_parser("train", help="train or fine-tune a model on a folder")
+    add_train_arguments(t)
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("export", help="write a run's model file")
+    e.add_argument("run", help="run folder")
+    e.add_argument("-o", "--output", required=True, help="output .safetensors")
+    e.set_defaults(func=cmd_export)
+
+    c = sub.add_parser("check-data", help="report on a dataset folder before training")
+    c.add_argument("folder")
+    c.add_argument("--label-set", help="label set name or JSON file")
+    c.add_argument("--label-nc", type=int, help="number of classes (no label set)")
+    c.add_argument("--dataset-mode", choices=DATASET_MODES)
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_check_data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from spade_studio.cli import main as cli_main
+
+    return cli_main(["train", *(sys.argv[1:] if argv is None else argv)])
+
+
+_ = Path
