@@ -170,7 +170,7 @@ def apply_to_image(image: np.ndarray | Image.Image, params: AugmentParams) -> np
 
 def image_to_tensor(rgb: np.ndarray) -> torch.Tensor:
     """RGB uint8 ``[H, W, 3]`` -> float32 ``[3, H, W]`` in [-1, 1]: ``(x/255 - 0.5) / 0.5``."""
-    t = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float()
+    t = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1).float()  # copy: PIL arrays are read-only
     return (t / 255.0 - 0.5) / 0.5
 
 

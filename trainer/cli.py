@@ -150,7 +150,8 @@ def cmd_export(a: argparse.Namespace) -> int:
 def cmd_check_data(a: argparse.Namespace) -> int:
     from .datasets import check_data
 
-    report = check_data(a.folder, label_set=a.label_set, label_nc=a.label_nc, dataset_mode=a.dataset_mode)
+    report = check_data(a.folder, label_set=a.label_set, label_nc=a.label_nc, dataset_mode=a.dataset_mode,
+                        split=a.split)
     if a.json:
         print(json.dumps(report.to_dict(), indent=1))
     else:
@@ -173,6 +174,7 @@ def add_commands(sub) -> None:
     c.add_argument("--label-set", help="label set name or JSON file")
     c.add_argument("--label-nc", type=int, help="number of classes (no label set)")
     c.add_argument("--dataset-mode", choices=DATASET_MODES)
+    c.add_argument("--split", default="train", help="split of official layouts (train, val)")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_check_data)
 

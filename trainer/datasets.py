@@ -42,8 +42,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from spade_studio.imageio import LABELSET_CHUNK, ImageReadError, read_instance_map, read_label_map
 from spade_studio.labels import LabelError, LabelSet, builtin_label_set_names, load_label_set
 
-from .augment import PreprocessConfig, apply_to_image, apply_to_instance, apply_to_label, draw_params, \
-    image_to_tensor, label_to_tensor
+from .augment import (
+    PreprocessConfig,
+    apply_to_image,
+    apply_to_instance,
+    apply_to_label,
+    draw_params,
+    image_to_tensor,
+    label_to_tensor,
+)
 
 log = logging.getLogger(__name__)
 
@@ -445,6 +452,13 @@ def _open_photo(path: Path) -> Image.Image:
         raise ImageReadError(f"{path}: not a readable image ({exc})") from None
 
 
+def _msg(exc: Exception, path: Path) -> str:
+    """The exception text without the leading ``<path>: `` (the problem names the file already)."""
+    text = str(exc)
+    prefix = f"{path}: "
+    return text[len(prefix):] if text.startswith(prefix) else text
+
+
 def _load_sample(sample: Sample, label_set: LabelSet | None, root: Path | None, want_instance: bool,
                  want_rgb: bool = True) -> tuple[_Loaded, list[Problem]]:
     """Read a pair, collecting every problem instead of stopping at the first."""
@@ -458,10 +472,10 @@ def _load_sample(sample: Sample, label_set: LabelSet | None, root: Path | None, 
     try:
         out.ids = read_label_map(sample.label, label_set).ids
     except ImageReadError as exc:
-        probs.append(Problem("unreadable", rel(sample.label), str(exc)))
+        probs.append(Problem("unreadable", rel(sample.label), _msg(exc, sample.label)))
     except LabelError as exc:
         kind = "needs_label_set" if label_set is None else "unmappable_colors"
-        probs.append(Problem(kind, rel(sample.label), str(exc)))
+        probs.append(Problem(kind, rel(sample.label), _msg(exc, sample.label)))
 
     lh = lw = None
     if out.ids is not None:
@@ -477,7 +491,7 @@ def _load_sample(sample: Sample, label_set: LabelSet | None, root: Path | None, 
     try:
         photo = _open_photo(sample.image)
     except ImageReadError as exc:
-        probs.append(Problem("unreadable", rel(sample.image), str(exc)))
+        probs.append(Problem("unreadable", rel(sample.image), _msg(exc, sample.image)))
     if photo is not None:
         if lw is not None and photo.size != (lw, lh):
             try:
@@ -505,7 +519,7 @@ def _load_sample(sample: Sample, label_set: LabelSet | None, root: Path | None, 
                                      f"instance map is {inst.shape[1]}x{inst.shape[0]} but its label map "
                                      f"{rel(sample.label)} is {lw}x{lh}"))
         except ImageReadError as exc:
-            probs.append(Problem("unreadable", rel(sample.instance), str(exc)))
+            probs.append(Problem("unreadable", rel(sample.instance), _msg(exc, sample.instance)))
     return out, probs
 
 

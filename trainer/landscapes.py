@@ -304,12 +304,12 @@ def _make_palette(rng, time, season, weather):
     if weather == "overcast":
         lum = lambda c: float(0.3 * c[0] + 0.59 * c[1] + 0.11 * c[2])  # noqa: E731
         g = 0.62 if time == "day" else (0.45 if time in ("golden_hour", "sunset") else
-                                       (0.22 if time == "dusk" else 0.05))
+                                       (0.22 if time == "dusk" else 0.09))
         grey = _c(g, g * 1.01, g * 1.05)
-        zen = _mix(zen, grey * 0.85, 0.85)
-        hor = _mix(hor, grey * 1.15, 0.7)
+        zen = _mix(zen, grey * 0.85, 0.55)
+        hor = _mix(hor, grey * 1.15, 0.6)
         haze = _mix(haze, grey * 1.1, 0.8)
-        amb = amb * 0.6 + light * 0.45 * _F32(0.9)
+        amb = amb * 0.7 + light * 0.55
         light = light * 0.25
         cl_lit = _mix(cl_lit, grey * 1.2, 0.75)
         cl_dark = _mix(cl_dark, grey * 0.7, 0.75)
@@ -423,10 +423,11 @@ class _Scene:
     def hazed(self, col, amount):
         """Aerial perspective: blend to the haze colour."""
         P = self.P
+        # capped: a labelled surface always stays visible (thick white-out is labelled fog)
         if isinstance(amount, np.ndarray):
-            a = np.clip(amount, 0.0, 0.95)[..., None].astype(_F32)
+            a = np.clip(amount, 0.0, 0.72)[..., None].astype(_F32)
             return col + (P["haze"] - col) * a
-        a = _F32(min(max(amount, 0.0), 0.95))
+        a = _F32(min(max(amount, 0.0), 0.72))
         return col + (P["haze"] - col) * a
 
     # ---------------------------------------------------------------- scene description
@@ -525,16 +526,21 @@ class _Scene:
         if self.time in ("day", "golden_hour", "sunset", "night"):
             r = H * (0.03 if self.time == "night" else (0.035 if self.time == "day" else 0.05))
             r *= rng.uniform(0.8, 1.2)
-            d = np.sqrt(d2) * H
-            alpha = np.clip(r - d + 0.5, 0.0, 1.0).astype(_F32)
-            if self.weather == "overcast":
-                alpha *= 0.25
-            col = np.broadcast_to(P["sun"] * _F32(1.15 if self.time != "night" else 1.0),
-                                  (H, W, 3)).copy()
-            if self.time == "night":
-                mar = _fbm2d(self.nrng, H, W, r * 0.8, octaves=3)
-                col = col * (0.86 + 0.07 * mar)[..., None]
-            self.paint(0, 0, alpha, col, SKY)
+            y0, y1 = max(0, int(sy - r) - 2), min(H, int(sy + r) + 3)
+            x0, x1 = max(0, int(sx - r) - 2), min(W, int(sx + r) + 3)
+            if y1 > y0 and x1 > x0:
+                d = np.sqrt(d2[y0:y1, x0:x1]) * H
+                alpha = np.clip(r - d + 0.5, 0.0, 1.0).astype(_F32)
+                if self.weather == "overcast":
+                    alpha *= 0.25
+                under = self.img[y0:y1, x0:x1]
+                if self.time == "night":
+                    mar = _fbm2d(self.nrng, y1 - y0, x1 - x0, r * 0.8, octaves=3)
+                    col = P["sun"] * (0.86 + 0.07 * mar)[..., None]
+                else:
+                    # the disc is always brighter than the glow around it
+                    col = np.minimum(under * 0.35 + P["sun"] * 1.1, 1.35)
+                self.paint(y0, x0, alpha, col, SKY)
 
     # ---------------------------------------------------------------- clouds
     def clouds(self):
@@ -792,7 +798,8 @@ class _Scene:
 
         # ---- base: grass or snow
         labels = np.full((h, W), GRASS, np.uint8)
-        gshade = 0.78 + 0.12 * patch + 0.13 * blades * (0.4 + 0.6 * fade_far)
+        tuft = 1.0 - 2.0 * np.abs(blades) * 0.7  # thin bright blades, dark gaps
+        gshade = 0.8 + 0.12 * patch + 0.16 * tuft * (0.4 + 0.6 * fade_far)
         grass_col = self.lit(P["grass"] * (1.0 + 0.12 * patch2)[..., None],
                              gshade * light)
         col = grass_col
@@ -818,7 +825,7 @@ class _Scene:
             dots_f = _fbm2d(self.nrng, h, W, 0.9 * k + 0.35, octaves=1)
             dots_c = _fbm2d(self.nrng, h, W, 1.8 * k + 0.5, octaves=1)
             dots = dots_f + (dots_c - dots_f) * wnear
-            dens = rng.uniform(0.1, 0.6)
+            dens = rng.uniform(-0.3, 0.5)
             dm = np.clip((dots - dens) * 3.0, 0.0, 1.0) * fm
             palettes = [_c(0.95, 0.85, 0.15), _c(0.92, 0.20, 0.18), _c(0.97, 0.95, 0.95),
                         _c(0.62, 0.35, 0.85), _c(0.98, 0.55, 0.75), _c(0.98, 0.6, 0.15),
@@ -923,19 +930,24 @@ class _Scene:
         band = (np.clip(ys - shore[None, :] + 0.5, 0.0, 1.0)
                 * np.clip(sand_end[None, :] * (1.0 + 0 * ys) - ys + 0.5, 0.0, 1.0)
                 * np.clip(ys - yh + 0.5, 0.0, 1.0)).astype(_F32)
-        self._sand(r0, band)
+        wet = np.clip(1.0 - (ys - shore[None, :]) / (v * H * 0.12 + 0.8), 0.0, 1.0)
+        self._sand(r0, band, wet)
 
-    def _sand(self, r0, alpha):
+    def _sand(self, r0, alpha, wet=None):
         P, H, W = self.P, self.H, self.W
         v, Z, X, fp_z = self.g_v, self.g_Z, self.g_X, self.ground_tex["fp_z"]
         pn = self.pn
-        warp = pn.fbm(X * 0.2, Z * 0.2, octaves=2, footprint=fp_z * 0.2, seed_off=6)
-        t = Z * 1.6 + X * 0.4 + warp * 0.8
+        warp = pn.fbm(X * 0.25, Z * 0.25, octaves=3, footprint=fp_z * 0.25, seed_off=6)
+        t = Z * 2.2 + X * 0.5 + warp * 1.2
         t = t - np.floor(t)
-        rip = np.abs(t - 0.5) * 2.0  # triangle wave
-        fadef = np.clip(1.0 - fp_z * 3.0, 0.0, 1.0)
-        shade = (0.85 + 0.06 * self.ground_tex["patch"] + 0.08 * (rip - 0.5) * fadef
-                 + 0.03 * self.ground_tex["blades"])
+        rip = np.minimum(t * 1.4, (1.0 - t) * 3.5)  # asymmetric ripple: gentle / steep side
+        fadef = np.clip(1.0 - fp_z * 4.0, 0.0, 1.0)
+        if self.sand_grain is None:
+            self.sand_grain = _fbm2d(self.nrng, H - r0, W, 0.8 * self.k + 0.3, octaves=1)
+        shade = (0.84 + 0.07 * self.ground_tex["patch"] + 0.22 * (rip - 0.45) * fadef
+                 + 0.05 * self.sand_grain)
+        if wet is not None:
+            shade = shade * (1.0 - 0.3 * wet)
         col = self.lit(P["sand"], shade * self.ground_light)
         col = self.hazed(col, P["haze_k"] * (1.0 - np.clip(v / 0.25, 0, 1)) ** 2 * 0.9)
         self.paint(r0, 0, alpha, col, SAND)
@@ -961,7 +973,7 @@ class _Scene:
         ys = self.ys[r0:]
         h = H - r0
         v, Z, X, fp_z = self.g_v, self.g_Z, self.g_X, self.ground_tex["fp_z"]
-        width = rng.uniform(2.0, 6.0)
+        width = rng.uniform(1.0, 3.2)
         z_far = _CAM / max(((max(self.gl.max(), self.yh) - self.yh) / H) + 0.002, 0.004)
         x0 = rng.uniform(-1.2, 1.2)
         cx, hw = self._winding(2.0, z_far, width, rng.uniform(1.5, 5.0), rng.uniform(4, 12), x0)
@@ -1102,10 +1114,15 @@ class _Scene:
         ca = np.clip(F + leaf * edge + 0.5, 0, 1).astype(_F32)
         # foliage colour
         leaves = P["leaves"]
+        alb2 = None
         if self.season == "autumn":
             alb = leaves[int(rng.integers(len(leaves)))]
+            alb2 = leaves[int(rng.integers(len(leaves)))]
         elif self.season == "spring":
-            alb = leaves[int(rng.choice(len(leaves), p=(0.5, 0.2, 0.12, 0.18)))]
+            ci = int(rng.choice(len(leaves), p=(0.5, 0.2, 0.12, 0.18)))
+            alb = leaves[ci]
+            if ci in (1, 2):  # blossom with some fresh leaves showing
+                alb2 = leaves[0]
         else:
             alb = leaves[int(rng.integers(len(leaves)))]
         alb = _jit(rng, alb, 0.06)
@@ -1116,6 +1133,10 @@ class _Scene:
             clump = self._leaf(y0, x0, yy.shape[0], xx.shape[1], coarse=True)
             shade = shade + 0.22 * clump - 0.08
         shade = np.clip(shade, 0.1, 1.2)
+        if alb2 is not None:
+            mixw = np.clip(0.5 - leaf * 0.6 - 0.4 * self._leaf(y0 + 17, x0 + 29, yy.shape[0],
+                                                              xx.shape[1], coarse=True), 0, 1)
+            alb = alb + (alb2 - alb) * (mixw * 0.8)[..., None]
         ccol = self.lit(alb, shade * self.ground_light)
         if haze:
             ccol = self.hazed(ccol, haze)
@@ -1225,13 +1246,15 @@ class _Scene:
         rng, P = self.srng, self.P
         if size < 2:
             return
-        n = int(rng.integers(6, 10))
-        angs = np.sort(rng.uniform(0, 2 * math.pi, n))
-        rad = size * rng.uniform(0.65, 1.0, n)
-        sqx = rng.uniform(1.0, 1.6)
+        n = 14
+        angs = np.arange(n) * (2 * math.pi / n) + rng.uniform(0, 2 * math.pi / n)
+        rad = 1.0 + 0.3 * rng.uniform(-1, 1, n)
+        rad = (rad * 2.0 + np.roll(rad, 1) + np.roll(rad, -1)) / 4.0 * size
+        sqx = rng.uniform(0.9, 1.5)
+        sqy = rng.uniform(0.65, 1.0)
+        cyc = yb - size * sqy * 0.8
         pts_x = cx + np.cos(angs) * rad * sqx
-        pts_y = yb - size * 0.55 + np.sin(angs) * rad * 0.7
-        pts_y = np.minimum(pts_y, yb)
+        pts_y = np.minimum(cyc + np.sin(angs) * rad * sqy, yb)
         x0 = int(math.floor(pts_x.min())) - 2
         y0 = int(math.floor(pts_y.min())) - 2
         x1 = int(math.ceil(pts_x.max())) + 3
@@ -1242,17 +1265,24 @@ class _Scene:
         a = mask.astype(_F32) * _F32(1.0 / 255.0)
         yy = (np.arange(y0, y1, dtype=_F32) + 0.5)[:, None]
         xx = (np.arange(x0, x1, dtype=_F32) + 0.5)[None, :]
-        ang = np.arctan2((yy - (yb - size * 0.55)).astype(np.float64),
-                         (xx - cx).astype(np.float64))
-        facet = np.floor((ang + math.pi) / (2 * math.pi) * n).astype(np.intp) % n
-        fb = rng.uniform(-0.15, 0.15, n).astype(_F32)
+        ex = (xx - cx) / (size * sqx)
+        ey = (yy - cyc) / (size * sqy)
+        nz = np.sqrt(np.clip(1.0 - ex * ex - ey * ey, 0.0, 1.0))
+        # dome lighting from the sun side and above, plus facets, cracks and contact darkening
+        lx = self.lx * 0.7
+        ndl = ex * lx - ey * 0.55 + nz * 0.45
+        ang = np.floor((ex * 2.3 + 7.0) ) + np.floor((ey * 1.7 + 7.0)) * 5.0
+        fb = rng.uniform(-0.1, 0.1, 64).astype(_F32)
+        facet = fb[ang.astype(np.intp) % 64]
         leaf = self._leaf(y0, x0, y1 - y0, x1 - x0, fine=True)
-        ny = (yy - (yb - size * 0.55)) / size
-        nx = (xx - cx) / (size * sqx)
-        shade = 0.62 + fb[facet] + 0.3 * nx * self.lx - 0.35 * ny + 0.08 * leaf
-        col = self.lit(_jit(rng, P["rock"], 0.05), np.clip(shade, 0.05, 1.2) * self.ground_light)
+        clump = self._leaf(y0, x0, y1 - y0, x1 - x0, coarse=True)
+        crack = np.clip(1.0 - np.abs(clump) * 6.0, 0.0, 1.0) * (0.5 if size > 6 else 0.0)
+        shade = (0.3 + 0.6 * np.clip(ndl, 0.0, 1.2) + facet + 0.14 * leaf + 0.1 * clump
+                 - 0.35 * crack)
+        shade = shade * (0.55 + 0.45 * np.clip((yb - yy) / (size * 0.35), 0.0, 1.0))
+        col = self.lit(_jit(rng, P["rock"], 0.05), np.clip(shade, 0.03, 1.2) * self.ground_light)
         if self.season == "winter" and rng.random() < 0.6:
-            sn = np.clip(-ny * 3.0 - 0.6 + leaf * 0.5, 0.0, 1.0)
+            sn = np.clip(-ey * 3.0 - 1.2 + leaf * 0.5, 0.0, 1.0)
             col = col + (self.lit(P["snow"], 0.95 * self.ground_light) - col) * sn[..., None]
         self.paint(y0, x0, a, col, ROCK)
 
@@ -1298,7 +1328,7 @@ class _Scene:
             items.append((yb, x, "bush", (yb - yh) * rng.uniform(0.25, 0.5), None))
         for _ in range(n_rock):
             x, yb = spot(0.02, vmax)
-            items.append((yb, x, "rock", (yb - yh) * rng.uniform(0.1, 0.3), None))
+            items.append((yb, x, "rock", (yb - yh) * rng.uniform(0.07, 0.22), None))
         items = [it + (int(rng.integers(1 << 62)),) for it in items]
         items.sort(key=lambda t: (t[0], t[1]))
         ok_base = {GRASS, SNOW, FLOWER, DIRT, HILL}
@@ -1324,6 +1354,7 @@ class _Scene:
                 self.bush(x, yb, s)
                 counts["bush"] += 1
             else:
+                self.shadow(x, yb, s * 1.1)
                 self.boulder(x, yb, s)
                 counts["rock"] += 1
         self.info.update(trees=counts["tree"], bushes=counts["bush"], boulders=counts["rock"])
@@ -1385,7 +1416,7 @@ class _Scene:
         img *= tint * _F32(expo)
         lum = img[..., 0] * 0.3 + img[..., 1] * 0.59 + img[..., 2] * 0.11
         img += (img - lum[..., None]) * _F32(sat - 1.0)
-        mean = float(lum.mean()) * expo
+        mean = float(lum.mean(dtype=np.float64)) * expo
         img -= _F32(mean)
         img *= _F32(contrast)
         img += _F32(mean)
@@ -1415,6 +1446,7 @@ class _Scene:
         self.pn = _PlaneNoise(self.nrng)
         self.leaf_n = _fbm2d(self.nrng, 64, 64, 2.0 * self.k + 0.6, octaves=2)
         self.leaf_fine = _fbm2d(self.nrng, 64, 64, 1.0 * self.k + 0.4, octaves=2)
+        self.sand_grain = None
         self.leaf_coarse = _fbm2d(self.nrng, 128, 128, 6.0 * self.k + 1.0, octaves=2)
         self.sky()
         self.clouds()
@@ -1469,6 +1501,7 @@ def _atomic_png(img: Image.Image, path: str):
     try:
         with os.fdopen(fd, "wb") as f:
             img.save(f, format="PNG", compress_level=6)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -1550,6 +1583,7 @@ def make_landscapes(out_dir, count: int, size: int = 256, seed: int = 0, aspect:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(meta, f, indent=1, sort_keys=False)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         try:

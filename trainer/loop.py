@@ -187,10 +187,14 @@ def train(config: TrainConfig, on_progress: ProgressFn | None = None,
     run_dir = Path(config.out)
     notes: list[str] = []
 
-    def note(msg: str) -> None:
+    started = False
+    pending: list[dict] = []
+
+    def note(msg: str, kind: str = "log") -> None:
         notes.append(msg)
         if main:
-            emit(make_event("log", message=msg))
+            ev = make_event(kind, message=msg)
+            emit(ev) if started else pending.append(ev)
 
     # -- run folder / resume -------------------------------------------------------------------
     saved = None
@@ -327,8 +331,8 @@ def train(config: TrainConfig, on_progress: ProgressFn | None = None,
     vgg_loss = None
     if config.vgg_weights:
         vgg_loss = VGGLoss(load_vgg19(config.vgg_weights)).to(device)
-    elif config.lambda_vgg > 0 and main:
-        emit(make_event("warning", message="VGG19 weights not given (--vgg-weights): perceptual loss off"))
+    elif config.lambda_vgg > 0:
+        note("VGG19 weights not given (--vgg-weights): perceptual loss off", "warning")
 
     # -- restore ---------------------------------------------------------------------------------
     step, epoch, pos = 0, 0, 0
@@ -444,6 +448,9 @@ def train(config: TrainConfig, on_progress: ProgressFn | None = None,
                         device=str(device), world=dist_info.world, amp=amp,
                         model={"label_set": label_set.name, "classes": label_nc, "ngf": gcfg.ngf,
                                "use_vae": gcfg.use_vae, "size": [out_h, out_w]}))
+        for ev in pending:
+            emit(ev)
+    started = True
     metrics_f = open(run_dir / "metrics.jsonl", "a", encoding="utf-8") if main else None
     skipped_total = 0
     status = "done"

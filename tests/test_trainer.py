@@ -1,0 +1,205 @@
+"""The training loop: tiny runs on generated landscapes (CPU)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import ROOT
+from PIL import Image
+
+from spade_studio.model import Synthesizer
+from spade_studio.model.checkpoint import load_model_file
+from trainer.config import TrainConfig
+from trainer.loop import TrainError, train, transfer_weights
+
+TINY = dict(size=64, ngf=4, ndf=8, spade_hidden=16, batch=2, n_layers_D=3, log_every=1)
+
+
+@pytest.fixture(scope="module")
+def landscapes(tmp_path_factory):
+    from trainer.landscapes import make_landscapes
+
+    out = tmp_path_factory.mktemp("data") / "land"
+    make_landscapes(out, 12, size=64, seed=3)
+    return out
+
+
+def cfg(data, out, **kw):
+    base = dict(TINY)
+    base.update(kw)
+    return TrainConfig(data=str(data), out=str(out), **base)
+
+
+def test_tiny_run_produces_a_model_that_renders(landscapes, tmp_path):
+    events = []
+    res = train(cfg(landscapes, tmp_path / "run", iters=4, use_vae=True, sample_every=2, save_every=2),
+                events.append)
+    assert res.status == "done" and res.step == 4
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "done"
+    steps = [e for e in events if e["event"] == "step"]
+    assert [e["step"] for e in steps] == [1, 2, 3, 4]
+    assert all(e["total"] == 4 and e["eta_s"] is not None for e in steps)
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 4 and set(json.loads(lines[0])) >= {"step", "epoch", "losses", "it_s", "eta_s", "lr_G"}
+    grid = Image.open(tmp_path / "run" / "samples" / "latest.png")
+    assert grid.width == 3 * 64 + 4
+    bundle = load_model_file(res.model_path)
+    assert bundle.label_set.name == "landscape" and bundle.has_encoder
+    s = Synthesizer(res.model_path, device="cpu")
+    lab = np.array(Image.open(landscapes / "labels" / "scene_000000.png"))
+    out = s.render(lab, style_image=np.array(Image.open(landscapes / "images" / "scene_000001.png")))
+    assert out.image.shape == (64, 64, 3)
+
+
+def _weights(path):
+    return load_model_file(path).G_state_dict
+
+
+def test_resume_equals_uninterrupted(landscapes, tmp_path):
+    full = train(cfg(landscapes, tmp_path / "full", iters=6, use_vae=True, save_every=3, sample_every=0))
+    calls = {"n": 0}
+
+    def stop_after_4():
+        return calls["n"] >= 4
+
+    def count(ev):
+        if ev["event"] == "step":
+            calls["n"] = ev["step"]
+
+    part = train(cfg(landscapes, tmp_path / "part", iters=6, use_vae=True, save_every=3, sample_every=0),
+                 count, stop_after_4)
+    assert part.status == "stopped" and part.step == 4
+    ck = sorted((tmp_path / "part" / "checkpoints").glob("*.pt"))
+    assert ck[-1].name == "ckpt_00000004.pt"  # a stop request saves
+    resumed = train(cfg(landscapes, tmp_path / "part", iters=6, use_vae=True, save_every=3, sample_every=0),
+                    resume=True)
+    assert resumed.step == 6
+    a, b = _weights(full.model_path), _weights(resumed.model_path)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_existing_run_needs_resume(landscapes, tmp_path):
+    train(cfg(landscapes, tmp_path / "r", iters=1))
+    with pytest.raises(TrainError, match="--resume"):
+        train(cfg(landscapes, tmp_path / "r", iters=2))
+
+
+def _cli(*args, **kw):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, "-m", "spade_studio.cli", *map(str, args)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_sigkill_then_resume_loses_only_unsaved_steps(landscapes, tmp_path):
+    run = tmp_path / "killed"
+    args = ["train", "--data", landscapes, "--out", run, "--size", 64, "--ngf", 4, "--ndf", 8, "--spade-hidden", 16,
+            "--batch", 2, "--n-layers-D", 3, "--iters", 400, "--save-every", 3, "--sample-every", 0,
+            "--progress", "jsonl", "--log-every", 1]
+    p = _cli(*args)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((run / "checkpoints").glob("ckpt_00000006.pt")):
+        time.sleep(0.2)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    saved = sorted((run / "checkpoints").glob("ckpt_*.pt"))
+    assert saved, "no checkpoint before the kill"
+    last = int(saved[-1].stem.split("_")[1])
+    q = _cli(*[a if a != 400 else last + 2 for a in args], "--resume")
+    out, err = q.communicate(timeout=300)
+    assert q.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    start = next(e for e in events if e["event"] == "start")
+    assert start["step"] == last
+    assert events[-1]["event"] == "done" and events[-1]["step"] == last + 2
+
+
+def test_torchrun_two_processes_only_rank0_writes(landscapes, tmp_path):
+    run = tmp_path / "ddp"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+                "-m", "trainer"]
+    args = ["--data", landscapes, "--out", run, "--size", 64, "--ngf", 4, "--ndf", 8, "--spade-hidden", 16,
+            "--batch", 2, "--n-layers-D", 3, "--iters", 3, "--save-every", 2, "--sample-every", 2,
+            "--progress", "jsonl"]
+    r = subprocess.run(torchrun + list(map(str, args)), cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    events = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    assert sum(1 for e in events if e["event"] == "start") == 1  # only rank 0 reports
+    assert next(e for e in events if e["event"] == "start")["world"] == 2
+    assert events[-1]["event"] == "done"
+    assert len(list(run.glob("metrics.jsonl"))) == 1
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["ckpt_00000002.pt", "ckpt_00000003.pt"]
+    s = Synthesizer(run / "model.safetensors", device="cpu")
+    assert s.render(np.zeros((64, 64), np.uint8), seed=0).image.shape == (64, 64, 3)
+
+
+def test_fine_tune_across_label_sets(landscapes, tmp_path):
+    base = train(cfg(landscapes, tmp_path / "base", iters=1, sample_every=0))
+    # a paired folder in another label set: 4 numbered classes
+    other = tmp_path / "other"
+    (other / "images").mkdir(parents=True)
+    (other / "labels").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        lab = rng.integers(0, 4, size=(8, 8)).repeat(8, 0).repeat(8, 1).astype(np.uint8)
+        Image.fromarray(lab).save(other / "labels" / f"{i}.png")
+        Image.fromarray((rng.random((64, 64, 3)) * 255).astype(np.uint8)).save(other / "images" / f"{i}.png")
+    events = []
+    res = train(cfg(other, tmp_path / "ft", iters=1, label_nc=4, init_from=str(base.model_path), lr=0.0,
+                    sample_every=0), events.append)
+    logs = " ".join(e.get("message", "") for e in events if e["event"] == "log")
+    assert "label set differs" in logs and "re-initialised" in logs
+    before, after = _weights(base.model_path), _weights(res.model_path)
+    assert after["fc.weight"].shape[1] == 4  # label-map fc for 4 classes
+    assert after["head_0.norm_0.mlp_shared.0.weight"].shape[1] == 4
+    # lr 0: every kept tensor is exactly the initial model's
+    assert torch.equal(after["up_1.conv_0.weight_orig"], before["up_1.conv_0.weight_orig"])
+    assert torch.equal(after["head_0.norm_0.mlp_gamma.weight"], before["head_0.norm_0.mlp_gamma.weight"])
+
+
+def test_transfer_weights_reports_label_layers():
+    from spade_studio.model.config import GeneratorConfig
+    from spade_studio.model.generator import SPADEGenerator
+
+    a = SPADEGenerator(GeneratorConfig(label_nc=5, ngf=2))
+    b = SPADEGenerator(GeneratorConfig(label_nc=5, ngf=2))
+    copied, fresh = transfer_weights(b, a.state_dict(), True, False)
+    assert "fc.weight" in fresh and all(k.endswith(("mlp_shared.0.weight", "mlp_shared.0.bias"))
+                                        for k in fresh if k not in ("fc.weight", "fc.bias"))
+    assert copied == len(a.state_dict()) - len(fresh)
+
+
+def test_check_data_cli_exit_codes(landscapes, tmp_path):
+    from spade_studio.cli import main
+
+    assert main(["check-data", str(landscapes)]) == 0
+    empty = tmp_path / "empty"
+    (empty / "images").mkdir(parents=True)
+    (empty / "labels").mkdir()
+    assert main(["check-data", str(empty)]) == 1
+
+
+def test_export_and_python_m_trainer(landscapes, tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "-m", "trainer", "--data", str(landscapes), "--out", str(tmp_path / "m"),
+                        "--size", "64", "--ngf", "4", "--ndf", "8", "--spade-hidden", "16", "--iters", "1",
+                        "--progress", "none"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    from spade_studio.cli import main
+
+    assert main(["export", str(tmp_path / "m"), "-o", str(tmp_path / "exported.safetensors")]) == 0
+    assert load_model_file(tmp_path / "exported.safetensors").generator.ngf == 4
+    assert main(["export", str(tmp_path / "nothing"), "-o", str(tmp_path / "x.safetensors")]) == 1
+
+
+_ = Path
