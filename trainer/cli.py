@@ -142,7 +142,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 def cmd_export(a: argparse.Namespace) -> int:
     from .loop import export_run
 
-    out = export_run(a.run, a.output)
+    out = export_run(a.run, a.output, half=a.half)
     print(out)
     return 0
 
@@ -159,7 +159,62 @@ def cmd_check_data(a: argparse.Namespace) -> int:
     return 1 if report.fatal else 0
 
 
+def cmd_train_segmenter(a: argparse.Namespace) -> int:
+    from .segmenter import train_segmenter
+
+    def progress(ev: dict) -> None:
+        print(f"segmenter {ev['step']}/{ev['total']} loss {ev['loss']:.3f} ({ev['elapsed_s']:.0f} s)",
+              file=sys.stderr, flush=True)
+
+    scores = train_segmenter(a.data, a.out, size=a.size, iters=a.iters, batch=a.batch, width=a.width, seed=a.seed,
+                             label_set=a.label_set, dataset_mode=a.dataset_mode, limit=a.limit, on_progress=progress)
+    print(f"{a.out}: training-set mIoU {scores['mIoU'] * 100:.1f}%, pixel accuracy "
+          f"{scores['pixel_accuracy'] * 100:.1f}%")
+    return 0
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from .segmenter import evaluate, format_table
+
+    res = evaluate(a.model, a.data, a.segmenter, size=a.size, split=a.split, limit=a.limit, device=a.device,
+                   style=a.style, seed=a.seed)
+    print(format_table(res))
+    print(json.dumps(res, indent=1))
+    if a.json_out:
+        from spade_studio.imageio import atomic_write
+
+        atomic_write(a.json_out, json.dumps(res, indent=1).encode())
+    return 0
+
+
 def add_commands(sub) -> None:
+    s = sub.add_parser("train-segmenter", help="train the evaluation segmenter on a dataset's real images")
+    s.add_argument("--data", required=True)
+    s.add_argument("--out", required=True, help="segmenter file (.safetensors)")
+    s.add_argument("--size", type=int, default=128)
+    s.add_argument("--iters", type=int, default=2000)
+    s.add_argument("--batch", type=int, default=16)
+    s.add_argument("--width", type=int, default=32)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--limit", type=int, help="use at most this many pairs")
+    s.add_argument("--label-set")
+    s.add_argument("--dataset-mode", choices=DATASET_MODES)
+    s.set_defaults(func=cmd_train_segmenter)
+
+    v = sub.add_parser("evaluate", help="mIoU / pixel accuracy of a model's renders (SPADE paper protocol)")
+    v.add_argument("model")
+    v.add_argument("--data", required=True)
+    v.add_argument("--segmenter", required=True)
+    v.add_argument("--size", type=int)
+    v.add_argument("--split", default="train")
+    v.add_argument("--limit", type=int)
+    v.add_argument("--device", default="cpu")
+    v.add_argument("--style", choices=["image", "seed"], default="image",
+                   help="style per map: the encoded real image (default) or a seed")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--json-out", help="also write the JSON result to this file")
+    v.set_defaults(func=cmd_evaluate)
+
     t = sub.add_parser("train", help="train or fine-tune a model on a folder")
     add_train_arguments(t)
     t.set_defaults(func=cmd_train)
@@ -167,6 +222,7 @@ def add_commands(sub) -> None:
     e = sub.add_parser("export", help="write a run's model file")
     e.add_argument("run", help="run folder")
     e.add_argument("-o", "--output", required=True, help="output .safetensors")
+    e.add_argument("--half", action="store_true", help="store weights as float16 (half the file size)")
     e.set_defaults(func=cmd_export)
 
     c = sub.add_parser("check-data", help="report on a dataset folder before training")

@@ -21,7 +21,7 @@ import json
 import math
 import os
 import tempfile
-from typing import Callable
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -59,10 +59,6 @@ _CAM = 1.6  # eye height of the virtual camera (world units) for ground-plane te
 
 def _c(*rgb: float) -> np.ndarray:
     return np.array(rgb, dtype=_F32)
-
-
-def _clip01(a: np.ndarray) -> np.ndarray:
-    return np.clip(a, 0.0, 1.0, out=a if a.dtype == _F32 else None)
 
 
 def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
@@ -217,13 +213,6 @@ def _box_blur_rows(a: np.ndarray, r: int) -> np.ndarray:
     return out.astype(_F32)
 
 
-def _blur(a: np.ndarray, r: int, passes: int = 2) -> np.ndarray:
-    for _ in range(passes):
-        a = _box_blur_rows(a, r)
-        a = _box_blur_rows(a.T, r).T
-    return np.ascontiguousarray(a)
-
-
 # --------------------------------------------------------------------------------------------
 # looks
 # --------------------------------------------------------------------------------------------
@@ -302,18 +291,16 @@ def _make_palette(rng, time, season, weather):
     haze_k = {"clear": 0.25, "cloudy": 0.3, "overcast": 0.45, "hazy": 0.75, "foggy": 0.6}[weather]
     haze_k *= rng.uniform(0.7, 1.3)
     if weather == "overcast":
-        lum = lambda c: float(0.3 * c[0] + 0.59 * c[1] + 0.11 * c[2])  # noqa: E731
         g = 0.62 if time == "day" else (0.45 if time in ("golden_hour", "sunset") else
-                                       (0.22 if time == "dusk" else 0.09))
+                                       (0.22 if time == "dusk" else 0.13))
         grey = _c(g, g * 1.01, g * 1.05)
         zen = _mix(zen, grey * 0.85, 0.55)
         hor = _mix(hor, grey * 1.15, 0.6)
         haze = _mix(haze, grey * 1.1, 0.8)
-        amb = amb * 0.7 + light * 0.55
+        amb = amb * 0.7 + light * (0.55 if time != "night" else 0.8)
         light = light * 0.25
         cl_lit = _mix(cl_lit, grey * 1.2, 0.75)
         cl_dark = _mix(cl_dark, grey * 0.7, 0.75)
-        del lum
     elif weather in ("hazy", "foggy"):
         wash = 0.35 if weather == "hazy" else 0.5
         zen = _mix(zen, hor, wash)
@@ -499,9 +486,6 @@ class _Scene:
             amp1 = {"day": 0.35, "golden_hour": 0.5, "sunset": 0.55, "dusk": 0.4}[self.time]
             if self.weather == "overcast":
                 amp1 *= 0.3
-            # horizon band is lit strongest near the sun
-            band = (1.0 - t) ** 6 if False else None  # placeholder (kept simple)
-            del band
             sky += P["glow"] * (g1 * _F32(amp1) + g2 * _F32(0.45 if self.weather != "overcast"
                                                              else 0.1))[..., None]
         else:
@@ -651,9 +635,14 @@ class _Scene:
                 alpha = np.clip(ys - ridge[None, :] + 0.5, 0.0, 1.0).astype(_F32)
                 slope = np.gradient(ridge.astype(np.float64)).astype(_F32)
                 slope = _box_blur_rows(slope[None, :], max(1, int(2 * self.k)))[0]
-                face = np.clip(slope * self.lx * 1.6, -1.0, 1.0)
+                face1 = np.clip(slope * self.lx * 1.6, -1.0, 1.0)
+                # faces continue down the slope as diagonal spurs / gullies
+                spread = _noise1d(self.nrng, W, W * 0.1) * 0.8
+                dpx = np.maximum(ys - ridge[None, :], 0.0)
+                xi = np.clip(self.xs - 0.5 + dpx * spread[None, :], 0, W - 1).astype(np.intp)
+                face = face1[xi]
                 depth = np.clip((ys - ridge[None, :]) / A, 0.0, 1.0)  # 0 at crest
-                shade = (0.62 + 0.42 * face[None, :] - 0.25 * depth + 0.12 * streak
+                shade = (0.62 + 0.42 * face - 0.25 * depth + 0.12 * streak
                          + 0.08 * tex)
                 shade = np.clip(shade, 0.05, 1.2)
                 hgt = (base - ys) / A  # 0 at the base .. 1 at top
@@ -664,10 +653,11 @@ class _Scene:
                 col = self.lit(a_col, shade * self.ground_light)
                 labels = np.full(alpha.shape, MOUNTAIN, np.uint8)
                 if snowline is not None:
-                    sv = hgt - snowline + 0.08 * tex + 0.06 * streak + 0.1 * face[None, :]
+                    sv = hgt - snowline + 0.08 * tex + 0.06 * streak + 0.1 * face
                     smask = np.clip(sv * 12.0 + 0.5, 0.0, 1.0)
-                    scol = self.lit(P["snow"], np.clip(shade * 1.1 + 0.1, 0.2, 1.1)
-                                    * self.ground_light)
+                    sshade = (0.78 + 0.4 * face - 0.12 * depth + 0.04 * streak
+                              + 0.05 * tex)
+                    scol = self.lit(P["snow"], np.clip(sshade, 0.2, 1.1) * self.ground_light)
                     col = col + (scol - col) * smask[..., None]
                     labels[smask >= 0.5] = SNOW
                     if (smask >= 0.5).any():
@@ -685,7 +675,7 @@ class _Scene:
             return
         for k in range(n):
             far = (n - 1 - k) / max(n, 1)
-            A = H * rng.uniform(0.04, 0.13) * (1.0 - 0.3 * far)
+            A = H * rng.uniform(0.04, 0.17) * (1.0 - 0.3 * far)
             if self.water == "sea":
                 base = yh + 1.0
             else:
@@ -955,7 +945,7 @@ class _Scene:
     def _winding(self, z_near, z_far, width, amp, period, x0):
         """A band winding over the ground plane: returns (cx (h,1), halfwidth (h,1)) per row."""
         rng = self.rng
-        v, Z = self.g_v, self.g_Z
+        Z = self.g_Z
         zz = np.clip(Z[:, 0].astype(np.float64), 0.0, z_far * 2)
         ph = rng.uniform(0, 2 * math.pi)
         ph2 = rng.uniform(0, 2 * math.pi)
@@ -1012,7 +1002,6 @@ class _Scene:
         if rng.random() > (0.35 if self.water != "river" else 0.15):
             return
         r0 = self.g_r0
-        ys = self.ys[r0:]
         h = H - r0
         v = self.g_v
         width = rng.uniform(0.8, 2.2)
@@ -1052,9 +1041,6 @@ class _Scene:
         ox = -self.lx * rx * 0.8
         x0, x1 = int(cx + ox - rx * 1.6) - 1, int(cx + ox + rx * 1.6) + 2
         y0, y1 = int(yb - ry * 1.5) - 1, int(yb + ry * 1.5) + 2
-        yy = self.ys[y0:y1] if 0 <= y0 else None
-        if yy is None:
-            return
         yy = (np.arange(y0, y1, dtype=_F32) + 0.5)[:, None]
         xx = (np.arange(x0, x1, dtype=_F32) + 0.5)[None, :]
         d = ((xx - cx - ox) / (rx * 1.5)) ** 2 + ((yy - yb) / (ry * 1.5)) ** 2
@@ -1064,7 +1050,7 @@ class _Scene:
         self.paint(y0, x0, a, _c(0.0, 0.0, 0.0), 0, thresh=2.0)
 
     def tree(self, cx, yb, hgt, haze=0.0, kind=None):
-        rng, P = self.srng, self.P
+        rng = self.srng
         if hgt < 2.5:
             return
         if kind is None:
@@ -1175,8 +1161,8 @@ class _Scene:
 
     def _bare(self, cx, yb, hgt, haze):
         rng, P = self.srng, self.P
-        cw = hgt * rng.uniform(0.5, 0.8)
-        x0, y0, yy, xx = self._box(cx, yb, cw * 1.3, hgt * 1.05)
+        cw = hgt * rng.uniform(0.55, 0.8)
+        x0, y0, yy, xx = self._box(cx, yb, cw * 1.7, hgt * 1.1)
         hh, ww = yy.shape[0], xx.shape[1]
         mask = np.zeros((hh, ww), np.uint8)
         sc = 8  # fixed-point shift 3
@@ -1186,29 +1172,46 @@ class _Scene:
             p2 = (int(round((xb - x0) * sc)), int(round((yb_ - y0) * sc)))
             cv2.line(mask, p1, p2, 255, max(1, int(round(th))), cv2.LINE_8, 3)
 
-        top = yb - hgt * 0.55
-        line(cx, yb, cx, top, max(1.0, hgt * 0.06))
-        stack = [(cx, top, -math.pi / 2, hgt * 0.35, max(1.0, hgt * 0.04), 0)]
-        max_dep = int(min(5, max(2, math.log2(max(hgt, 1.0) / 6.0) + 2)))
+        # trunk with a slight lean, main limbs alternating along its upper part, each limb
+        # forking a few times
+        th0 = max(1.0, hgt * 0.055)
+        lean = rng.uniform(-0.08, 0.08)
+        top_y = yb - hgt * 0.92
+        segs = 6
+        px_, py_ = cx, yb
+        for k in range(segs):
+            t1 = (k + 1) / segs
+            nx_ = cx + lean * hgt * t1 + rng.uniform(-0.02, 0.02) * hgt
+            ny_ = yb + (top_y - yb) * t1
+            line(px_, py_, nx_, ny_, max(1.0, th0 * (1.0 - 0.7 * t1)))
+            px_, py_ = nx_, ny_
+        max_dep = int(min(4, max(1, math.log2(max(hgt, 1.0) / 8.0) + 1)))
+        stack = []
+        n_limbs = int(rng.integers(4, 8))
+        side = 1 if rng.random() < 0.5 else -1
+        for k in range(n_limbs):
+            t = 0.32 + 0.6 * (k + rng.uniform(0.0, 0.8)) / n_limbs
+            bx = cx + lean * hgt * t
+            by = yb + (top_y - yb) * t
+            ang = -math.pi / 2 + side * rng.uniform(0.35, 1.0)
+            ln = hgt * (0.55 - 0.4 * t) * rng.uniform(0.8, 1.2)
+            stack.append((bx, by, ang, ln, max(1.0, th0 * 0.6 * (1.0 - t)), 0))
+            side = -side
         while stack:
             bx, by, ang, ln, th, dep = stack.pop()
             ex = bx + math.cos(ang) * ln
             ey = by + math.sin(ang) * ln
             line(bx, by, ex, ey, th)
-            if dep < max_dep and ln > 1.5:
-                for s in (-1, 1):
-                    stack.append((ex, ey, ang + s * rng.uniform(0.3, 0.8), ln * 0.62,
-                                  max(1.0, th * 0.7), dep + 1))
-                if rng.random() < 0.5:
-                    stack.append((bx + (ex - bx) * 0.5, by + (ey - by) * 0.5,
-                                  ang + rng.uniform(-0.9, 0.9), ln * 0.5, max(1.0, th * 0.6),
-                                  dep + 1))
+            if dep < max_dep and ln > 2.0:
+                for sgn in (-1, 1):
+                    stack.append((ex, ey, ang + sgn * rng.uniform(0.25, 0.6) - 0.1 * math.cos(ang),
+                                  ln * rng.uniform(0.5, 0.7), max(1.0, th * 0.7), dep + 1))
         a = mask.astype(_F32) * _F32(1.0 / 255.0)
         # twig haze around the crown
         ccy = yb - hgt * 0.62
         d = ((xx - cx) / (cw * 0.5)) ** 2 + ((yy - ccy) / (hgt * 0.38)) ** 2
         leaf = self._leaf(y0, x0, hh, ww, fine=True)
-        twig = (d < 1.0) & (leaf > 0.3 + 1.2 * d)
+        twig = (d < 1.0) & (leaf > 0.5 + 1.0 * d)
         a = np.maximum(a, twig.astype(_F32) * _F32(0.6))
         col = self.lit(P["trunk"] * _F32(0.8), 0.55 * self.ground_light)
         if haze:
@@ -1271,7 +1274,7 @@ class _Scene:
         # dome lighting from the sun side and above, plus facets, cracks and contact darkening
         lx = self.lx * 0.7
         ndl = ex * lx - ey * 0.55 + nz * 0.45
-        ang = np.floor((ex * 2.3 + 7.0) ) + np.floor((ey * 1.7 + 7.0)) * 5.0
+        ang = np.floor(ex * 2.3 + 7.0) + np.floor(ey * 1.7 + 7.0) * 5.0
         fb = rng.uniform(-0.1, 0.1, 64).astype(_F32)
         facet = fb[ang.astype(np.intp) % 64]
         leaf = self._leaf(y0, x0, y1 - y0, x1 - x0, fine=True)
@@ -1300,10 +1303,9 @@ class _Scene:
         tree_scale = rng.uniform(1.2, 2.6)
 
         def spot(vmin, vmax):
-            # uniform in ground-plane depth -> more items far away
-            z = _CAM / rng.uniform(vmin, vmax)
-            z2 = _CAM / vmin
-            v = _CAM / min(z, z2)
+            # biased toward the distance (more, smaller items far away)
+            u = rng.random()
+            v = vmin + (vmax - vmin) * u * u
             return rng.uniform(-0.05, 1.05) * W, yh + v * H
 
         vmax = depth / H
@@ -1311,11 +1313,11 @@ class _Scene:
             x, yb = spot(0.015, vmax * rng.uniform(0.5, 1.2))
             items.append((yb, x, "tree", (yb - yh) * tree_scale * rng.uniform(0.7, 1.3), None))
         if rng.random() < 0.4:  # a forest edge / tree line along the far ground
-            g = float(self.gl.mean())
+            g = float(self.gl.mean(dtype=np.float64))
             v0 = (g - yh) / H + 0.004
             x_a = rng.uniform(-0.2, 0.8) * W
             x_b = x_a + rng.uniform(0.3, 1.0) * W
-            nt = int((x_b - x_a) / max(1.5, 0.01 * H))
+            nt = int((x_b - x_a) / (0.012 * H))
             kind = "conifer" if rng.random() < 0.5 else None
             for _ in range(nt):
                 v = v0 + rng.uniform(0.0, 0.03)
@@ -1442,7 +1444,6 @@ class _Scene:
     def render(self):
         H, W = self.H, self.W
         self.choose()
-        rng = self.rng
         self.pn = _PlaneNoise(self.nrng)
         self.leaf_n = _fbm2d(self.nrng, 64, 64, 2.0 * self.k + 0.6, octaves=2)
         self.leaf_fine = _fbm2d(self.nrng, 64, 64, 1.0 * self.k + 0.4, octaves=2)
@@ -1470,8 +1471,13 @@ def render_scene(seed: int, size: int = 256, aspect: float = 1.0):
     """Render one procedural landscape.
 
     Returns ``(rgb uint8 [H, W, 3], label uint8 [H, W], info)`` with ``H = size`` and
-    ``W = round(size * aspect)``.  ``info`` is a JSON-able description of the scene (time of day,
-    season, weather, water, counts of sprites, ...).  Deterministic in (seed, size, aspect).
+    ``W = round(size * aspect)``.  ``info`` is a JSON-able description of the scene: ``time``
+    (day / golden_hour / sunset / dusk / night), ``season`` (summer / autumn / winter / spring),
+    ``weather`` (clear / cloudy / overcast / hazy / foggy), ``water`` (none / sea / river),
+    ``mountains``, ``hills``, ``clouds``, ``horizon``, ``sun`` (x, y as image fractions), sprite
+    counts, optional flags (``fog``, ``flowers``, ``path``, ``snowcaps``, ...), ``grade`` and
+    ``seed``.  Deterministic in (seed, size, aspect); the scene description (time, season,
+    weather, water, relief) does not depend on the size.
     """
     seed = int(seed)
     if seed < 0:

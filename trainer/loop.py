@@ -578,7 +578,7 @@ def train(config: TrainConfig, on_progress: ProgressFn | None = None,
     return TrainResult(run_dir, step, status, model_path, skipped_total, notes)
 
 
-def export_run(run_dir: str | Path, output: str | Path) -> Path:
+def export_run(run_dir: str | Path, output: str | Path, half: bool = False) -> Path:
     """Copy a run's current model (written at every checkpoint) to ``output``."""
     from spade_studio.model.checkpoint import load_model_file
 
@@ -586,7 +586,7 @@ def export_run(run_dir: str | Path, output: str | Path) -> Path:
     if not src.exists():
         raise TrainError(f"{run_dir}: no model.safetensors yet (the run has not saved a checkpoint)")
     bundle = load_model_file(src)
-    return save_model(bundle, output)
+    return save_model(bundle, output, half=half)
 
 
 _ = (F, load_official_state_dict)  # re-exported helpers used by callers

@@ -83,15 +83,20 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def save_model(bundle: ModelBundle, path: str | os.PathLike) -> Path:
-    """Write a model file atomically (a temp file beside it, then rename)."""
+def save_model(bundle: ModelBundle, path: str | os.PathLike, half: bool = False) -> Path:
+    """Write a model file atomically (a temp file beside it, then rename).
+
+    ``half`` stores floating-point tensors as float16 (half the size; loaded back as float32)."""
     from safetensors.torch import save
 
     path = Path(path)
     tensors: dict[str, torch.Tensor] = {}
     for prefix, sd in (("G", bundle.G_state_dict), ("E", bundle.E_state_dict)):
         for k, v in (sd or {}).items():
-            tensors[f"{prefix}.{k}"] = v.detach().to("cpu").contiguous().clone()
+            t = v.detach().to("cpu").contiguous().clone()
+            if half and t.is_floating_point():
+                t = t.half()
+            tensors[f"{prefix}.{k}"] = t
     meta = {
         "format": MODEL_FORMAT,
         "format_version": str(MODEL_FORMAT_VERSION),
@@ -144,6 +149,7 @@ def load_model_file(path: str | os.PathLike) -> ModelBundle:
         official = bool(json.loads(meta.get("official", "false")))
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: damaged model metadata ({exc})") from None
+    tensors = {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}
     g_sd = {k[2:]: v for k, v in tensors.items() if k.startswith("G.")}
     e_sd = {k[2:]: v for k, v in tensors.items() if k.startswith("E.")} or None
     if ecfg is not None and e_sd is None:
