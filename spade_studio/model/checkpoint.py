@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from spade_studio.imageio import atomic_write
 from spade_studio.labels import LabelSet, load_label_set, numbered_label_set
 
 from .config import EncoderConfig, GeneratorConfig
@@ -66,23 +66,6 @@ def label_set_for(cfg: GeneratorConfig, dataset_mode: str | None) -> LabelSet:
     return numbered_label_set(cfg.label_nc, dontcare=cfg.contain_dontcare_label)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def save_model(bundle: ModelBundle, path: str | os.PathLike, half: bool = False) -> Path:
     """Write a model file atomically (a temp file beside it, then rename).
 
@@ -107,7 +90,7 @@ def save_model(bundle: ModelBundle, path: str | os.PathLike, half: bool = False)
         "official": json.dumps(bundle.official),
     }
     try:
-        atomic_write_bytes(path, save(tensors, metadata=meta))
+        atomic_write(path, save(tensors, metadata=meta))
     except OSError as exc:
         raise CheckpointError(f"cannot write model file {path}: {exc.strerror or exc}") from None
     return path
