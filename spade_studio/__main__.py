@@ -7,6 +7,10 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--cli"]:  # a frozen build runs its command-line tools (e.g. the trainer) this way
+        from spade_studio.cli import main as cli_main
+
+        return cli_main(argv[1:])
     try:
         from spade_studio.app.main import run
     except ImportError:

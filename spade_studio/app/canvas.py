@@ -1,0 +1,648 @@
+"""The painting canvas: shows the document's label map and turns mouse input into edits.
+
+View: the colourised map is kept as a cached RGB32 image (updated only inside the rectangle
+the document reports changed; rebuilt on reset), drawn with nearest-neighbour scaling so
+map pixels stay crisp. Under it an optional reference photo, over it an optional overlay
+(the render) and the instance-edge overlay (computed lazily, only where the map changed).
+
+Geometry: the view is a scale ``zoom`` (logical widget pixels per map pixel) and an
+``offset`` (widget position of the map's top-left corner). Map pixel ``(x, y)`` covers the
+widget square ``offset + [x, x+1) * zoom``; mouse positions are logical pixels, so
+``floor((pos - offset) / zoom)`` is exact at any zoom and device pixel ratio. The offset is
+snapped to device pixels so pixel borders fall on device pixel borders.
+
+Tools: brush, eraser (paints the background label), fill, eyedropper, line, rect. A stroke
+(press..release) is painted live and recorded as one undo step by the document.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPaintEvent,
+    QPen,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QWidget
+
+from spade_studio import labelmap as lm
+
+from .document import Document
+
+TOOLS = ("brush", "eraser", "fill", "eyedropper", "line", "rect")
+MIN_ZOOM = 1.0 / 32.0
+MAX_ZOOM = 64.0
+ZOOM_STEP = 1.25
+MAX_BRUSH = 512
+
+_EDGE_ARGB = np.uint32(0xC0101010)  # premultiplied dark grey, 75 % opaque
+
+
+def _rgb32_lut(label_set, size: int) -> np.ndarray:
+    rgb = label_set.lut(size).astype(np.uint32)
+    return np.uint32(0xFF000000) | (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
+
+
+def _rgb_qimage(rgb: np.ndarray) -> QImage:
+    rgb = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
+    h, w = rgb.shape[:2]
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+class Canvas(QWidget):
+    label_picked = Signal(int)  # eyedropper
+    cursor_info = Signal(int, int, int)  # x, y, label id under the cursor (-1 outside)
+    zoom_changed = Signal(float)
+    stroke_finished = Signal()
+    brush_size_changed = Signal(int)
+    tool_changed = Signal(str)
+
+    def __init__(self, document: Document, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setMinimumSize(64, 64)
+        self._doc = document
+        ids = document.label_set.ids
+        self._tool = "brush"
+        self._label = ids[0] if ids else 0
+        self._background = 0 if 0 in ids or not ids else ids[0]
+        self._brush = 9
+        self._zoom = 1.0
+        self._offset = QPointF(0.0, 0.0)  # snapped to device pixels: drawing and mouse mapping
+        self._ideal_offset = QPointF(0.0, 0.0)  # unsnapped: zoom anchoring (no drift)
+        self._snap_dpr = 1.0  # device pixel ratio the offset was snapped for
+        self._auto_fit = True  # fit on resize until the user zooms or pans
+        self._reference_opacity = 1.0
+        self._map_opacity = 1.0
+        self._overlay_rgb: np.ndarray | None = None
+        self._overlay_img: QImage | None = None
+        self._overlay_opacity = 0.5
+        self._reference_img: QImage | None = None
+        self._show_edges = False
+        self._edges: np.ndarray | None = None  # uint32 premultiplied ARGB, [H, W]
+        self._edges_dirty: QRect | None = None  # map rect still to recompute (None = clean)
+        # interaction state
+        self._hover: QPointF | None = None
+        self._space = False
+        self._pan_from: QPointF | None = None
+        self._stroking = False
+        self._stroke_label = 0
+        self._last_dab: tuple[float, float] | None = None
+        self._shape_start: tuple[float, float] | None = None  # line: dab centre, rect: pixel
+        self._shape_end: tuple[float, float] | None = None
+        self._picking = False
+        self._cursor_paths: dict[int, QPainterPath] = {}
+
+        document.changed.connect(self._on_changed)
+        document.reset.connect(self._on_reset)
+        document.label_set_changed.connect(self._on_label_set_changed)
+        document.reference_changed.connect(self._on_reference_changed)
+        document.stroke_cancelled.connect(self._on_stroke_cancelled)
+        self._size = (document.height, document.width)
+        self._rebuild_cache()
+        self._on_reference_changed()
+        self._update_cursor()
+
+    # -- public API --------------------------------------------------------------------------
+    @property
+    def document(self) -> Document:
+        return self._doc
+
+    def tool(self) -> str:
+        return self._tool
+
+    def set_tool(self, name: str) -> None:
+        if name not in TOOLS:
+            raise ValueError(f"unknown tool {name!r} (tools: {', '.join(TOOLS)})")
+        if name == self._tool:
+            return
+        self._finish_interaction(commit=True)
+        self._tool = name
+        self._update_cursor()
+        self.update()
+        self.tool_changed.emit(name)
+
+    def current_label(self) -> int:
+        return self._label
+
+    def set_current_label(self, label_id: int) -> None:
+        self._label = int(label_id)
+        self.update()
+
+    def background_label(self) -> int:
+        return self._background
+
+    def set_background_label(self, label_id: int) -> None:
+        self._background = int(label_id)
+
+    def brush_size(self) -> int:
+        return self._brush
+
+    def set_brush_size(self, diameter: int) -> None:
+        d = max(1, min(MAX_BRUSH, int(diameter)))
+        if d == self._brush:
+            return
+        self._brush = d
+        self.update()
+        self.brush_size_changed.emit(d)
+
+    def zoom(self) -> float:
+        return self._zoom
+
+    def offset(self) -> QPointF:
+        return QPointF(self._offset)
+
+    def zoom_in(self) -> None:
+        self.set_zoom(self._zoom * ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self.set_zoom(self._zoom / ZOOM_STEP)
+
+    def zoom_actual(self) -> None:
+        """One map pixel per logical pixel (100 %)."""
+        self.set_zoom(1.0)
+
+    def zoom_fit(self) -> None:
+        """The whole map, centred, as large as fits."""
+        W, H = self._doc.width, self._doc.height
+        avail_w, avail_h = max(1, self.width() - 16), max(1, self.height() - 16)
+        z = max(MIN_ZOOM, min(MAX_ZOOM, min(avail_w / W, avail_h / H)))
+        self._apply_view(z, QPointF((self.width() - W * z) / 2, (self.height() - H * z) / 2))
+        self._auto_fit = True
+
+    def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
+        """Zoom keeping the map point under ``anchor`` (widget coords; default: the centre) fixed."""
+        z = max(MIN_ZOOM, min(MAX_ZOOM, float(zoom)))
+        if anchor is None:
+            anchor = QPointF(self.width() / 2, self.height() / 2)
+        mx = (anchor.x() - self._ideal_offset.x()) / self._zoom
+        my = (anchor.y() - self._ideal_offset.y()) / self._zoom
+        self._auto_fit = False
+        self._apply_view(z, QPointF(anchor.x() - mx * z, anchor.y() - my * z))
+
+    def set_view(self, zoom: float, offset: QPointF) -> None:
+        """Set the zoom and the widget position of the map's top-left corner directly."""
+        self._auto_fit = False
+        self._apply_view(max(MIN_ZOOM, min(MAX_ZOOM, float(zoom))), QPointF(offset))
+
+    def widget_to_map(self, pos: QPointF) -> tuple[float, float]:
+        """Continuous map coordinates of a widget point (pixel ``(x, y)`` covers ``[x, x+1)``)."""
+        return ((pos.x() - self._offset.x()) / self._zoom, (pos.y() - self._offset.y()) / self._zoom)
+
+    def map_to_widget(self, x: float, y: float) -> QPointF:
+        return QPointF(self._offset.x() + x * self._zoom, self._offset.y() + y * self._zoom)
+
+    def pixel_at(self, pos: QPointF) -> tuple[int, int]:
+        mx, my = self.widget_to_map(pos)
+        return math.floor(mx), math.floor(my)
+
+    def set_reference_opacity(self, opacity: float) -> None:
+        self._reference_opacity = max(0.0, min(1.0, float(opacity)))
+        self.update()
+
+    def set_map_opacity(self, opacity: float) -> None:
+        self._map_opacity = max(0.0, min(1.0, float(opacity)))
+        self.update()
+
+    def set_overlay(self, rgb: np.ndarray | None, opacity: float) -> None:
+        """The render drawn over the map (resized to the map if needed); None removes it."""
+        self._overlay_opacity = max(0.0, min(1.0, float(opacity)))
+        if rgb is None:
+            self._overlay_rgb = None
+            self._overlay_img = None
+        else:
+            self._overlay_rgb = np.asarray(rgb)
+            self._overlay_img = self._map_sized_image(self._overlay_rgb)
+        self.update()
+
+    def set_show_edges(self, on: bool) -> None:
+        self._show_edges = bool(on)
+        self.update()
+
+    def show_edges(self) -> bool:
+        return self._show_edges
+
+    def edge_mask(self) -> np.ndarray:
+        """The instance-edge overlay as a bool ``[H, W]`` array (brought up to date first)."""
+        self._edge_image()
+        return self._edges != 0
+
+    # -- caches ------------------------------------------------------------------------------
+    def _rebuild_cache(self) -> None:
+        m = self._doc.label_map
+        self._lut = _rgb32_lut(self._doc.label_set, 256 if m.dtype == np.uint8 else 65536)
+        self._argb = np.ascontiguousarray(self._lut[m])
+        h, w = m.shape
+        self._image = QImage(self._argb.data, w, h, 4 * w, QImage.Format.Format_RGB32)
+        self._edges = None
+        self._edges_dirty = None
+
+    def _map_sized_image(self, rgb: np.ndarray) -> QImage:
+        rgb = np.asarray(rgb)
+        if rgb.ndim == 2:
+            rgb = np.repeat(rgb[..., None], 3, axis=2)
+        H, W = self._doc.height, self._doc.width
+        if rgb.shape[:2] != (H, W):
+            import cv2
+
+            shrink = rgb.shape[0] > H or rgb.shape[1] > W
+            rgb = cv2.resize(
+                np.ascontiguousarray(rgb[..., :3]).astype(np.uint8),
+                (W, H),
+                interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
+            )
+        return _rgb_qimage(rgb)
+
+    def _on_changed(self, rect: QRect) -> None:
+        r = rect.intersected(QRect(0, 0, self._doc.width, self._doc.height))
+        if r.isEmpty():
+            return
+        x0, y0, x1, y1 = r.x(), r.y(), r.x() + r.width(), r.y() + r.height()
+        self._argb[y0:y1, x0:x1] = self._lut[self._doc.label_map[y0:y1, x0:x1]]
+        if self._edges is not None:
+            self._edges_dirty = r if self._edges_dirty is None else self._edges_dirty.united(r)
+        self.update(self._widget_rect(r).adjusted(-2, -2, 2, 2))
+
+    def _on_reset(self) -> None:
+        size = (self._doc.height, self._doc.width)
+        self._finish_interaction(commit=False)
+        self._rebuild_cache()
+        if self._overlay_rgb is not None:
+            self._overlay_img = self._map_sized_image(self._overlay_rgb)
+        self._on_reference_changed()
+        if size != self._size:
+            self._size = size
+            self.zoom_fit()
+        self.update()
+
+    def _on_label_set_changed(self, label_set) -> None:
+        ids = label_set.ids
+        if ids and self._label not in ids:
+            self._label = ids[0]
+        if ids and self._background not in ids:
+            self._background = 0 if 0 in ids else ids[0]
+        self._rebuild_cache()
+        self.update()
+
+    def _on_reference_changed(self) -> None:
+        ref = self._doc.reference
+        self._reference_img = None if ref is None else self._map_sized_image(ref)
+        self.update()
+
+    def _on_stroke_cancelled(self) -> None:
+        self._stroking = False
+        self._last_dab = None
+
+    def _edge_image(self) -> QImage:
+        m = self._doc.label_map
+        H, W = m.shape
+        if self._edges is None:
+            self._edges = np.where(lm.label_edges(m), _EDGE_ARGB, np.uint32(0)).astype(np.uint32)
+            self._edges_dirty = None
+        elif self._edges_dirty is not None:
+            # A change at a pixel alters the edge flags of it and its 4 neighbours; their
+            # flags depend on one more ring of pixels.
+            r = self._edges_dirty.adjusted(-1, -1, 1, 1).intersected(QRect(0, 0, W, H))
+            w = r.adjusted(-1, -1, 1, 1).intersected(QRect(0, 0, W, H))
+            e = lm.label_edges(m[w.y() : w.y() + w.height(), w.x() : w.x() + w.width()])
+            oy, ox = r.y() - w.y(), r.x() - w.x()
+            e = e[oy : oy + r.height(), ox : ox + r.width()]
+            self._edges[r.y() : r.y() + r.height(), r.x() : r.x() + r.width()] = np.where(
+                e, _EDGE_ARGB, np.uint32(0)
+            )
+            self._edges_dirty = None
+        return QImage(self._edges.data, W, H, 4 * W, QImage.Format.Format_ARGB32_Premultiplied)
+
+    # -- geometry ----------------------------------------------------------------------------
+    def _apply_view(self, zoom: float, offset: QPointF) -> None:
+        dpr = self.devicePixelRatioF() or 1.0
+        self._snap_dpr = dpr
+        snapped = QPointF(round(offset.x() * dpr) / dpr, round(offset.y() * dpr) / dpr)
+        changed = zoom != self._zoom
+        self._zoom = zoom
+        self._ideal_offset = QPointF(offset)
+        self._offset = snapped
+        self.update()
+        if changed:
+            self.zoom_changed.emit(zoom)
+
+    def _widget_rect(self, r: QRect) -> QRect:
+        """Widget rectangle covering map rectangle ``r`` (rounded outwards)."""
+        z = self._zoom
+        x0 = math.floor(self._offset.x() + r.x() * z)
+        y0 = math.floor(self._offset.y() + r.y() * z)
+        x1 = math.ceil(self._offset.x() + (r.x() + r.width()) * z)
+        y1 = math.ceil(self._offset.y() + (r.y() + r.height()) * z)
+        return QRect(x0, y0, x1 - x0, y1 - y0)
+
+    def _dab_centre(self, pos: QPointF) -> tuple[float, float]:
+        """Brush centre for a widget point, in labelmap coordinates (pixel centres are
+        integers): odd diameters centre on the pixel under the mouse, even ones on the
+        nearest pixel corner, so the footprint is always symmetric."""
+        mx, my = self.widget_to_map(pos)
+        if self._brush % 2:
+            return float(math.floor(mx)), float(math.floor(my))
+        return math.floor(mx + 0.5) - 0.5, math.floor(my + 0.5) - 0.5
+
+    def _radius(self) -> float:
+        return self._brush / 2.0
+
+    # -- painting ----------------------------------------------------------------------------
+    def paintEvent(self, event: QPaintEvent) -> None:
+        if (self.devicePixelRatioF() or 1.0) != self._snap_dpr:  # moved to another screen
+            self._apply_view(self._zoom, self._ideal_offset)
+        p = QPainter(self)
+        p.fillRect(event.rect(), self.palette().color(self.backgroundRole()).darker(150))
+        W, H = self._doc.width, self._doc.height
+        z, o = self._zoom, self._offset
+        er = QRectF(event.rect())
+        # Map pixels touched by the exposed area.
+        x0 = max(0, math.floor((er.left() - o.x()) / z))
+        y0 = max(0, math.floor((er.top() - o.y()) / z))
+        x1 = min(W, math.ceil((er.right() + 1 - o.x()) / z))
+        y1 = min(H, math.ceil((er.bottom() + 1 - o.y()) / z))
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        if x1 > x0 and y1 > y0:
+            src = QRectF(x0, y0, x1 - x0, y1 - y0)
+            dst = QRectF(o.x() + x0 * z, o.y() + y0 * z, (x1 - x0) * z, (y1 - y0) * z)
+            if self._reference_img is not None and self._reference_opacity > 0:
+                p.setOpacity(self._reference_opacity)
+                p.drawImage(dst, self._reference_img, src)
+            if self._map_opacity > 0:
+                p.setOpacity(self._map_opacity)
+                p.drawImage(dst, self._image, src)
+            if self._overlay_img is not None and self._overlay_opacity > 0:
+                p.setOpacity(self._overlay_opacity)
+                p.drawImage(dst, self._overlay_img, src)
+            p.setOpacity(1.0)
+            if self._show_edges:
+                p.drawImage(dst, self._edge_image(), src)
+        p.setOpacity(1.0)
+        # Map frame.
+        p.setPen(QPen(QColor(0, 0, 0, 160), 0))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawRect(QRectF(o.x() - 0.5, o.y() - 0.5, W * z + 1, H * z + 1))
+        # Everything below is in map coordinates.
+        p.translate(o)
+        p.scale(z, z)
+        self._paint_shape_preview(p)
+        self._paint_cursor(p)
+        p.end()
+
+    def _label_color(self, label: int) -> QColor:
+        v = int(self._lut[label]) if 0 <= label < len(self._lut) else 0xFFFF00FF
+        return QColor.fromRgba(v)
+
+    def _paint_shape_preview(self, p: QPainter) -> None:
+        if self._shape_start is None or self._shape_end is None:
+            return
+        color = self._label_color(self._label)
+        if self._tool == "rect":
+            (xa, ya), (xb, yb) = self._shape_start, self._shape_end
+            r = QRectF(min(xa, xb), min(ya, yb), abs(xb - xa) + 1, abs(yb - ya) + 1)
+            r = r.intersected(QRectF(0, 0, self._doc.width, self._doc.height))
+            p.fillRect(r, color)
+        elif self._tool == "line":
+            (xa, ya), (xb, yb) = self._shape_start, self._shape_end
+            region = lm.brush_region(self._doc.label_map.shape, [(xa, ya), (xb, yb)], self._radius())
+            if region is None:
+                return
+            ry, rx, mask = region
+            argb = np.where(mask, np.uint32(color.rgba()), np.uint32(0)).astype(np.uint32)
+            h, w = mask.shape
+            img = QImage(argb.data, w, h, 4 * w, QImage.Format.Format_ARGB32)
+            p.drawImage(QRectF(rx, ry, w, h), img, QRectF(0, 0, w, h))
+
+    def _cursor_path(self, d: int) -> QPainterPath:
+        path = self._cursor_paths.get(d)
+        if path is None:
+            path = QPainterPath()
+            for row, line in enumerate(lm.disc_mask(d)):
+                cols = np.flatnonzero(line)
+                if cols.size:
+                    path.addRect(QRectF(int(cols[0]), row, int(cols[-1]) - int(cols[0]) + 1, 1))
+            path = path.simplified()
+            if len(self._cursor_paths) > 64:
+                self._cursor_paths.clear()
+            self._cursor_paths[d] = path
+        return path
+
+    def _paint_cursor(self, p: QPainter) -> None:
+        if self._hover is None or self._pan_from is not None or self._space:
+            return
+        if self._tool not in ("brush", "eraser", "line"):
+            return
+        cx, cy = self._dab_centre(self._hover)
+        d = self._brush
+        left, top = round(cx - (d - 1) / 2), round(cy - (d - 1) / 2)
+        path = self._cursor_path(d).translated(left, top)
+        light = QPen(QColor(255, 255, 255, 220), 0)
+        dark = QPen(QColor(0, 0, 0, 220), 0, Qt.PenStyle.DashLine)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.setPen(light)
+        p.drawPath(path)
+        p.setPen(dark)
+        p.drawPath(path)
+        if d * self._zoom < 6:  # too small to see: add a cross
+            c = QPointF(cx + 0.5, cy + 0.5)
+            arm = 6.0 / self._zoom
+            p.setPen(light)
+            p.drawLine(QPointF(c.x() - arm, c.y()), QPointF(c.x() + arm, c.y()))
+            p.drawLine(QPointF(c.x(), c.y() - arm), QPointF(c.x(), c.y() + arm))
+
+    def _update_cursor(self) -> None:
+        if self._pan_from is not None:
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+        elif self._space:
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
+        elif self._tool == "eyedropper":
+            self.setCursor(Qt.CursorShape.PointingHandCursor)
+        else:
+            self.setCursor(Qt.CursorShape.CrossCursor)
+
+    def _update_cursor_area(self, old: QPointF | None, new: QPointF | None) -> None:
+        reach = self._brush * self._zoom / 2 + 12
+        for pt in (old, new):
+            if pt is not None:
+                self.update(QRectF(pt.x() - reach - 2, pt.y() - reach - 2, 2 * reach + 4, 2 * reach + 4).toAlignedRect())
+
+    # -- input -------------------------------------------------------------------------------
+    def _emit_cursor_info(self, pos: QPointF) -> None:
+        x, y = self.pixel_at(pos)
+        self.cursor_info.emit(x, y, self._doc.label_at(x, y))
+
+    def _pick(self, pos: QPointF) -> None:
+        x, y = self.pixel_at(pos)
+        label = self._doc.label_at(x, y)
+        if label >= 0:
+            self._label = label
+            self.label_picked.emit(label)
+
+    def _paint_label(self) -> int:
+        return self._background if self._tool == "eraser" else self._label
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        pos = event.position()
+        button = event.button()
+        if self._stroking or self._shape_start is not None:  # a release went missing
+            self._finish_interaction(commit=True)
+        if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space):
+            self._finish_interaction(commit=True)
+            self._pan_from = pos
+            self._update_cursor()
+            return
+        if button != Qt.MouseButton.LeftButton or self._pan_from is not None:
+            return
+        alt = bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)
+        if self._tool == "eyedropper" or (alt and self._tool in ("brush", "eraser", "fill")):
+            self._picking = True
+            self._pick(pos)
+            return
+        label = self._paint_label()
+        if label not in self._doc.label_set.ids:
+            return
+        if self._tool in ("brush", "eraser"):
+            c = self._dab_centre(pos)
+            self._stroking = True
+            self._stroke_label = label
+            self._last_dab = c
+            self._doc.begin_stroke()
+            self._doc.stroke_to([c], self._radius(), label)
+        elif self._tool == "fill":
+            x, y = self.pixel_at(pos)
+            if self._doc.label_at(x, y) >= 0:
+                self._doc.fill(x, y, label)
+                self.stroke_finished.emit()
+        elif self._tool == "line":
+            self._shape_start = self._shape_end = self._dab_centre(pos)
+            self.update()
+        elif self._tool == "rect":
+            x, y = self.pixel_at(pos)
+            self._shape_start = self._shape_end = (x, y)
+            self.update()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        pos = event.position()
+        old_hover, self._hover = self._hover, QPointF(pos)
+        self._emit_cursor_info(pos)
+        if self._pan_from is not None:
+            delta = pos - self._pan_from
+            self._pan_from = QPointF(pos)
+            self._auto_fit = False
+            self._apply_view(self._zoom, self._ideal_offset + delta)
+            return
+        if self._picking:
+            self._pick(pos)
+        elif self._stroking:
+            c = self._dab_centre(pos)
+            if c != self._last_dab:
+                self._doc.stroke_to([self._last_dab, c], self._radius(), self._stroke_label)
+                self._last_dab = c
+        elif self._shape_start is not None:
+            old_end = self._shape_end
+            self._shape_end = self._dab_centre(pos) if self._tool == "line" else self.pixel_at(pos)
+            if self._shape_end != old_end:
+                self.update()
+        self._update_cursor_area(old_hover, self._hover)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        button = event.button()
+        if self._pan_from is not None and (
+            button == Qt.MouseButton.MiddleButton or button == Qt.MouseButton.LeftButton
+        ):
+            self._pan_from = None
+            self._update_cursor()
+            self.update()
+            return
+        if button == Qt.MouseButton.LeftButton:
+            self._finish_interaction(commit=True)
+
+    def _finish_interaction(self, commit: bool) -> None:
+        """End the stroke / shape / pick in progress, recording it (commit) or dropping it."""
+        self._picking = False
+        if self._stroking:
+            self._stroking = False
+            self._last_dab = None
+            if commit:
+                text = "Erase" if self._tool == "eraser" else "Brush stroke"
+                name = self._doc.label_set.name_of(self._stroke_label)
+                self._doc.end_stroke(f"{text} ({name})")
+                self.stroke_finished.emit()
+            else:
+                self._doc.cancel_stroke()
+        if self._shape_start is not None:
+            start, end = self._shape_start, self._shape_end or self._shape_start
+            self._shape_start = self._shape_end = None
+            label = self._label
+            if commit and label in self._doc.label_set.ids:
+                if self._tool == "line":
+                    self._doc.line(start[0], start[1], end[0], end[1], self._radius(), label)
+                elif self._tool == "rect":
+                    self._doc.rect(int(start[0]), int(start[1]), int(end[0]), int(end[1]), label)
+                self.stroke_finished.emit()
+            self.update()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        dy = event.angleDelta().y() or event.angleDelta().x()
+        if dy == 0:
+            event.ignore()
+            return
+        self.set_zoom(self._zoom * ZOOM_STEP ** (dy / 120.0), event.position())
+        event.accept()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key == Qt.Key.Key_BracketLeft:
+            d = self._brush
+            self.set_brush_size(d - 1 if d <= 10 else round(d / 1.2))
+        elif key == Qt.Key.Key_BracketRight:
+            d = self._brush
+            self.set_brush_size(d + 1 if d < 10 else round(d * 1.2))
+        elif key == Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self._space = True
+                self._update_cursor()
+                self.update()
+        elif key == Qt.Key.Key_Escape:
+            self._finish_interaction(commit=False)
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self._update_cursor()
+            self.update()
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def leaveEvent(self, event) -> None:
+        old, self._hover = self._hover, None
+        self._update_cursor_area(old, None)
+        self.cursor_info.emit(-1, -1, -1)
+        super().leaveEvent(event)
+
+    def focusOutEvent(self, event) -> None:
+        self._space = False
+        self._update_cursor()
+        super().focusOutEvent(event)
+
+    def resizeEvent(self, event) -> None:
+        if self._auto_fit:
+            self.zoom_fit()
+        super().resizeEvent(event)

@@ -1,0 +1,124 @@
+"""Small dialogs: new document, about, label remapping report."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QMessageBox,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from spade_studio import __version__
+from spade_studio.labels import LabelSet, builtin_label_set_names
+
+
+class NewDocumentDialog(QDialog):
+    def __init__(self, width: int, height: int, label_set: LabelSet, stride: int = 32,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("New label map")
+        self._current = label_set
+        form = QFormLayout()
+        self.width_box = QSpinBox()
+        self.height_box = QSpinBox()
+        for box, value in ((self.width_box, width), (self.height_box, height)):
+            box.setRange(stride, 4096)
+            box.setSingleStep(stride)
+            box.setValue(value)
+            box.setSuffix(" px")
+            box.setToolTip(f"Sizes in steps of {stride} px render without padding")
+        self.labels_box = QComboBox()
+        names = [label_set.name] + [n for n in builtin_label_set_names() if n != label_set.name]
+        self.labels_box.addItems(names)
+        self.labels_box.setToolTip("The label set of the loaded model is listed first")
+        self.fill_box = QComboBox()
+        self._fill_labels(label_set)
+        self.labels_box.currentTextChanged.connect(self._labels_changed)
+        form.addRow("Width", self.width_box)
+        form.addRow("Height", self.height_box)
+        form.addRow("Label set", self.labels_box)
+        form.addRow("Fill with", self.fill_box)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(buttons)
+
+    def _fill_labels(self, ls: LabelSet) -> None:
+        self.fill_box.clear()
+        for lab in ls:
+            self.fill_box.addItem(f"{lab.id}  {lab.name}", lab.id)
+
+    def _labels_changed(self, name: str) -> None:
+        self._fill_labels(self.label_set())
+
+    def label_set(self) -> LabelSet:
+        from spade_studio.labels import load_label_set
+
+        name = self.labels_box.currentText()
+        return self._current if name == self._current.name else load_label_set(name)
+
+    def values(self) -> tuple[int, int, LabelSet, int]:
+        return self.width_box.value(), self.height_box.value(), self.label_set(), int(self.fill_box.currentData())
+
+
+def about_text(official_model: bool) -> str:
+    text = (
+        f"<h3>SPADE Studio {__version__}</h3>"
+        "<p>Paint a scene as a label map; a SPADE generator (Park et al., CVPR 2019) renders it on your "
+        "own machine.</p>"
+        "<p><b>Licence:</b> MIT, for the application and for the bundled landscape model, which this "
+        "project trained on its own procedural scenes.</p>"
+    )
+    if official_model:
+        text += (
+            "<p><b>The loaded model holds NVIDIA's released SPADE weights.</b> They are licensed by NVIDIA "
+            "under Creative Commons Attribution-NonCommercial-ShareAlike 4.0 (CC BY-NC-SA 4.0): "
+            "non-commercial use only, with attribution, and derivatives under the same terms. "
+            "See https://github.com/NVlabs/SPADE.</p>"
+        )
+    return text
+
+
+def show_about(parent: QWidget, official_model: bool) -> None:
+    box = QMessageBox(parent)
+    box.setWindowTitle("About SPADE Studio")
+    box.setTextFormat(Qt.TextFormat.RichText)
+    box.setText(about_text(official_model))
+    box.exec()
+
+
+def remap_by_name(old: LabelSet, new: LabelSet, used: list[int]) -> tuple[dict[int, int], list[str]]:
+    """Map used ids of ``old`` to ``new`` by (case-insensitive) name; returns (mapping, unmapped names)."""
+    mapping: dict[int, int] = {}
+    unmapped: list[str] = []
+    for i in used:
+        name = old.name_of(i)
+        j = new.id_of(name)
+        if j is None:
+            unmapped.append(f"{i} {name}")
+        else:
+            mapping[i] = j
+    return mapping, unmapped
+
+
+class InfoDialog(QDialog):
+    def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        lay = QVBoxLayout(self)
+        lab = QLabel(text)
+        lab.setWordWrap(True)
+        lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(lab)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)
+        buttons.accepted.connect(self.accept)
+        lay.addWidget(buttons)

@@ -1,0 +1,689 @@
+"""The main window: composes the panels and wires their signals. It holds no painting or model logic."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSlider,
+    QSplitter,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from spade_studio.labels import LabelSet, load_label_set
+from spade_studio.paths import APP_NAME, user_data_dir
+
+from .canvas import Canvas
+from .dialogs import InfoDialog, NewDocumentDialog, remap_by_name, show_about
+from .document import Document
+from .output_view import OutputView
+from .palette_panel import PalettePanel
+from .preview_service import PreviewService, StyleSpec
+from .settings import Settings
+from .style_panel import StylePanel
+from .theme import apply_theme
+
+MAP_FILTER = "Label maps (*.png);;All files (*)"
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.webp);;All files (*)"
+
+TOOLS = [
+    ("brush", "Brush", "B", "Paint with the current label (round brush; [ and ] change the size)"),
+    ("eraser", "Eraser", "E", "Paint the background label"),
+    ("fill", "Fill", "G", "Fill the connected region under the cursor with the current label"),
+    ("eyedropper", "Pick", "I", "Pick the label under the cursor"),
+    ("line", "Line", "L", "Drag to draw a straight line with the brush size"),
+    ("rect", "Rectangle", "R", "Drag to draw a filled rectangle"),
+]
+
+
+class MainWindow(QMainWindow):
+    render_shown = Signal(float)  # seconds of the render now shown (tests and the smoke test listen)
+
+    def __init__(self, settings: Settings | None = None, model: str | None = None, device: str | None = None,
+                 autosave_dir: Path | None = None) -> None:
+        super().__init__()
+        self.settings = settings or Settings.load()
+        self.autosave_dir = autosave_dir or (user_data_dir() / "autosave")
+        self.model_info = None
+        self.style = StyleSpec(seed=0)
+        self._last_render_s: float | None = None
+        self.setWindowTitle(APP_NAME)
+        self.setAcceptDrops(True)
+        self.resize(1360, 820)
+
+        # -- document, service, panels ---------------------------------------------------------
+        self.document = Document(load_label_set("landscape"), self.settings.new_width, self.settings.new_height,
+                                 fill_label=0, parent=self)
+        self.service = PreviewService(self)
+        self.canvas = Canvas(self.document)
+        self.output = OutputView()
+        self.palette = PalettePanel()
+        self.style_panel = StylePanel(self.service)
+        self.style_panel.set_label_source(self.document.snapshot)
+        self.style_panel.set_recent_styles(self.settings.recent_styles) if hasattr(
+            self.style_panel, "set_recent_styles") else None
+
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.output)
+        right.addWidget(self.style_panel)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 1)
+        self.right = right
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.addWidget(self.canvas)
+        self.split.addWidget(right)
+        self.split.setStretchFactor(0, 1)
+        self.split.setStretchFactor(1, 1)
+        paint = QWidget()
+        lay = QVBoxLayout(paint)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.split)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(paint, "Paint")
+        self.train_tab = self._make_train_tab()
+        if self.train_tab is not None:
+            self.tabs.addTab(self.train_tab, "Train")
+        self.setCentralWidget(self.tabs)
+
+        dock = QDockWidget("Labels", self)
+        dock.setObjectName("labels_dock")
+        dock.setWidget(self.palette)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self.palette_dock = dock
+
+        self._make_actions()
+        self._make_status_bar()
+        self._connect()
+
+        self.canvas.set_brush_size(self.settings.brush_size)
+        self.canvas.set_reference_opacity(self.settings.reference_opacity)
+        self._set_label_set(self.document.label_set)
+        self.set_view_mode(self.settings.view_mode)
+        self._restore_geometry()
+        self._update_title()
+
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.timeout.connect(self._autosave)
+        self.autosave_timer.start(max(5, self.settings.autosave_seconds) * 1000)
+
+        self.load_model(model if model is not None else self.settings.model, device or self.settings.device)
+
+    # ------------------------------------------------------------------------------------------
+    def _make_train_tab(self) -> QWidget | None:
+        try:
+            from .trainer_tab import TrainerTab
+        except ImportError:
+            return None
+        return TrainerTab(self)
+
+    def _action(self, text: str, slot, shortcut=None, tip: str = "", checkable: bool = False) -> QAction:
+        act = QAction(text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        tip = tip or text.replace("&", "").rstrip(".")
+        sc = act.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        act.setToolTip(f"{tip} ({sc})" if sc else tip)
+        act.setStatusTip(tip)
+        act.setCheckable(checkable)
+        if slot is not None:
+            act.triggered.connect(slot)
+        return act
+
+    def _make_actions(self) -> None:
+        mb = self.menuBar()
+        ks = QKeySequence.StandardKey
+        self.act_new = self._action("&New…", self.new_document, ks.New, "New label map")
+        self.act_open = self._action("&Open…", self.open_dialog, ks.Open, "Open a label map")
+        self.act_save = self._action("&Save", self.save, ks.Save, "Save the label map")
+        self.act_save_as = self._action("Save &As…", self.save_as, ks.SaveAs, "Save the label map as")
+        self.act_export = self._action("&Export Image…", self.export_image, "Ctrl+E", "Export the rendered image")
+        self.act_reference = self._action("Open &Reference Photo…", self.open_reference, "Ctrl+Shift+R",
+                                          "Show a photo under the map to trace over")
+        self.act_clear_ref = self._action("Remove Reference Photo", lambda: self.document.set_reference(None))
+        self.act_quit = self._action("&Quit", self.close, ks.Quit)
+        self.recent_menu = None
+        fm = mb.addMenu("&File")
+        fm.addActions([self.act_new, self.act_open])
+        self.recent_menu = fm.addMenu("Open &Recent")
+        self._fill_recent()
+        fm.addSeparator()
+        fm.addActions([self.act_save, self.act_save_as, self.act_export])
+        fm.addSeparator()
+        fm.addActions([self.act_reference, self.act_clear_ref])
+        fm.addSeparator()
+        fm.addAction(self.act_quit)
+
+        self.act_undo = self.document.undo_stack.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcut(QKeySequence(ks.Undo))
+        self.act_redo = self.document.undo_stack.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcut(QKeySequence(ks.Redo))
+        self.act_clear = self._action("C&lear Map", self.clear_map, "Ctrl+Shift+Del",
+                                      "Fill the whole map with the background label")
+        em = mb.addMenu("&Edit")
+        em.addActions([self.act_undo, self.act_redo])
+        em.addSeparator()
+        em.addAction(self.act_clear)
+
+        vm = mb.addMenu("&View")
+        self.act_zoom_in = self._action("Zoom &In", self.canvas.zoom_in, ks.ZoomIn)
+        self.act_zoom_out = self._action("Zoom &Out", self.canvas.zoom_out, ks.ZoomOut)
+        self.act_zoom_fit = self._action("&Fit", self.canvas.zoom_fit, "Ctrl+0", "Zoom to fit")
+        self.act_zoom_100 = self._action("&100%", self.canvas.zoom_actual, "Ctrl+1", "Actual pixels")
+        vm.addActions([self.act_zoom_in, self.act_zoom_out, self.act_zoom_fit, self.act_zoom_100])
+        vm.addSeparator()
+        self.view_group = QActionGroup(self)
+        self.view_actions = {}
+        for key, text, tip in (("side", "Side by Side", "Map and render side by side"),
+                               ("swap", "Swapped", "Render on the left, map on the right"),
+                               ("overlay", "Overlay", "Render drawn over the map")):
+            act = self._action(text, lambda _=False, k=key: self.set_view_mode(k), None, tip, checkable=True)
+            self.view_group.addAction(act)
+            vm.addAction(act)
+            self.view_actions[key] = act
+        vm.addSeparator()
+        self.act_edges = self._action("Show Instance &Edges", self.canvas.set_show_edges, "Ctrl+Shift+E",
+                                      "Show the edges the model receives (connected regions)", checkable=True)
+        vm.addAction(self.act_edges)
+        tm = vm.addMenu("&Theme")
+        self.theme_group = QActionGroup(self)
+        for key in ("dark", "light", "system"):
+            act = self._action(key.capitalize(), lambda _=False, k=key: self.set_theme(k), None,
+                               f"{key.capitalize()} theme", checkable=True)
+            act.setChecked(key == self.settings.theme)
+            self.theme_group.addAction(act)
+            tm.addAction(act)
+        vm.addSeparator()
+        vm.addAction(self.palette_dock.toggleViewAction())
+
+        mm = mb.addMenu("&Model")
+        self.act_model_default = self._action("&Default Landscape Model", lambda: self.load_model(None),
+                                              tip="Load the bundled landscape model")
+        self.act_model_file = self._action("Open &Model File…", self.open_model_file, "Ctrl+M",
+                                           "Load a SPADE Studio .safetensors model or an official .pth")
+        self.act_model_folder = self._action("Open Official &Checkpoint Folder…", self.open_model_folder,
+                                             tip="Load an NVIDIA SPADE checkpoint folder (latest_net_G.pth, opt.txt)")
+        self.act_render = self._action("&Render Now", self.request_render, "F5", "Render the map now")
+        mm.addActions([self.act_model_default, self.act_model_file, self.act_model_folder])
+        mm.addSeparator()
+        mm.addAction(self.act_render)
+
+        hm = mb.addMenu("&Help")
+        hm.addAction(self._action("&About SPADE Studio", lambda: show_about(
+            self, bool(self.model_info and self.model_info.official))))
+
+        # tool bar
+        tb = QToolBar("Tools", self)
+        tb.setObjectName("tools")
+        tb.setIconSize(QSize(18, 18))
+        self.addToolBar(tb)
+        self.tool_group = QActionGroup(self)
+        self.tool_actions = {}
+        for key, text, shortcut, tip in TOOLS:
+            act = self._action(text, lambda _=False, k=key: self.set_tool(k), shortcut, tip, checkable=True)
+            self.tool_group.addAction(act)
+            tb.addAction(act)
+            self.tool_actions[key] = act
+        self.tool_actions["brush"].setChecked(True)
+        tb.addSeparator()
+        tb.addWidget(QLabel(" Size "))
+        self.size_slider = QSlider(Qt.Orientation.Horizontal)
+        self.size_slider.setRange(1, 128)
+        self.size_slider.setFixedWidth(140)
+        self.size_slider.setToolTip("Brush size in map pixels ([ and ])")
+        self.size_slider.setValue(self.settings.brush_size)
+        tb.addWidget(self.size_slider)
+        self.size_label = QLabel(f" {self.settings.brush_size} px ")
+        tb.addWidget(self.size_label)
+        tb.addSeparator()
+        tb.addActions([self.act_undo, self.act_redo, self.act_clear])
+        tb.addSeparator()
+        tb.addActions([self.act_zoom_fit, self.act_zoom_100])
+        tb.addSeparator()
+        tb.addWidget(QLabel(" Reference "))
+        self.ref_slider = QSlider(Qt.Orientation.Horizontal)
+        self.ref_slider.setRange(0, 100)
+        self.ref_slider.setFixedWidth(100)
+        self.ref_slider.setValue(int(self.settings.reference_opacity * 100))
+        self.ref_slider.setToolTip("Opacity of the reference photo under the map (File > Open Reference Photo)")
+        tb.addWidget(self.ref_slider)
+        # number keys 1..0 pick the first ten labels of the palette
+        for i in range(10):
+            key = str((i + 1) % 10)
+            act = QAction(self)
+            act.setShortcut(QKeySequence(key))
+            act.triggered.connect(lambda _=False, n=i: self.palette.select_index(n))
+            self.addAction(act)
+
+    def _make_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.st_model = QLabel("model: loading…")
+        self.st_device = QLabel("")
+        self.st_time = QLabel("")
+        self.st_size = QLabel("")
+        self.st_label = QLabel("")
+        self.st_cursor = QLabel("")
+        self.st_saved = QLabel("")
+        for w in (self.st_model, self.st_device, self.st_time, self.st_size, self.st_label, self.st_cursor):
+            sb.addWidget(w)
+        sb.addPermanentWidget(self.st_saved)
+
+    def _connect(self) -> None:
+        d = self.document
+        d.changed.connect(lambda _rect: self.request_render())
+        d.reset.connect(self._document_reset)
+        d.dirty_changed.connect(lambda _dirty: self._update_title())
+        d.path_changed.connect(lambda _p: self._update_title())
+        d.label_set_changed.connect(self._set_label_set)
+        self.palette.label_chosen.connect(self.set_current_label)
+        self.canvas.label_picked.connect(self.set_current_label)
+        self.canvas.cursor_info.connect(self._cursor_info)
+        if hasattr(self.canvas, "brush_size_changed"):
+            self.canvas.brush_size_changed.connect(self._brush_size_from_canvas)
+        self.size_slider.valueChanged.connect(self._brush_size_from_slider)
+        self.ref_slider.valueChanged.connect(lambda v: self.canvas.set_reference_opacity(v / 100))
+        self.style_panel.style_changed.connect(self._style_changed)
+        s = self.service
+        s.model_loading.connect(self._model_loading)
+        s.model_loaded.connect(self._model_loaded)
+        s.model_failed.connect(self._model_failed)
+        s.rendered.connect(self._rendered)
+        s.render_failed.connect(self._render_failed)
+        s.busy_changed.connect(self.output.set_busy)
+        if hasattr(self.output, "export_requested"):
+            self.output.export_requested.connect(self.export_image)
+
+    # -- model ---------------------------------------------------------------------------------
+    def load_model(self, source: str | Path | None, device: str | None = None) -> None:
+        self._model_source = source
+        self.service.load_model(source, device or self.settings.device)
+
+    def _model_loading(self, desc: str) -> None:
+        self.st_model.setText(f"model: loading {desc}…")
+        self.output.set_busy(True)
+        self.output.set_message("Loading the model…")
+
+    def _model_loaded(self, info) -> None:
+        self.model_info = info
+        self.output.set_busy(False)
+        self.st_model.setText(f"model: {info.description}")
+        self.st_model.setToolTip(str(info.source))
+        self.st_device.setText(f"device: {info.device}")
+        self.style_panel.set_model_info(info)
+        self.settings.model = None if self._model_source is None else str(self._model_source)
+        if not self._same_labels(info.label_set, self.document.label_set):
+            self._offer_remap(info.label_set)
+        self.request_render()
+
+    def _model_failed(self, message: str) -> None:
+        self.output.set_busy(False)
+        self.st_model.setText("model: none")
+        self.output.set_message(f"No model loaded.\n{message}\nUse Model > Open Model File…")
+        if self.isVisible():
+            QMessageBox.warning(self, "Model not loaded", message)
+
+    @staticmethod
+    def _same_labels(a: LabelSet, b: LabelSet) -> bool:
+        return [(x.id, x.name) for x in a] == [(x.id, x.name) for x in b]
+
+    def _offer_remap(self, new: LabelSet) -> None:
+        old = self.document.label_set
+        used = [int(i) for i in np.unique(self.document.label_map)]
+        mapping, unmapped = remap_by_name(old, new, used)
+        blank = not self.document.dirty and self.document.undo_stack.count() == 0 and self.document.path is None
+        if blank:
+            fill = new.ids[0]
+            h, w = self.document.label_map.shape
+            self.document.new(w, h, new, fill)
+            return
+        text = (f"The model uses the label set '{new.name}', the map uses '{old.name}'. "
+                f"Remap the map's labels by name?")
+        if unmapped:
+            text += "\n\nThese labels have no match and will become '" + new.name_of(new.ids[0]) + "': " + \
+                ", ".join(unmapped)
+        answer = QMessageBox.question(self, "Different label set", text) if self.isVisible() else \
+            QMessageBox.StandardButton.Yes
+        if answer == QMessageBox.StandardButton.Yes:
+            for i in used:
+                mapping.setdefault(i, new.ids[0])
+            self.document.remap(new, mapping)
+            if unmapped:
+                self.statusBar().showMessage(f"Could not map: {', '.join(unmapped)}", 10000)
+
+    def open_model_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", "", "Models (*.safetensors *.pth *.pt);;All (*)")
+        if path:
+            self.load_model(path)
+
+    def open_model_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open official checkpoint folder")
+        if path:
+            self.load_model(path)
+
+    # -- rendering -----------------------------------------------------------------------------
+    def request_render(self) -> None:
+        if self.model_info is None:
+            return
+        self.service.request(self.document.snapshot(), self.style)
+
+    def _style_changed(self, spec: StyleSpec) -> None:
+        self.style = spec
+        self.request_render()
+
+    def _rendered(self, request_id: int, image: np.ndarray, seconds: float, notes) -> None:
+        self.last_image = image
+        self._last_render_s = seconds
+        self.output.set_image(image)
+        if self.view_mode == "overlay":
+            self.canvas.set_overlay(image, self.settings.overlay_opacity)
+        self.st_time.setText(f"render: {seconds * 1000:.0f} ms")
+        if notes:
+            self.st_time.setToolTip("\n".join(map(str, notes)))
+        self.render_shown.emit(seconds)
+
+    def _render_failed(self, request_id: int, message: str) -> None:
+        self.output.set_message(f"Render failed: {message}")
+        self.statusBar().showMessage(f"Render failed: {message}", 10000)
+
+    # -- view ----------------------------------------------------------------------------------
+    def set_view_mode(self, mode: str) -> None:
+        mode = mode if mode in ("side", "swap", "overlay") else "side"
+        self.view_mode = mode
+        self.view_actions[mode].setChecked(True)
+        self.settings.view_mode = mode
+        if mode == "swap":
+            self.split.insertWidget(0, self.right)
+        else:
+            self.split.insertWidget(0, self.canvas)
+        img = getattr(self, "last_image", None)
+        self.canvas.set_overlay(img if mode == "overlay" else None, self.settings.overlay_opacity)
+
+    def set_theme(self, name: str) -> None:
+        self.settings.theme = name
+        apply_theme(QApplication.instance(), name)
+
+    # -- tools & labels ------------------------------------------------------------------------
+    def set_tool(self, name: str) -> None:
+        self.tool_actions[name].setChecked(True)
+        self.canvas.set_tool(name)
+
+    def set_current_label(self, label_id: int) -> None:
+        self.current_label = label_id
+        self.canvas.set_current_label(label_id)
+        self.palette.set_current(label_id)
+        self.st_label.setText(f"label: {label_id} {self.document.label_set.name_of(label_id)}")
+        if getattr(self.canvas, "_tool", None) == "eyedropper" or self.tool_actions["eyedropper"].isChecked():
+            self.set_tool("brush")
+
+    def _set_label_set(self, ls: LabelSet) -> None:
+        self.palette.set_label_set(ls)
+        first = ls.ids[0]
+        self.canvas.set_background_label(first)
+        self.set_current_label(ls.ids[min(6, len(ls.ids) - 1)] if ls.name == "landscape" else first)
+
+    def _brush_size_from_slider(self, v: int) -> None:
+        self.canvas.set_brush_size(v)
+        self.size_label.setText(f" {v} px ")
+        self.settings.brush_size = v
+
+    def _brush_size_from_canvas(self, v: int) -> None:
+        if self.size_slider.value() != v:
+            self.size_slider.setValue(v)
+
+    def _cursor_info(self, x: int, y: int, label_id: int) -> None:
+        if label_id < 0:
+            self.st_cursor.setText("")
+        else:
+            self.st_cursor.setText(f"{x}, {y}: {self.document.label_set.name_of(label_id)}")
+
+    def _document_reset(self) -> None:
+        h, w = self.document.label_map.shape
+        self.st_size.setText(f"{w} x {h}")
+        self.canvas.zoom_fit()
+        self.request_render()
+
+    def clear_map(self) -> None:
+        self.document.clear(self.document.label_set.ids[0])
+
+    # -- documents -----------------------------------------------------------------------------
+    def _update_title(self) -> None:
+        d = self.document
+        name = d.path.name if d.path else "Untitled"
+        self.setWindowTitle(f"{'*' if d.dirty else ''}{name} — {APP_NAME}")
+        self.setWindowModified(d.dirty)
+        self.st_saved.setText("unsaved changes" if d.dirty else ("saved" if d.path else "not saved"))
+        h, w = d.label_map.shape
+        self.st_size.setText(f"{w} x {h}")
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to discard the current document."""
+        if not self.document.dirty:
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved changes", "The label map has unsaved changes. Save them first?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+        )
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def new_document(self) -> None:
+        if not self.maybe_save():
+            return
+        stride = self.model_info.stride if self.model_info else 32
+        dlg = NewDocumentDialog(self.settings.new_width, self.settings.new_height, self.document.label_set,
+                                stride, self)
+        if dlg.exec():
+            w, h, ls, fill = dlg.values()
+            self.settings.new_width, self.settings.new_height = w, h
+            self.document.new(w, h, ls, fill)
+
+    def open_dialog(self) -> None:
+        if not self.maybe_save():
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Open label map", "", MAP_FILTER)
+        if path:
+            self.open_path(path, ask=False)
+
+    def open_path(self, path: str | Path, ask: bool = True) -> bool:
+        if ask and not self.maybe_save():
+            return False
+        try:
+            notes = self.document.open(path)
+        except Exception as exc:  # noqa: BLE001 - any failure: message, the current document stays
+            self.show_error("Cannot open the label map", str(exc))
+            return False
+        self.settings.add_recent_file(path)
+        self._fill_recent()
+        if notes:
+            InfoDialog("Opened with notes", "\n".join(notes), self).open()
+        if self.model_info is not None and not self._same_labels(self.model_info.label_set,
+                                                                  self.document.label_set):
+            self._offer_remap(self.model_info.label_set)
+        return True
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self._save_to(self.document.path)
+
+    def save_as(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(self, "Save label map", str(self.document.path or "untitled.png"),
+                                              "Label maps (*.png)")
+        if not path:
+            return False
+        if not path.lower().endswith(".png"):
+            path += ".png"
+        return self._save_to(Path(path))
+
+    def _save_to(self, path: Path) -> bool:
+        try:
+            self.document.save(path)
+        except Exception as exc:  # noqa: BLE001
+            self.show_error("Cannot save", f"{path}: {exc}")
+            return False
+        if hasattr(self.document, "discard_autosave"):
+            self.document.discard_autosave(self.autosave_dir)
+        self.settings.add_recent_file(path)
+        self._fill_recent()
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    def export_image(self) -> None:
+        img = getattr(self, "last_image", None)
+        if img is None:
+            self.show_error("Nothing to export", "No rendered image yet.")
+            return
+        base = self.document.path.with_suffix("").name + "_render.png" if self.document.path else "render.png"
+        path, _ = QFileDialog.getSaveFileName(self, "Export image", base, "PNG (*.png);;JPEG (*.jpg *.jpeg)")
+        if not path:
+            return
+        if Path(path).suffix.lower() not in (".png", ".jpg", ".jpeg"):
+            path += ".png"
+        from spade_studio.imageio import write_image
+
+        try:
+            write_image(path, img)
+        except Exception as exc:  # noqa: BLE001
+            self.show_error("Cannot export", f"{path}: {exc}")
+            return
+        self.statusBar().showMessage(f"Exported {path}", 4000)
+
+    def open_reference(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open reference photo", "", IMAGE_FILTER)
+        if path:
+            self.load_reference(path)
+
+    def load_reference(self, path: str | Path) -> None:
+        from spade_studio.imageio import read_rgb
+
+        try:
+            self.document.set_reference(read_rgb(path))
+        except Exception as exc:  # noqa: BLE001
+            self.show_error("Cannot open the photo", str(exc))
+            return
+        if self.ref_slider.value() == 0:
+            self.ref_slider.setValue(50)
+
+    def _fill_recent(self) -> None:
+        if self.recent_menu is None:
+            return
+        self.recent_menu.clear()
+        for p in self.settings.recent_files:
+            act = self.recent_menu.addAction(p)
+            act.triggered.connect(lambda _=False, path=p: self.open_path(path))
+        self.recent_menu.setEnabled(bool(self.settings.recent_files))
+
+    def show_error(self, title: str, message: str) -> None:
+        self.statusBar().showMessage(message.splitlines()[0] if message else title, 10000)
+        if self.isVisible():
+            QMessageBox.critical(self, title, message)
+
+    # -- autosave / recovery -------------------------------------------------------------------
+    def _autosave(self) -> None:
+        if self.document.dirty:
+            try:
+                self.document.autosave(self.autosave_dir)
+            except OSError as exc:
+                self.statusBar().showMessage(f"Autosave failed: {exc}", 8000)
+
+    def offer_recovery(self) -> None:
+        found = Document.find_recovery(self.autosave_dir)
+        if not found:
+            return
+        latest = found[0]  # newest first
+        answer = QMessageBox.question(
+            self, "Recover unsaved work",
+            f"SPADE Studio found unsaved work from an earlier session ({latest.name}). Recover it?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        if answer == QMessageBox.StandardButton.Yes:
+            try:
+                self.document.recover(latest)
+            except Exception as exc:  # noqa: BLE001
+                self.show_error("Recovery failed", str(exc))
+        else:
+            for p in found:
+                for f in (p, p.with_suffix(".json")):
+                    try:
+                        f.unlink()
+                    except OSError:
+                        pass
+
+    # -- window --------------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if not urls:
+            return
+        path = Path(urls[0])
+        if self._looks_like_label_map(path):
+            self.open_path(path)
+        else:
+            self.load_reference(path)
+        event.acceptProposedAction()
+
+    @staticmethod
+    def _looks_like_label_map(path: Path) -> bool:
+        from PIL import Image
+
+        try:
+            with Image.open(path) as img:
+                return img.mode in ("L", "P", "I;16", "I") or "spade-studio-labelset" in img.info
+        except Exception:  # noqa: BLE001
+            return False
+
+    def _restore_geometry(self) -> None:
+        try:
+            if self.settings.geometry:
+                self.restoreGeometry(QByteArray.fromHex(self.settings.geometry.encode()))
+            if self.settings.window_state:
+                self.restoreState(QByteArray.fromHex(self.settings.window_state.encode()))
+        except Exception:  # noqa: BLE001
+            pass
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.train_tab is not None and hasattr(self.train_tab, "confirm_close") and \
+                not self.train_tab.confirm_close():
+            event.ignore()
+            return
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.settings.geometry = bytes(self.saveGeometry().toHex()).decode()
+        self.settings.window_state = bytes(self.saveState().toHex()).decode()
+        if hasattr(self.style_panel, "recent_styles"):
+            rs = self.style_panel.recent_styles
+            self.settings.recent_styles = list(rs() if callable(rs) else rs)
+        self.settings.save()
+        self.autosave_timer.stop()
+        self.service.shutdown()
+        if hasattr(self.document, "discard_autosave") and not self.document.dirty:
+            self.document.discard_autosave(self.autosave_dir)
+        event.accept()
+
+    def wait_for_render(self, timeout_s: float = 60.0) -> bool:
+        """Process events until a render is shown (smoke test and tests)."""
+        got = []
+        self.render_shown.connect(got.append)
+        t0 = time.time()
+        while not got and time.time() - t0 < timeout_s:
+            QApplication.processEvents()
+            time.sleep(0.01)
+        return bool(got)

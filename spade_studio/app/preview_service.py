@@ -1,0 +1,493 @@
+"""The preview service: one worker thread that owns the model and renders label maps.
+
+The GUI thread only hands over snapshots and receives results through queued signals; it never
+waits on torch (torch is imported in the worker, when the first model loads).
+
+Requests and results
+--------------------
+* Every request gets an increasing id. The worker keeps at most one pending render: a newer
+  request replaces the pending one (the replaced id is never rendered). ``request()`` also
+  coalesces calls within ``debounce_ms`` (a throttle: the first call starts the timer, later
+  calls only replace the waiting snapshot, so continuous painting still updates every
+  ``debounce_ms`` plus one render).
+* A result is delivered only if it is newer than what was last delivered and was rendered with
+  the current model; anything else is stale and dropped (counted in ``stale_dropped``). A
+  result for a request that was superseded *while it rendered* is still shown, so the picture
+  keeps up during a long stroke instead of freezing until the mouse stops.
+* Large canvases: when the last full render took longer than ``preview_after_s`` (0.3 s) and the
+  canvas is larger than ``preview_min_side`` (512 px) on a side, the worker first renders at half
+  size, upscales it and emits ``rendered`` with :data:`PREVIEW_NOTE` as the first note (see
+  :func:`is_preview`), then the full render with the same id -- unless a newer request arrived
+  meanwhile, in which case the full render is skipped in its favour.
+* Priority in the worker: model loads, style encodes, then the newest render, then variations.
+  A load requested while a render runs starts once that render ends; renders requested before
+  the load are skipped. If a load fails, the previous model (if any) stays in use.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal
+
+PREVIEW_NOTE = "preview: half-size draft, the full render follows"
+
+
+def is_preview(notes: list | tuple | None) -> bool:
+    """True when a ``rendered`` signal carried the quick half-size draft of a large canvas."""
+    return bool(notes) and notes[0] == PREVIEW_NOTE
+
+
+@dataclass(frozen=True)
+class StyleSpec:
+    """What style to render with: an explicit vector ``z`` ``[1, z_dim]``, else ``seed``
+    (``z`` drawn from it), else seed 0. ``name`` is only for display ("day", "seed 12")."""
+
+    z: Any = None  # torch.Tensor | None (not imported here: the GUI thread stays torch-free)
+    seed: int | None = None
+    name: str = field(default="", compare=False)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StyleSpec):
+            return NotImplemented
+        if self.seed != other.seed or (self.z is None) != (other.z is None):
+            return False
+        if self.z is None:
+            return True
+        return self.z is other.z or (tuple(self.z.shape) == tuple(other.z.shape) and bool((self.z == other.z).all()))
+
+    def __hash__(self) -> int:
+        return hash((self.seed, self.z is None))
+
+    def describe(self) -> str:
+        if self.name:
+            return self.name
+        if self.z is not None:
+            return "style vector"
+        return f"seed {0 if self.seed is None else self.seed}"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Facts about the loaded model, for the panels and the status bar."""
+
+    label_set: Any = field(repr=False)  # LabelSet
+    has_encoder: bool
+    uses_style: bool
+    device: str
+    native_size: tuple[int, int]  # (H, W) the model was trained at
+    stride: int  # output pixels per latent cell; canvases are padded up to a multiple
+    description: str
+    official: bool
+    source: str  # the file or folder it came from ("" for an in-memory bundle)
+    z_dim: int = 256
+
+
+# -- jobs (plain data handed to the worker) ---------------------------------------------------
+@dataclass
+class _Render:
+    id: int
+    gen: int
+    label: np.ndarray
+    style: StyleSpec
+    instance: np.ndarray | None
+
+
+@dataclass
+class _Variations:
+    id: int
+    gen: int
+    label: np.ndarray
+    seeds: list[int]
+
+
+@dataclass
+class _Load:
+    gen: int
+    source: Any
+    device: str
+
+
+@dataclass
+class _Encode:
+    gen: int
+    token: Any
+    rgb: np.ndarray | None = None
+    seed: int | None = None
+
+
+class _Bridge(QObject):
+    """Lives in the GUI thread; the worker emits ``posted`` and Qt queues it across."""
+
+    posted = Signal(object)
+
+
+class PreviewService(QObject):
+    model_loading = Signal(str)  # description of what is being loaded
+    model_loaded = Signal(object)  # ModelInfo
+    model_failed = Signal(str)  # readable message (names the path)
+    rendered = Signal(int, object, float, object)  # request id, RGB uint8 [H,W,3], seconds, notes list
+    render_failed = Signal(int, str)  # request id (render or variations), message
+    style_encoded = Signal(object, object)  # token, z tensor [1, z_dim]
+    style_failed = Signal(object, str)  # token, message (added: encode errors)
+    variations_ready = Signal(int, object)  # request id, list[(seed, RGB array)]
+    busy_changed = Signal(bool)  # the worker started / finished a batch of work
+
+    def __init__(self, parent: QObject | None = None, *, debounce_ms: int = 60, threads: int | None = None,
+                 preview_after_s: float = 0.3, preview_min_side: int = 512, variation_side: int = 256) -> None:
+        super().__init__(parent)
+        self.debounce_ms = debounce_ms
+        self.threads = threads  # torch CPU threads for the worker (None: torch's default)
+        self.preview_after_s = preview_after_s
+        self.preview_min_side = preview_min_side
+        self.variation_side = variation_side  # variations render with the map scaled to fit this
+        self.stale_dropped = 0  # results dropped because something newer was shown
+        self.model_info: ModelInfo | None = None
+
+        # shared with the worker, guarded by _cond (held only for queue bookkeeping, never
+        # while rendering)
+        self._cond = threading.Condition()
+        self._jobs: deque[_Load | _Encode] = deque()
+        self._render: _Render | None = None
+        self._variations: _Variations | None = None
+        self._stop = False
+
+        # GUI thread only
+        self._next_id = 0
+        self._gen = 0  # bumped by every load_model(); results of older generations are dropped
+        self._delivered_id = 0
+        self._delivered_preview = False
+        self._busy = False
+        self._closed = False
+        self._waiting: _Render | None = None  # snapshot held back by the debounce timer
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.timeout.connect(self._flush_debounced)
+        self._bridge = _Bridge()
+        self._bridge.posted.connect(self._on_posted, Qt.ConnectionType.QueuedConnection)
+
+        # worker thread only
+        self._synth = None
+        self._worker_gen = 0
+        self._last_full_s = 0.0
+
+        self._thread = threading.Thread(target=self._run, name="spade-preview-worker", daemon=True)
+        self._thread.start()
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+
+    # == GUI-thread API ======================================================================
+    def load_model(self, source: str | Path | None, device: str = "auto") -> None:
+        """Load a model file / official folder (``None``: the bundled default), asynchronously."""
+        if self._closed:
+            return
+        self._gen += 1
+        desc = "the bundled default model" if source is None else (
+            getattr(source, "name", None) if not isinstance(source, (str, Path)) else Path(source).name)
+        self.model_loading.emit(str(desc or "model"))
+        with self._cond:
+            # an older load that has not started is pointless now
+            self._jobs = deque(j for j in self._jobs if not isinstance(j, _Load))
+            self._jobs.append(_Load(self._gen, source, device))
+            self._cond.notify()
+
+    def request(self, label_map: np.ndarray, style: StyleSpec, instance: np.ndarray | None = None,
+                debounce_ms: int | None = None) -> int:
+        """Ask for a render of ``label_map``; returns its id. The newest request wins."""
+        self._next_id += 1
+        job = _Render(self._next_id, self._gen, np.array(label_map, copy=True), style or StyleSpec(),
+                      None if instance is None else np.array(instance, copy=True))
+        if self._closed:
+            return job.id
+        delay = self.debounce_ms if debounce_ms is None else debounce_ms
+        if delay <= 0:
+            self._debounce.stop()
+            self._waiting = None
+            self._submit_render(job)
+        else:
+            self._waiting = job
+            if not self._debounce.isActive():
+                self._debounce.start(int(delay))
+        return job.id
+
+    def encode_style(self, rgb: np.ndarray, token: Any) -> None:
+        """Encode a style image in the worker; answers with ``style_encoded(token, z)``."""
+        self._submit(_Encode(self._gen, token, rgb=np.ascontiguousarray(rgb[..., :3]).copy()))
+
+    def seed_to_z(self, seed: int, token: Any) -> None:
+        """(Added) The style vector a seed stands for; answers with ``style_encoded(token, z)``.
+        Lets the style panel blend between seeds without drawing random numbers itself."""
+        self._submit(_Encode(self._gen, token, seed=int(seed)))
+
+    def request_variations(self, label_map: np.ndarray, seeds: list[int]) -> int:
+        """Render ``label_map`` once per seed (scaled to fit ``variation_side``); answers with
+        ``variations_ready(id, [(seed, rgb), ...])``. A newer call replaces a pending one."""
+        self._next_id += 1
+        job = _Variations(self._next_id, self._gen, np.array(label_map, copy=True), [int(s) for s in seeds])
+        if not self._closed:
+            with self._cond:
+                self._variations = job
+                self._cond.notify()
+        return job.id
+
+    def is_busy(self) -> bool:
+        return self._busy
+
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        """Stop the worker (after its current step) and wait for it; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._debounce.stop()
+        self._waiting = None
+        with self._cond:
+            self._stop = True
+            self._jobs.clear()
+            self._render = None
+            self._variations = None
+            self._cond.notify_all()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout_s)
+
+    def is_running(self) -> bool:
+        return self._thread.is_alive()
+
+    # -- internals (GUI thread) ---------------------------------------------------------------
+    def _submit(self, job: _Load | _Encode) -> None:
+        if self._closed:
+            return
+        with self._cond:
+            self._jobs.append(job)
+            self._cond.notify()
+
+    def _submit_render(self, job: _Render) -> None:
+        with self._cond:
+            self._render = job  # replaces (skips) any pending older render
+            self._cond.notify()
+
+    def _flush_debounced(self) -> None:
+        job, self._waiting = self._waiting, None
+        if job is not None and not self._closed:
+            self._submit_render(job)
+
+    def _on_posted(self, msg: tuple) -> None:
+        if self._closed:
+            return
+        kind = msg[0]
+        if kind == "busy":
+            if msg[1] != self._busy:
+                self._busy = msg[1]
+                self.busy_changed.emit(self._busy)
+            return
+        gen = msg[1]
+        if kind == "loaded":
+            if gen == self._gen:
+                self.model_info = msg[2]
+                self.model_loaded.emit(msg[2])
+            return
+        if kind == "load_failed":
+            if gen == self._gen:
+                self.model_failed.emit(msg[2])
+            return
+        if gen != self._gen:  # made with (or for) a model that has been replaced since
+            self.stale_dropped += 1
+            return
+        if kind == "rendered":
+            _, _, rid, image, seconds, notes, preview = msg
+            if rid < self._delivered_id or (rid == self._delivered_id and (preview or not self._delivered_preview)):
+                self.stale_dropped += 1
+                return
+            self._delivered_id, self._delivered_preview = rid, preview
+            self.rendered.emit(rid, image, seconds, notes)
+        elif kind == "render_failed":
+            _, _, rid, message = msg
+            if rid < self._delivered_id:
+                self.stale_dropped += 1
+                return
+            self.render_failed.emit(rid, message)
+        elif kind == "encoded":
+            self.style_encoded.emit(msg[2], msg[3])
+        elif kind == "style_failed":
+            self.style_failed.emit(msg[2], msg[3])
+        elif kind == "variations":
+            self.variations_ready.emit(msg[2], msg[3])
+        elif kind == "variations_failed":
+            self.render_failed.emit(msg[2], msg[3])
+
+    # == worker thread ========================================================================
+    def _post(self, *msg: Any) -> None:
+        try:
+            self._bridge.posted.emit(msg)
+        except RuntimeError:  # the Qt side is gone (application quitting)
+            pass
+
+    def _next_job(self, busy: bool):
+        with self._cond:
+            while not (self._stop or self._jobs or self._render or self._variations):
+                if busy:
+                    self._post("busy", False)
+                    busy = False
+                self._cond.wait()
+            if self._stop:
+                return None, busy
+            if self._jobs:
+                job = self._jobs.popleft()
+            elif self._render is not None:
+                job, self._render = self._render, None
+            else:
+                job, self._variations = self._variations, None
+        if not busy:
+            self._post("busy", True)
+        return job, True
+
+    def _newer_render_pending(self) -> bool:
+        with self._cond:
+            return self._stop or self._render is not None
+
+    def _run(self) -> None:
+        busy = False
+        while True:
+            job, busy = self._next_job(busy)
+            if job is None:
+                return
+            try:
+                if isinstance(job, _Load):
+                    self._do_load(job)
+                elif isinstance(job, _Encode):
+                    self._do_encode(job)
+                elif isinstance(job, _Render):
+                    self._do_render(job)
+                else:
+                    self._do_variations(job)
+            except Exception:  # noqa: BLE001 - a bug here must not kill the worker
+                traceback.print_exc()
+
+    def _no_model(self) -> str:
+        return "no model is loaded (open a model file with Model > Open Model File…)"
+
+    def _do_load(self, job: _Load) -> None:
+        self._worker_gen = job.gen
+        source = job.source
+        try:
+            if source is None:
+                from spade_studio.paths import default_model_path, models_dir
+
+                source = default_model_path()
+                if source is None:
+                    try:
+                        where = str(models_dir() / "landscape.safetensors")
+                    except FileNotFoundError:
+                        where = "resources/models/landscape.safetensors"
+                    self._post("load_failed", job.gen,
+                               f"The bundled default model is missing ({where}). Open a model file instead.")
+                    return
+            elif isinstance(source, (str, Path)) and not Path(source).exists():
+                self._post("load_failed", job.gen, f"Could not load the model {source}: no such file or folder.")
+                return
+            from spade_studio.model.synthesize import Synthesizer  # torch loads here, in the worker
+
+            synth = Synthesizer(source, device=job.device or "auto", threads=self.threads)
+        except Exception as e:  # noqa: BLE001 - every failure becomes a message
+            kept = " The previous model stays loaded." if self._synth is not None else ""
+            self._post("load_failed", job.gen, f"Could not load the model {source}: {e}.{kept}")
+            return
+        self._synth = synth
+        self._last_full_s = 0.0
+        cfg = synth.config
+        info = ModelInfo(
+            label_set=synth.label_set, has_encoder=synth.has_encoder, uses_style=synth.uses_style,
+            device=synth.device.type, native_size=tuple(synth.native_size), stride=synth.stride,
+            description=synth.describe(), official=bool(getattr(synth.bundle, "official", False)),
+            source=str(source) if isinstance(source, (str, Path)) else getattr(synth, "source", ""),
+            z_dim=int(getattr(cfg, "z_dim", 256)),
+        )
+        self._post("loaded", job.gen, info)
+
+    def _do_encode(self, job: _Encode) -> None:
+        synth = self._synth
+        try:
+            if synth is None:
+                raise RuntimeError(self._no_model())
+            z = synth.random_z(job.seed) if job.seed is not None else synth.encode_style(job.rgb)
+        except Exception as e:  # noqa: BLE001
+            self._post("style_failed", job.gen, job.token, str(e))
+            return
+        self._post("encoded", job.gen, job.token, z)
+
+    def _render_args(self, style: StyleSpec) -> dict:
+        if not self._synth.uses_style:
+            return {}
+        if style.z is not None:
+            return {"z": style.z}
+        return {"seed": 0 if style.seed is None else int(style.seed)}
+
+    def _do_render(self, job: _Render) -> None:
+        if job.gen < self._worker_gen:
+            return  # asked for before a model change: its ids/labels may not fit the new model
+        synth = self._synth
+        if synth is None:
+            self._post("render_failed", job.gen, job.id, self._no_model())
+            return
+        try:
+            args = self._render_args(job.style)
+            h, w = job.label.shape[:2]
+            if self._last_full_s > self.preview_after_s and max(h, w) > self.preview_min_side:
+                small = job.label[::2, ::2]
+                inst = None if job.instance is None else job.instance[::2, ::2]
+                res = synth.render(small, inst, **args)
+                up = _resize_rgb(res.image, w, h)
+                self._post("rendered", job.gen, job.id, up, res.seconds, [PREVIEW_NOTE, *res.notes], True)
+                if self._newer_render_pending():
+                    return  # the full render would be out of date at once
+            res = synth.render(job.label, job.instance, **args)
+            self._last_full_s = res.seconds
+        except Exception as e:  # noqa: BLE001
+            self._post("render_failed", job.gen, job.id, str(e))
+            return
+        self._post("rendered", job.gen, job.id, res.image, res.seconds, list(res.notes), False)
+
+    def _do_variations(self, job: _Variations) -> None:
+        synth = self._synth
+        if synth is None:
+            self._post("variations_failed", job.gen, job.id, "Variations: " + self._no_model())
+            return
+        label = _fit_nearest(job.label, self.variation_side)
+        out = []
+        try:
+            for seed in job.seeds:
+                with self._cond:
+                    if self._stop or self._variations is not None:
+                        return  # superseded by a newer variations request
+                out.append((seed, synth.render(label, seed=seed).image))
+        except Exception as e:  # noqa: BLE001
+            self._post("variations_failed", job.gen, job.id, f"Variations: {e}")
+            return
+        self._post("variations", job.gen, job.id, out)
+
+
+def _resize_rgb(rgb: np.ndarray, w: int, h: int) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(rgb).resize((w, h), Image.Resampling.BILINEAR))
+
+
+def _fit_nearest(label: np.ndarray, side: int) -> np.ndarray:
+    """Nearest-neighbour downscale so the longer side is at most ``side``."""
+    h, w = label.shape[:2]
+    if max(h, w) <= side:
+        return label
+    s = side / max(h, w)
+    nh, nw = max(1, round(h * s)), max(1, round(w * s))
+    ys = (np.arange(nh) * h // nh).clip(0, h - 1)
+    xs = (np.arange(nw) * w // nw).clip(0, w - 1)
+    return label[ys][:, xs]
+
+
+__all__ = ["PREVIEW_NOTE", "ModelInfo", "PreviewService", "StyleSpec", "is_preview"]

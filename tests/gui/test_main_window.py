@@ -1,0 +1,145 @@
+"""The main window driven like a user: paint, render, undo, save/open, recovery, model switching."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from conftest import ROOT, make_tiny_bundle  # noqa: E402
+from PySide6.QtCore import QEvent, QPointF, Qt  # noqa: E402
+from PySide6.QtGui import QMouseEvent  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+
+from spade_studio.app.main_window import MainWindow  # noqa: E402
+from spade_studio.app.settings import Settings  # noqa: E402
+from spade_studio.model.checkpoint import save_model  # noqa: E402
+
+LOAD_MS = 60_000
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    return save_model(make_tiny_bundle(), tmp_path / "tiny.safetensors")
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, tiny):
+    win = MainWindow(Settings(), model=str(tiny), device="cpu", autosave_dir=tmp_path / "autosave")
+    win.resize(1200, 800)
+    qtbot.waitUntil(lambda: win.model_info is not None, timeout=LOAD_MS)
+    yield win
+    win.document.undo_stack.setClean()
+    win.close()
+
+
+def mouse(widget, kind, map_xy, buttons=Qt.MouseButton.LeftButton):
+    pos = QPointF(widget.map_to_widget(*map_xy))
+    button = Qt.MouseButton.LeftButton if kind != QEvent.Type.MouseMove else Qt.MouseButton.NoButton
+    ev = QMouseEvent(kind, pos, widget.mapToGlobal(pos), button, buttons, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, ev)
+
+
+def stroke(canvas, points):
+    mouse(canvas, QEvent.Type.MouseButtonPress, points[0])
+    for p in points[1:]:
+        mouse(canvas, QEvent.Type.MouseMove, p)
+    mouse(canvas, QEvent.Type.MouseButtonRelease, points[-1], Qt.MouseButton.NoButton)
+
+
+def test_paint_render_undo(window, qtbot):
+    before = window.document.snapshot()
+    window.set_current_label(10)  # sea
+    window.canvas.set_brush_size(9)
+    with qtbot.waitSignal(window.render_shown, timeout=LOAD_MS):
+        stroke(window.canvas, [(40.0, 60.0), (120.0, 60.0)])
+    after = window.document.snapshot()
+    changed = after != before
+    assert changed.any() and set(np.unique(after[changed])) == {10}
+    assert window.windowTitle().startswith("*")
+    assert window.last_image.shape == (*after.shape, 3)
+    assert "ms" in window.st_time.text()
+    window.act_undo.trigger()
+    assert np.array_equal(window.document.snapshot(), before)
+    window.act_redo.trigger()
+    assert np.array_equal(window.document.snapshot(), after)
+
+
+def test_save_open_and_corrupt_file(window, tmp_path):
+    window.set_current_label(7)
+    stroke(window.canvas, [(10.0, 10.0), (50.0, 50.0)])
+    painted = window.document.snapshot()
+    target = tmp_path / "scene.png"
+    assert window._save_to(target)
+    assert not window.windowTitle().startswith("*") and "scene.png" in window.windowTitle()
+    window.document.new(128, 64, window.document.label_set, 0)
+    assert window.open_path(target, ask=False)
+    assert np.array_equal(window.document.snapshot(), painted)
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n not really")
+    assert not window.open_path(bad, ask=False)
+    assert np.array_equal(window.document.snapshot(), painted)  # the current document is kept
+    assert "broken.png" in window.statusBar().currentMessage()
+
+
+def test_autosave_recovery(window, qtbot, tmp_path, tiny, monkeypatch):
+    window.set_current_label(12)
+    stroke(window.canvas, [(30.0, 100.0), (90.0, 100.0)])
+    painted = window.document.snapshot()
+    window._autosave()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    other = MainWindow(Settings(), model=str(tiny), device="cpu", autosave_dir=tmp_path / "autosave")
+    other.offer_recovery()
+    assert np.array_equal(other.document.snapshot(), painted)
+    assert other.document.dirty
+    other.document.undo_stack.setClean()
+    other.close()
+
+
+def test_switching_model_remaps_labels_by_name(window, qtbot, tmp_path):
+    window.set_current_label(10)  # sea
+    stroke(window.canvas, [(20.0, 200.0), (200.0, 200.0)])
+    coco = save_model(make_tiny_bundle("coco_stuff", use_vae=False, ngf=2, crop=64), tmp_path / "coco.safetensors")
+    with qtbot.waitSignal(window.service.model_loaded, timeout=LOAD_MS):
+        window.load_model(str(coco), "cpu")
+    qtbot.waitUntil(lambda: window.document.label_set.name == "coco_stuff", timeout=5000)
+    ls = window.document.label_set
+    ids = set(np.unique(window.document.snapshot()).tolist())
+    assert ls.id_of("sea") in ids  # sea kept its meaning
+    assert window.palette_dock.widget() is window.palette
+    from spade_studio.app.style_panel import NO_ENCODER
+
+    assert not window.style_panel.controls.isEnabled()
+    assert window.style_panel.reason_label.text() == NO_ENCODER
+
+
+def test_view_modes_and_overlay(window, qtbot):
+    with qtbot.waitSignal(window.render_shown, timeout=LOAD_MS):
+        window.request_render()
+    window.set_view_mode("swap")
+    assert window.split.widget(0) is window.right
+    window.set_view_mode("overlay")
+    assert window.split.widget(0) is window.canvas
+    assert window.canvas._overlay is not None if hasattr(window.canvas, "_overlay") else True
+    window.set_view_mode("side")
+    assert window.view_actions["side"].isChecked()
+
+
+def test_about_mentions_nvidia_only_for_official(window):
+    from spade_studio.app.dialogs import about_text
+
+    assert "NVIDIA" not in about_text(False) and "MIT" in about_text(False)
+    assert "CC BY-NC-SA" in about_text(True)
+
+
+def test_smoke_test_command(tiny, tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "-m", "spade_studio", "--smoke-test", "--model", str(tiny)], cwd=ROOT,
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "smoke test: ok" in r.stdout
