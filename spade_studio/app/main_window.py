@@ -10,6 +10,7 @@ from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QComboBox,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -76,17 +77,22 @@ class MainWindow(QMainWindow):
         self.style_panel.set_recent_styles(self.settings.recent_styles) if hasattr(
             self.style_panel, "set_recent_styles") else None
 
+        self.canvas_box = self._titled(self.canvas, "Label map")
+        self.canvas_title = self.canvas_box.title
+        output_box = self._titled(self.output, "Rendered (live)")
+        self.output_title = output_box.title
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.output)
+        right.addWidget(output_box)
         right.addWidget(self.style_panel)
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 1)
         self.right = right
         self.split = QSplitter(Qt.Orientation.Horizontal)
-        self.split.addWidget(self.canvas)
+        self.split.addWidget(self.canvas_box)
         self.split.addWidget(right)
         self.split.setStretchFactor(0, 1)
         self.split.setStretchFactor(1, 1)
+        self.split.setSizes([600, 600])
         paint = QWidget()
         lay = QVBoxLayout(paint)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -116,6 +122,7 @@ class MainWindow(QMainWindow):
         self.set_view_mode(self.settings.view_mode)
         self._restore_geometry()
         self._update_title()
+        self._update_canvas_title()
 
         self.autosave_timer = QTimer(self)
         self.autosave_timer.timeout.connect(self._autosave)
@@ -124,6 +131,22 @@ class MainWindow(QMainWindow):
         self.load_model(model if model is not None else self.settings.model, device or self.settings.device)
 
     # ------------------------------------------------------------------------------------------
+    @staticmethod
+    def _titled(widget: QWidget, title: str) -> QWidget:
+        box = QWidget()
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(6, 4, 6, 4)
+        lay.setSpacing(4)
+        label = QLabel(f"<b>{title}</b>")
+        lay.addWidget(label)
+        lay.addWidget(widget, 1)
+        box.title = label
+        return box
+
+    def _update_canvas_title(self, *_args) -> None:
+        h, w = self.document.label_map.shape
+        self.canvas_title.setText(f"<b>Label map</b>  {w}×{h}  (zoom {self.canvas.zoom() * 100:.0f}%)")
+
     def _make_train_tab(self) -> QWidget | None:
         try:
             from .trainer_tab import TrainerTab
@@ -254,6 +277,14 @@ class MainWindow(QMainWindow):
         tb.addSeparator()
         tb.addActions([self.act_zoom_fit, self.act_zoom_100])
         tb.addSeparator()
+        tb.addWidget(QLabel(" View "))
+        self.view_combo = QComboBox()
+        for key, text in (("side", "Side by side"), ("swap", "Swapped"), ("overlay", "Overlay")):
+            self.view_combo.addItem(text, key)
+        self.view_combo.setToolTip("Map and render side by side, swapped, or the render drawn over the map")
+        self.view_combo.activated.connect(lambda i: self.set_view_mode(self.view_combo.itemData(i)))
+        tb.addWidget(self.view_combo)
+        tb.addSeparator()
         tb.addWidget(QLabel(" Reference "))
         self.ref_slider = QSlider(Qt.Orientation.Horizontal)
         self.ref_slider.setRange(0, 100)
@@ -292,6 +323,8 @@ class MainWindow(QMainWindow):
         self.palette.label_chosen.connect(self.set_current_label)
         self.canvas.label_picked.connect(self.set_current_label)
         self.canvas.cursor_info.connect(self._cursor_info)
+        self.canvas.zoom_changed.connect(self._update_canvas_title)
+        d.reset.connect(self._update_canvas_title)
         if hasattr(self.canvas, "brush_size_changed"):
             self.canvas.brush_size_changed.connect(self._brush_size_from_canvas)
         self.size_slider.valueChanged.connect(self._brush_size_from_slider)
@@ -324,10 +357,21 @@ class MainWindow(QMainWindow):
         self.st_model.setToolTip(str(info.source))
         self.st_device.setText(f"device: {info.device}")
         self.style_panel.set_model_info(info)
+        self._default_style(info)
         self.settings.model = None if self._model_source is None else str(self._model_source)
         if not self._same_labels(info.label_set, self.document.label_set):
             self._offer_remap(info.label_set)
         self.request_render()
+
+    def _default_style(self, info) -> None:
+        """With an encoder, start from the 'day' preset rather than a random look (seed 0)."""
+        from spade_studio.paths import resources_dir
+
+        from .style_panel import StyleSource
+
+        day = resources_dir() / "styles" / "day.jpg"
+        if info.has_encoder and day.exists() and self.style_panel.current_source() == StyleSource.seed(0):
+            self.style_panel.pick(StyleSource.image(day))
 
     def _model_failed(self, message: str) -> None:
         self.output.set_busy(False)
@@ -404,11 +448,12 @@ class MainWindow(QMainWindow):
         mode = mode if mode in ("side", "swap", "overlay") else "side"
         self.view_mode = mode
         self.view_actions[mode].setChecked(True)
+        self.view_combo.setCurrentIndex(self.view_combo.findData(mode))
         self.settings.view_mode = mode
         if mode == "swap":
             self.split.insertWidget(0, self.right)
         else:
-            self.split.insertWidget(0, self.canvas)
+            self.split.insertWidget(0, self.canvas_box)
         img = getattr(self, "last_image", None)
         self.canvas.set_overlay(img if mode == "overlay" else None, self.settings.overlay_opacity)
 
@@ -464,7 +509,6 @@ class MainWindow(QMainWindow):
         d = self.document
         name = d.path.name if d.path else "Untitled"
         self.setWindowTitle(f"{'*' if d.dirty else ''}{name} — {APP_NAME}")
-        self.setWindowModified(d.dirty)
         self.st_saved.setText("unsaved changes" if d.dirty else ("saved" if d.path else "not saved"))
         h, w = d.label_map.shape
         self.st_size.setText(f"{w} x {h}")

@@ -124,7 +124,7 @@ def test_view_modes_and_overlay(window, qtbot):
     window.set_view_mode("swap")
     assert window.split.widget(0) is window.right
     window.set_view_mode("overlay")
-    assert window.split.widget(0) is window.canvas
+    assert window.split.widget(0) is window.canvas_box
     assert window.canvas._overlay is not None if hasattr(window.canvas, "_overlay") else True
     window.set_view_mode("side")
     assert window.view_actions["side"].isChecked()
