@@ -227,10 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _known_errors() -> tuple[type[BaseException], ...]:
     from spade_studio.imageio import ImageReadError
-    from trainer.loop import TrainError
     from spade_studio.labels import LabelError
     from spade_studio.model.config import ConfigError
     from spade_studio.model.official import CheckpointError
+    from trainer.loop import TrainError
 
     return (CLIError, TrainError, CheckpointError, LabelError, ImageReadError, ConfigError, OSError, RuntimeError, ValueError)
 

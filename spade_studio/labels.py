@@ -8,9 +8,9 @@ uses 0..181 plus 255 for "unlabeled").
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -159,7 +159,7 @@ class LabelSet:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "LabelSet":
+    def from_dict(cls, data: dict) -> LabelSet:
         try:
             labels = tuple(
                 Label(int(e["id"]), str(e["name"]), tuple(int(c) for c in e["color"]))  # type: ignore[arg-type]
@@ -178,14 +178,14 @@ class LabelSet:
         return json.dumps(self.to_dict(), indent=1)
 
     @classmethod
-    def from_json(cls, text: str) -> "LabelSet":
+    def from_json(cls, text: str) -> LabelSet:
         try:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as exc:
             raise LabelError(f"label set is not valid JSON: {exc}") from exc
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "LabelSet":
+    def from_file(cls, path: str | Path) -> LabelSet:
         path = Path(path)
         try:
             return cls.from_json(path.read_text(encoding="utf-8"))

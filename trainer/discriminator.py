@@ -28,7 +28,7 @@ class DiscriminatorConfig:
         return asdict(self)
 
     @classmethod
-    def from_official(cls, opt: Mapping[str, Any]) -> "DiscriminatorConfig":
+    def from_official(cls, opt: Mapping[str, Any]) -> DiscriminatorConfig:
         def get(name: str) -> Any:
             return opt[name] if opt.get(name) is not None else OFFICIAL_DEFAULTS[name]
 

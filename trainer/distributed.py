@@ -25,7 +25,7 @@ class DistInfo:
         return self.rank == 0
 
     @classmethod
-    def from_env(cls) -> "DistInfo":
+    def from_env(cls) -> DistInfo:
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if world <= 1:
             return cls()

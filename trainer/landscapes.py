@@ -17,10 +17,10 @@ Public API: :data:`LANDSCAPE_CLASSES`, :func:`render_scene`, :func:`make_landsca
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable
 
 import cv2
@@ -1501,20 +1501,12 @@ def scene_seed(seed: int, index: int) -> int:
     return int(ss.generate_state(2, np.uint32)[0]) | (int(ss.generate_state(2, np.uint32)[1]) << 32)
 
 
-def _atomic_png(img: Image.Image, path: str):
-    d = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".png", dir=d)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            img.save(f, format="PNG", compress_level=6)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+def _atomic_png(img: Image.Image, path: str) -> None:
+    from spade_studio.imageio import atomic_write
+
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=6)
+    atomic_write(path, buf.getvalue(), fsync=False)
 
 
 def _render_and_write(job):
@@ -1584,19 +1576,9 @@ def make_landscapes(out_dir, count: int, size: int = 256, seed: int = 0, aspect:
         "classes": list(LANDSCAPE_CLASSES),
         "scenes": scenes,
     }
-    path = os.path.join(out_dir, "dataset.json")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".json", dir=out_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(meta, f, indent=1, sort_keys=False)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from spade_studio.imageio import atomic_write
+
+    atomic_write(os.path.join(out_dir, "dataset.json"), json.dumps(meta, indent=1).encode("utf-8"))
     total = max(int(pix.sum()), 1)
     return {
         "count": count,

@@ -32,7 +32,7 @@ class Settings:
         return user_config_dir() / "settings.json"
 
     @classmethod
-    def load(cls) -> "Settings":
+    def load(cls) -> Settings:
         try:
             data = json.loads(cls.path().read_text(encoding="utf-8"))
         except (OSError, ValueError):

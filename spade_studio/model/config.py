@@ -58,7 +58,7 @@ class SPADENormConfig:
     hidden: int = 128  # width of mlp_shared; 128 in every official model
 
     @classmethod
-    def parse(cls, norm_g: str, hidden: int = 128) -> tuple[bool, "SPADENormConfig"]:
+    def parse(cls, norm_g: str, hidden: int = 128) -> tuple[bool, SPADENormConfig]:
         """``'spectralspadesyncbatch3x3'`` -> (spectral=True, SPADENormConfig('syncbatch', 3))."""
         spectral = "spectral" in norm_g
         rest = norm_g.replace("spectral", "")
@@ -147,7 +147,7 @@ class GeneratorConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "GeneratorConfig":
+    def from_dict(cls, d: dict[str, Any]) -> GeneratorConfig:
         d = dict(d)
         spade = SPADENormConfig(**d.pop("spade", {}))
         known = {f.name for f in fields(cls)}
@@ -156,7 +156,7 @@ class GeneratorConfig:
             raise ConfigError(f"unknown generator config field(s): {', '.join(sorted(unknown))}")
         return cls(spade=spade, **d)
 
-    def with_(self, **kw: Any) -> "GeneratorConfig":
+    def with_(self, **kw: Any) -> GeneratorConfig:
         return replace(self, **kw)
 
 
@@ -189,7 +189,7 @@ class EncoderConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "EncoderConfig":
+    def from_dict(cls, d: dict[str, Any]) -> EncoderConfig:
         return cls(**d)
 
 
