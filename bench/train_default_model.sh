@@ -19,7 +19,7 @@ $CLI train --data "$RUNS/land128" --out "$RUNS/default" --size 128 --ngf 16 --sp
 # 3. export (float16 weights), evaluation segmenter, evaluation
 $CLI export "$RUNS/default" -o resources/models/landscape.safetensors --half
 [ -f "$RUNS/seg128.safetensors" ] || $CLI train-segmenter --data "$RUNS/land128" --out "$RUNS/seg128.safetensors" \
-  --size 128 --iters 2000 --batch 8 --width 24 --limit 1500 --seed 1
+  --size 128 --iters 1500 --batch 8 --width 16 --limit 1500 --seed 1
 $CLI evaluate resources/models/landscape.safetensors --data "$RUNS/heldout128" --segmenter "$RUNS/seg128.safetensors" \
   --json-out "$RUNS/eval_heldout.json"
 python bench/style_transfer.py --model resources/models/landscape.safetensors --data "$RUNS/heldout128"
