@@ -69,6 +69,10 @@ class MainWindow(QMainWindow):
         self.document = Document(load_label_set("landscape"), self.settings.new_width, self.settings.new_height,
                                  fill_label=0, parent=self)
         self.service = PreviewService(self)
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(40)
+        self._render_timer.timeout.connect(self._send_render)
         self.canvas = Canvas(self.document)
         self.output = OutputView()
         self.palette = PalettePanel()
@@ -420,9 +424,13 @@ class MainWindow(QMainWindow):
 
     # -- rendering -----------------------------------------------------------------------------
     def request_render(self) -> None:
-        if self.model_info is None:
-            return
-        self.service.request(self.document.snapshot(), self.style)
+        """Throttled: the map is copied at most every 40 ms while the user paints."""
+        if self.model_info is not None and not self._render_timer.isActive():
+            self._render_timer.start()
+
+    def _send_render(self) -> None:
+        if self.model_info is not None:
+            self.service.request(self.document.snapshot(), self.style, debounce_ms=0)
 
     def _style_changed(self, spec: StyleSpec) -> None:
         self.style = spec
