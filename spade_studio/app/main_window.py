@@ -78,8 +78,7 @@ class MainWindow(QMainWindow):
         self.palette = PalettePanel()
         self.style_panel = StylePanel(self.service)
         self.style_panel.set_label_source(self.document.snapshot)
-        self.style_panel.set_recent_styles(self.settings.recent_styles) if hasattr(
-            self.style_panel, "set_recent_styles") else None
+        self.style_panel.set_recent_styles(self.settings.recent_styles)
 
         self.canvas_box = self._titled(self.canvas, "Label map")
         self.canvas_title = self.canvas_box.title
@@ -104,8 +103,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(paint, "Paint")
         self.train_tab = self._make_train_tab()
-        if self.train_tab is not None:
-            self.tabs.addTab(self.train_tab, "Train")
+        self.tabs.addTab(self.train_tab, "Train")
         self.setCentralWidget(self.tabs)
 
         dock = QDockWidget("Labels", self)
@@ -151,11 +149,9 @@ class MainWindow(QMainWindow):
         h, w = self.document.label_map.shape
         self.canvas_title.setText(f"<b>Label map</b>  {w}×{h}  (zoom {self.canvas.zoom() * 100:.0f}%)")
 
-    def _make_train_tab(self) -> QWidget | None:
-        try:
-            from .trainer_tab import TrainerTab
-        except ImportError:
-            return None
+    def _make_train_tab(self) -> QWidget:
+        from .trainer_tab import TrainerTab
+
         return TrainerTab(self)
 
     def _action(self, text: str, slot, shortcut=None, tip: str = "", checkable: bool = False) -> QAction:
@@ -329,8 +325,7 @@ class MainWindow(QMainWindow):
         self.canvas.cursor_info.connect(self._cursor_info)
         self.canvas.zoom_changed.connect(self._update_canvas_title)
         d.reset.connect(self._update_canvas_title)
-        if hasattr(self.canvas, "brush_size_changed"):
-            self.canvas.brush_size_changed.connect(self._brush_size_from_canvas)
+        self.canvas.brush_size_changed.connect(self._brush_size_from_canvas)
         self.size_slider.valueChanged.connect(self._brush_size_from_slider)
         self.ref_slider.valueChanged.connect(lambda v: self.canvas.set_reference_opacity(v / 100))
         self.style_panel.style_changed.connect(self._style_changed)
@@ -341,8 +336,7 @@ class MainWindow(QMainWindow):
         s.rendered.connect(self._rendered)
         s.render_failed.connect(self._render_failed)
         s.busy_changed.connect(self.output.set_busy)
-        if hasattr(self.output, "export_requested"):
-            self.output.export_requested.connect(self.export_image)
+        self.output.export_requested.connect(self.export_image)
 
     # -- model ---------------------------------------------------------------------------------
     def load_model(self, source: str | Path | None, device: str | None = None) -> None:
@@ -479,7 +473,7 @@ class MainWindow(QMainWindow):
         self.canvas.set_current_label(label_id)
         self.palette.set_current(label_id)
         self.st_label.setText(f"label: {label_id} {self.document.label_set.name_of(label_id)}")
-        if getattr(self.canvas, "_tool", None) == "eyedropper" or self.tool_actions["eyedropper"].isChecked():
+        if self.tool_actions["eyedropper"].isChecked():
             self.set_tool("brush")
 
     def _set_label_set(self, ls: LabelSet) -> None:
@@ -588,8 +582,7 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # noqa: BLE001
             self.show_error("Cannot save", f"{path}: {exc}")
             return False
-        if hasattr(self.document, "discard_autosave"):
-            self.document.discard_autosave(self.autosave_dir)
+        self.document.discard_autosave(self.autosave_dir)
         self.settings.add_recent_file(path)
         self._fill_recent()
         self.statusBar().showMessage(f"Saved {path}", 4000)
@@ -711,8 +704,7 @@ class MainWindow(QMainWindow):
             pass
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.train_tab is not None and hasattr(self.train_tab, "confirm_close") and \
-                not self.train_tab.confirm_close():
+        if not self.train_tab.confirm_close():
             event.ignore()
             return
         if not self.maybe_save():
@@ -720,13 +712,11 @@ class MainWindow(QMainWindow):
             return
         self.settings.geometry = bytes(self.saveGeometry().toHex()).decode()
         self.settings.window_state = bytes(self.saveState().toHex()).decode()
-        if hasattr(self.style_panel, "recent_styles"):
-            rs = self.style_panel.recent_styles
-            self.settings.recent_styles = list(rs() if callable(rs) else rs)
+        self.settings.recent_styles = list(self.style_panel.recent_styles())
         self.settings.save()
         self.autosave_timer.stop()
         self.service.shutdown()
-        if hasattr(self.document, "discard_autosave") and not self.document.dirty:
+        if not self.document.dirty:
             self.document.discard_autosave(self.autosave_dir)
         event.accept()
 
