@@ -39,10 +39,16 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--threads", type=int)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precision", nargs="+", default=["fp32", "auto"])
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
-    s = Synthesizer(a.model, device=a.device)
+    for prec in a.precision:
+        run(a, prec)
+
+
+def run(a: argparse.Namespace, precision: str) -> None:
+    s = Synthesizer(a.model, device=a.device, precision=precision)
     path = Path(a.model) if a.model else None
     if path is None:
         from spade_studio.paths import default_model_path
@@ -62,7 +68,8 @@ def main() -> None:
             times.append(time.perf_counter() - t)
         med = statistics.median(times) * 1000
         base = base or med
-        print(f"{size}x{size}: median {med:.1f} ms (min {min(times) * 1000:.1f}), {med / base:.2f}x the first size")
+        print(f"{size}x{size} {s.precision}: median {med:.1f} ms (min {min(times) * 1000:.1f}), "
+              f"{med / base:.2f}x the first size")
 
 
 if __name__ == "__main__":

@@ -167,3 +167,16 @@ def test_no_qt_in_model_trainer_and_cli():
             "print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_precision_options(tiny_model):
+    from spade_studio.model.synthesize import resolve_precision
+
+    assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
+    assert resolve_precision("auto", torch.device("cpu")) in ("fp32", "bf16")
+    with pytest.raises(RuntimeError, match="precision"):
+        resolve_precision("fp8", torch.device("cpu"))
+    exact = Synthesizer(tiny_model, device="cpu").render(scene(), seed=3).image.astype(int)
+    fast = Synthesizer(tiny_model, device="cpu", precision="bf16").render(scene(), seed=3).image.astype(int)
+    assert fast.shape == exact.shape
+    assert np.abs(fast - exact).mean() < 4  # bf16 is close to the exact output, not equal

@@ -42,6 +42,28 @@ def pick_device(requested: str = "auto") -> torch.device:
     return torch.device(req)
 
 
+def native_bf16(device: torch.device) -> bool:
+    """True where bf16 arithmetic is native (CPUs with AVX512-BF16/AMX, recent CUDA GPUs)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
+
+
+def resolve_precision(requested: str, device: torch.device) -> str:
+    """``fp32`` (exact, the official outputs), ``bf16``, or ``auto`` (bf16 where it is native)."""
+    req = (requested or "fp32").lower()
+    if req not in ("auto", "fp32", "bf16"):
+        raise RuntimeError(f"unknown precision {requested!r} (auto, fp32, bf16)")
+    if req == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    return req
+
+
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """``[N,3,H,W]`` in [-1,1] -> ``[N,H,W,3]`` uint8 (truncation, as the official viewer)."""
     x = ((images.float().cpu() + 1) / 2 * 255).clamp(0, 255)
@@ -72,7 +94,7 @@ class Synthesizer:
     """
 
     def __init__(self, model: str | os.PathLike | ModelBundle | None = None, device: str = "auto",
-                 dataset: str | None = None, threads: int | None = None) -> None:
+                 dataset: str | None = None, threads: int | None = None, precision: str = "fp32") -> None:
         if model is None:
             from spade_studio.paths import default_model_path
 
@@ -82,6 +104,7 @@ class Synthesizer:
         self.bundle = model if isinstance(model, ModelBundle) else load_any(model, dataset)
         self.source = str(model) if not isinstance(model, ModelBundle) else model.provenance.get("path", "")
         self.device = pick_device(device)
+        self.precision = resolve_precision(precision, self.device)
         if threads:
             torch.set_num_threads(threads)
         cfg = self.bundle.generator
@@ -121,8 +144,9 @@ class Synthesizer:
 
     def describe(self) -> str:
         cfg = self.config
+        prec = ", bf16" if self.precision == "bf16" else ""
         return (f"{self.label_set.name} ({cfg.label_nc} classes), ngf {cfg.ngf}, "
-                f"{'VAE' if cfg.use_vae else 'label-map'} input, on {self.device.type}")
+                f"{'VAE' if cfg.use_vae else 'label-map'} input, on {self.device.type}{prec}")
 
     # -- inputs ----------------------------------------------------------------------------
     def check_labels(self, label: np.ndarray, where: str = "label map") -> None:
@@ -209,8 +233,9 @@ class Synthesizer:
             inst_t = None if inst is None else torch.from_numpy(inst)[None, None].to(self.device)
             sem = make_semantics(lab_t, inst_t, self.config).contiguous(memory_format=torch.channels_last)
             zz = None if z is None else z.to(self.device).expand(1, -1)
-            out = self.G(sem, zz, latent_hw=(ph // self.stride, pw // self.stride))
-            img = to_uint8(out)[0, :h, :w]
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                out = self.G(sem, zz, latent_hw=(ph // self.stride, pw // self.stride))
+            img = to_uint8(out.float())[0, :h, :w]
         return RenderResult(img, None if z is None else z.cpu(), notes, time.perf_counter() - t0)
 
     def render_variations(self, label: np.ndarray, seeds: list[int], instance: np.ndarray | None = None
