@@ -169,7 +169,7 @@ def train_segmenter(data: str | Path, out: str | Path, *, size: int = 128, iters
         opt.step()
         sched.step()
         if on_progress and (it % 50 == 0 or it == iters):
-            on_progress({"step": it, "total": iters, "loss": float(loss), "elapsed_s": time.perf_counter() - t0})
+            on_progress({"step": it, "total": iters, "loss": float(loss.detach()), "elapsed_s": time.perf_counter() - t0})
     net.eval()
     scores = segment_scores(net, images, targets, n_cls)
     save_segmenter(net, ls, Path(out), {"data": str(data), "size": size, "iters": iters, "train_scores": scores})

@@ -27,7 +27,7 @@ LOAD_MS = 60_000
 
 @pytest.fixture
 def service(qtbot):
-    svc = PreviewService(debounce_ms=0, threads=1)
+    svc = PreviewService(debounce_ms=0, threads=1, precision="fp32")
     yield svc
     svc.shutdown()
     assert not svc.is_running(), "the worker thread must stop on shutdown()"
