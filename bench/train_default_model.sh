@@ -16,6 +16,10 @@ RESUME=""
 $CLI train --data "$RUNS/land128" --out "$RUNS/default" --size 128 --ngf 16 --spade-hidden 32 --ndf 32 \
   --batch 4 --iters 9000 --decay-start 6000 --use-vae --ema 0.999 --amp bf16 --channels-last --seed 1 \
   --sample-every 250 --save-every 250 --log-every 25 --progress bar $RESUME
+# phase two: continue the finished run to 13000 iterations (LR decay 6000 -> 13000)
+$CLI train --data "$RUNS/land128" --out "$RUNS/default" --size 128 --ngf 16 --spade-hidden 32 --ndf 32 \
+  --batch 4 --iters 13000 --decay-start 6000 --use-vae --ema 0.999 --amp bf16 --channels-last --seed 1 \
+  --sample-every 250 --save-every 250 --log-every 25 --progress bar --resume
 # 3. export (float16 weights), evaluation segmenter, evaluation
 $CLI export "$RUNS/default" -o resources/models/landscape.safetensors --half
 [ -f "$RUNS/seg128.safetensors" ] || $CLI train-segmenter --data "$RUNS/land128" --out "$RUNS/seg128.safetensors" \
