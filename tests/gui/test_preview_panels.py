@@ -77,7 +77,8 @@ def test_service_renders_a_painted_map(qtbot, service, model_path):
     np.testing.assert_array_equal(image, expected)  # the seed reached the model
 
 
-def test_rapid_requests_only_newest_is_rendered(qtbot, service, model_path, monkeypatch):
+def slow_renders(monkeypatch, seconds=0.3):
+    """Make every Synthesizer.render take ``seconds``; returns (started event, seeds rendered)."""
     from spade_studio.model.synthesize import Synthesizer
 
     original = Synthesizer.render
@@ -87,13 +88,23 @@ def test_rapid_requests_only_newest_is_rendered(qtbot, service, model_path, monk
     def slow_render(self, label, *a, **kw):
         calls.append(kw.get("seed"))
         started.set()
-        time.sleep(0.3)
+        time.sleep(seconds)
         return original(self, label, *a, **kw)
 
     monkeypatch.setattr(Synthesizer, "render", slow_render)
-    load(qtbot, service, model_path)
+    return started, calls
+
+
+def delivered_ids(service) -> list:
     delivered = []
     service.rendered.connect(lambda rid, img, s, n: delivered.append(rid))
+    return delivered
+
+
+def test_rapid_requests_only_newest_is_rendered(qtbot, service, model_path, monkeypatch):
+    started, calls = slow_renders(monkeypatch)
+    load(qtbot, service, model_path)
+    delivered = delivered_ids(service)
     lab = painted_map()
     ids = [service.request(lab, StyleSpec(seed=0), debounce_ms=0)]
     assert started.wait(10), "the worker never started rendering"
@@ -121,20 +132,9 @@ def test_debounce_coalesces_requests(qtbot, service, model_path):
 
 
 def test_result_of_a_replaced_model_is_dropped(qtbot, service, model_path, monkeypatch):
-    from spade_studio.model.synthesize import Synthesizer
-
-    original = Synthesizer.render
-    started = threading.Event()
-
-    def slow_render(self, label, *a, **kw):
-        started.set()
-        time.sleep(0.3)
-        return original(self, label, *a, **kw)
-
-    monkeypatch.setattr(Synthesizer, "render", slow_render)
+    started, _ = slow_renders(monkeypatch)
     load(qtbot, service, model_path)
-    delivered = []
-    service.rendered.connect(lambda rid, img, s, n: delivered.append(rid))
+    delivered = delivered_ids(service)
     service.request(painted_map(), StyleSpec(seed=1))
     assert started.wait(10)
     with qtbot.waitSignal(service.model_loaded, timeout=LOAD_MS):
