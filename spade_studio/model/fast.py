@@ -1,0 +1,386 @@
+"""Fast SPADE inference that computes the plain generator's function.
+
+``optimize_for_inference(generator, mode)`` wraps a :class:`SPADEGenerator` in a
+:class:`FastGenerator` with the same call signature. What makes it fast (exact, fp32):
+
+* the first SPADE conv reads a one-hot map, so it is a sum of gathered weight columns;
+* ``gamma``/``beta`` depend only on a small window of labels, so they are computed once per
+  distinct window (:mod:`.patterns`), not once per pixel: a uniform region costs one row, a
+  straight edge a few;
+* the windows are shared by every SPADE layer at one resolution, and the first convs of a
+  block's two or three SPADE layers run as one gather;
+* eval BatchNorm is folded into the modulation: ``norm(x) * (1 + gamma) + beta`` becomes one
+  ``x * A + B`` over a gathered table, with the following leaky ReLU applied in place;
+* spectral norm is folded once, and the dense residual convs run channels-last.
+
+``mode="preview"`` adds reduced precision where the hardware has it natively (bf16 on
+AVX512-BF16/AMX CPUs, fp16 on CUDA, fp16 on MPS); elsewhere preview is the exact path.
+
+Input the fast path cannot take (semantics that are not one-hot, a generator that is not a
+plain :class:`SPADEGenerator`, training mode) falls back to the plain network, and says so
+once through :mod:`warnings` and :attr:`FastGenerator.fallback_reason`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .generator import SPADEGenerator
+from .layers import SPADE, SPADEResBlock, fold_spectral_norm
+from .patterns import Patterns, build_patterns
+
+Mode = Literal["exact", "preview"]
+BLOCK_NAMES = ("head_0", "G_middle_0", "G_middle_1", "up_0", "up_1", "up_2", "up_3", "up_4")
+
+
+class FastPathUnavailable(RuntimeError):
+    """The fast path cannot compute this input exactly (the caller falls back)."""
+
+
+def native_low_precision(device: torch.device) -> torch.dtype | None:
+    """The reduced precision that is native on ``device`` (None: none that pays)."""
+    if device.type == "cuda":
+        return torch.float16
+    if device.type == "mps":
+        return torch.float16
+    if device.type == "cpu":
+        try:
+            if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+                return torch.bfloat16
+        except (AttributeError, RuntimeError):
+            pass
+    return None
+
+
+def supported(generator: nn.Module) -> str | None:
+    """None when the fast path can run ``generator``; else why not."""
+    if type(generator) is not SPADEGenerator:
+        return f"{type(generator).__name__} is not a plain SPADEGenerator"
+    for name, m in generator.named_modules():
+        if isinstance(m, SPADE):
+            if not isinstance(m.param_free_norm, (nn.BatchNorm2d, nn.InstanceNorm2d)):
+                return f"{name}: parameter-free norm {type(m.param_free_norm).__name__} is not supported"
+            if isinstance(m.param_free_norm, nn.BatchNorm2d) and m.param_free_norm.running_mean is None:
+                return f"{name}: batch norm without running statistics"
+            if isinstance(m.param_free_norm, nn.InstanceNorm2d) and m.param_free_norm.track_running_stats:
+                return f"{name}: instance norm with running statistics"
+            c1 = m.mlp_shared[0]
+            if c1.kernel_size[0] != c1.kernel_size[1] or m.mlp_gamma.kernel_size != c1.kernel_size:
+                return f"{name}: non-square or mixed SPADE kernels"
+    return None
+
+
+@dataclass
+class _BlockTables:
+    """Per block: the first convs of its SPADE layers as one gather table."""
+
+    spades: list[tuple[str, SPADE]]
+    table: torch.Tensor  # [k*k, n_codes + 1, sum(hidden)]; the last code (outside) is zero
+    bias: torch.Tensor  # [sum(hidden)]
+    offsets: list[int]  # column offset of each SPADE layer in the table
+    hidden: list[int]
+    gamma_beta: list[tuple[torch.Tensor, torch.Tensor]]  # per layer: [k*k*hid, 2C] weights, [2C] bias
+
+
+class FastGenerator(nn.Module):
+    """Same call signature as :class:`SPADEGenerator`: ``(semantics, z=None, latent_hw=None)``.
+
+    :meth:`forward_labels` takes the label-index map directly (no one-hot tensor at all),
+    which is what the :class:`~spade_studio.model.synthesize.Synthesizer` uses.
+    """
+
+    def __init__(self, generator: SPADEGenerator, mode: Mode = "exact") -> None:
+        super().__init__()
+        if mode not in ("exact", "preview"):
+            raise ValueError(f"mode must be 'exact' or 'preview', not {mode!r}")
+        self.plain = generator
+        self.mode = mode
+        self.cfg = generator.cfg
+        self.fallback_reason: str | None = supported(generator)
+        self._warned = False
+        self._buffers: dict[str, torch.Tensor] = {}
+        self._tables: dict[tuple, list[_BlockTables]] = {}
+        self._lowp_weights: dict[tuple, dict[str, tuple[torch.Tensor, torch.Tensor | None]]] = {}
+        cfg = self.cfg
+        self.n_classes = cfg.label_nc + int(cfg.contain_dontcare_label)
+        self.n_codes = self.n_classes * (2 if cfg.use_instance else 1)
+        self.kernel = cfg.spade.kernel_size
+
+    # -- facts -----------------------------------------------------------------------------
+    @property
+    def low_precision(self) -> torch.dtype | None:
+        """The dtype the dense convs run in (None: fp32)."""
+        if self.mode != "preview":
+            return None
+        return native_low_precision(self._device())
+
+    def _device(self) -> torch.device:
+        return next(self.plain.parameters()).device
+
+    def _fallback(self, reason: str) -> None:
+        self.fallback_reason = reason
+        if not self._warned:
+            self._warned = True
+            warnings.warn(f"fast SPADE inference unavailable ({reason}); using the plain network",
+                          RuntimeWarning, stacklevel=3)
+
+    # -- entry points ----------------------------------------------------------------------
+    def forward(self, seg: torch.Tensor, z: torch.Tensor | None = None,
+                latent_hw: tuple[int, int] | None = None) -> torch.Tensor:
+        reason = supported(self.plain) or self._grad_reason()
+        if reason is None:
+            try:
+                label, edge = self.decode_semantics(seg)
+            except FastPathUnavailable as e:
+                reason = str(e)
+        if reason is not None:
+            self._fallback(reason)
+            return self.plain(seg, z, latent_hw)
+        return self.forward_labels(label, edge, z, latent_hw)
+
+    def _grad_reason(self) -> str | None:
+        if self.plain.training:
+            return "the generator is in training mode"
+        if torch.is_grad_enabled() and any(p.requires_grad for p in self.plain.parameters()):
+            return "gradients are enabled (use torch.inference_mode or no_grad)"
+        return None
+
+    def decode_semantics(self, seg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One-hot semantics ``[N, C(+1), H, W]`` -> label indices ``[N, H, W]`` (+ edge bits)."""
+        c = self.n_classes
+        want = c + int(self.cfg.use_instance)
+        if seg.dim() != 4 or seg.shape[1] != want:
+            raise FastPathUnavailable(f"semantics of shape {tuple(seg.shape)}, expected [N, {want}, H, W]")
+        cls = seg[:, :c]
+        values, label = cls.max(dim=1)
+        n, _, h, w = seg.shape
+        if not bool((values == 1).all()) or int(torch.count_nonzero(cls)) != n * h * w:
+            raise FastPathUnavailable("semantics are not one-hot")
+        edge = None
+        if self.cfg.use_instance:
+            e = seg[:, c]
+            if not bool(((e == 0) | (e == 1)).all()):
+                raise FastPathUnavailable("the instance-edge channel is not 0/1")
+            edge = e.to(torch.int64)
+        return label, edge
+
+    def forward_labels(self, label: torch.Tensor, edge: torch.Tensor | None = None,
+                       z: torch.Tensor | None = None, latent_hw: tuple[int, int] | None = None) -> torch.Tensor:
+        """``label`` int ``[N, H, W]`` of class indices (dontcare already ``label_nc``)."""
+        reason = supported(self.plain) or self._grad_reason()
+        if reason is not None:
+            self._fallback(reason)
+            return self.plain(self.one_hot(label, edge), z, latent_hw)
+        return self._run(label.long(), edge, z, latent_hw)
+
+    def one_hot(self, label: torch.Tensor, edge: torch.Tensor | None) -> torch.Tensor:
+        n, h, w = label.shape
+        sem = torch.zeros(n, self.n_classes, h, w, device=label.device)
+        sem.scatter_(1, label.long()[:, None], 1.0)
+        if self.cfg.use_instance:
+            e = torch.zeros(n, 1, h, w, device=label.device) if edge is None else edge[:, None].float()
+            sem = torch.cat([sem, e], 1)
+        return sem
+
+    # -- the network -----------------------------------------------------------------------
+    def _run(self, label: torch.Tensor, edge: torch.Tensor | None, z: torch.Tensor | None,
+             latent_hw: tuple[int, int] | None) -> torch.Tensor:
+        cfg, g = self.cfg, self.plain
+        codes = label * 2 + (edge if edge is not None else 0) if cfg.use_instance else label
+        lhw = tuple(latent_hw) if latent_hw else cfg.latent_hw
+        x = self._latent(label, edge, z, lhw)
+        x = x.contiguous(memory_format=torch.channels_last)
+        ctx = _Context(self, codes)
+        tables = self._block_tables(x.device, x.dtype)
+        up_after = {"head_0": True, "G_middle_0": cfg.num_upsampling_layers in ("more", "most"),
+                    "G_middle_1": False}
+        names = [n for n in BLOCK_NAMES if hasattr(g, n)]
+        for i, name in enumerate(names):
+            if name.startswith("up_"):
+                x = F.interpolate(x, scale_factor=2, mode="nearest")
+            x = self.block(getattr(g, name), tables[i], x, ctx)
+            if up_after.get(name):
+                x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = F.leaky_relu(x, 0.2)
+        x = self._conv(g.conv_img, x)
+        return torch.tanh(x)
+
+    def _latent(self, label: torch.Tensor, edge: torch.Tensor | None, z: torch.Tensor | None,
+                lhw: tuple[int, int]) -> torch.Tensor:
+        g, cfg = self.plain, self.cfg
+        if cfg.use_vae:
+            if z is None:
+                z = torch.randn(label.shape[0], cfg.z_dim, device=label.device)
+            return g.latent(label, z, lhw)  # the label is not read for VAE models
+        small_lab = resize_nearest(label, lhw)
+        small_edge = None if edge is None else resize_nearest(edge, lhw)
+        return g.fc(self.one_hot(small_lab, small_edge))
+
+    def block(self, blk: SPADEResBlock, tab: _BlockTables, x: torch.Tensor, ctx: _Context) -> torch.Tensor:
+        pat = ctx.patterns(x.shape[-2:])
+        mods = self._modulations(tab, pat, x.dtype)
+        if blk.learned_shortcut:
+            shortcut = self._conv(blk.conv_s, self._modulate(x, mods["norm_s"], pat, False, "a"))
+        else:
+            shortcut = x
+        dx = self._conv(blk.conv_0, self._modulate(x, mods["norm_0"], pat, True, "a"))
+        dx = self._conv(blk.conv_1, self._modulate(dx, mods["norm_1"], pat, True, "a"))
+        return dx.add_(shortcut)
+
+    def _modulations(self, tab: _BlockTables, pat: Patterns, dtype: torch.dtype) -> dict[str, tuple]:
+        """Per SPADE layer: ``(A, B, norm)`` tables over the distinct windows of ``pat``."""
+        k2 = tab.table.shape[0]
+        win1 = pat.p1.windows  # [U1, k*k] codes
+        pre = tab.bias.expand(win1.shape[0], -1).clone()
+        for j in range(k2):
+            pre += tab.table[j].index_select(0, win1[:, j])
+        actv = torch.relu_(pre)  # [U1, sum(hidden)]
+        actv = torch.cat([actv, actv.new_zeros(1, actv.shape[1])])  # row U1: outside the image
+        win2 = pat.p2.windows  # [U2, k*k] of p1 ids
+        u2 = win2.shape[0]
+        out = {}
+        for (name, spade), off, hid, (wmat, bias) in zip(tab.spades, tab.offsets, tab.hidden, tab.gamma_beta):
+            patches = actv[:, off:off + hid].index_select(0, win2.reshape(-1)).view(u2, -1)  # [U2, k*k*hid]
+            gb = torch.addmm(bias, patches, wmat)  # [U2, 2C]: gamma | beta in one GEMM
+            c = gb.shape[1] // 2
+            scale, beta = gb[:, :c].add_(1), gb[:, c:]
+            norm = spade.param_free_norm
+            if isinstance(norm, nn.BatchNorm2d):
+                s = torch.rsqrt(norm.running_var + norm.eps)
+                t = -norm.running_mean * s
+                beta.addcmul_(scale, t)
+                scale.mul_(s)
+                out[name] = (gb, None)
+            else:
+                out[name] = (gb, norm)
+        return out
+
+    def _modulate(self, x: torch.Tensor, mod: tuple, pat: Patterns, relu: bool, slot: str) -> torch.Tensor:
+        """``x * A[id] + B[id]`` (+ leaky ReLU), in cache-sized chunks into a reused buffer."""
+        table, norm = mod
+        if norm is not None:  # instance norm: statistics of x itself
+            x = F.instance_norm(x, eps=norm.eps).contiguous(memory_format=torch.channels_last)
+        n, c, h, w = x.shape
+        x2 = x.permute(0, 2, 3, 1).reshape(-1, c)  # a view for channels-last x
+        total = x2.shape[0]
+        y = self._buffer(slot, total * c, x.dtype, x.device).view(total, c)
+        ids = pat.flat_ids
+        step = max(256, (1 << 19) // (2 * c))  # about 2 MB of gathered table rows per chunk
+        scratch = self._buffer("gather", min(step, total) * 2 * c, x.dtype, x.device)
+        for s in range(0, total, step):
+            e = min(total, s + step)
+            ab = scratch[: (e - s) * 2 * c].view(e - s, 2 * c)
+            torch.index_select(table, 0, ids[s:e], out=ab)
+            torch.addcmul(ab[:, c:], x2[s:e], ab[:, :c], out=y[s:e])
+        if relu:
+            F.leaky_relu_(y, 0.2)
+        return y.view(n, h, w, c).permute(0, 3, 1, 2)
+
+    def _buffer(self, slot: str, numel: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """A reused flat scratch buffer (fresh large allocations cost a page fault per 4 KB)."""
+        buf = self._buffers.get(slot)
+        if buf is None or buf.numel() < numel or buf.dtype != dtype or buf.device != device:
+            buf = torch.empty(numel, dtype=dtype, device=device)
+            self._buffers[slot] = buf
+        return buf[:numel]
+
+    def release_buffers(self) -> None:
+        """Free the scratch buffers (they are kept between renders of one size)."""
+        self._buffers.clear()
+
+    def _conv(self, conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+        dt = self.low_precision
+        if dt is None:
+            return conv(x)
+        w, b = self._lowp(conv, dt)
+        y = F.conv2d(x.to(dt), w, b, conv.stride, conv.padding)
+        return y.float()
+
+    def _lowp(self, conv: nn.Conv2d, dt: torch.dtype) -> tuple[torch.Tensor, torch.Tensor | None]:
+        key = (str(self._device()), dt)
+        cache = self._lowp_weights.setdefault(key, {})
+        hit = cache.get(id(conv))
+        if hit is None:
+            w = conv.weight_folded if hasattr(conv, "weight_folded") else conv.weight
+            w = w.detach().to(dt).contiguous(memory_format=torch.channels_last)
+            b = None if conv.bias is None else conv.bias.detach().to(dt)
+            cache[id(conv)] = hit = (w, b)
+        return hit
+
+    def _block_tables(self, device: torch.device, dtype: torch.dtype) -> list[_BlockTables]:
+        key = (str(device), dtype)
+        if key not in self._tables:
+            self._tables = {key: [self._make_tables(getattr(self.plain, n))
+                                  for n in BLOCK_NAMES if hasattr(self.plain, n)]}
+        return self._tables[key]
+
+    @torch.no_grad()
+    def _make_tables(self, blk: SPADEResBlock) -> _BlockTables:
+        spades = [(n, getattr(blk, n)) for n in ("norm_0", "norm_1", "norm_s") if hasattr(blk, n)]
+        c, k = self.n_classes, self.kernel
+        tables, biases, offsets, hidden, gbs, off = [], [], [], [], [], 0
+        for _, sp in spades:
+            conv = sp.mlp_shared[0]
+            w = conv.weight.detach()  # [hid, C(+1), k, k]
+            hid = w.shape[0]
+            wk = w.permute(2, 3, 1, 0).reshape(k * k, w.shape[1], hid)  # [k*k, C(+1), hid]
+            cls = wk[:, :c]
+            if self.cfg.use_instance:
+                e = wk[:, c:c + 1]
+                per_code = torch.stack([cls, cls + e], dim=2).reshape(k * k, 2 * c, hid)  # code = 2*label+edge
+            else:
+                per_code = cls
+            tables.append(torch.cat([per_code, per_code.new_zeros(k * k, 1, hid)], 1))
+            biases.append(conv.bias.detach() if conv.bias is not None else w.new_zeros(hid))
+            offsets.append(off)
+            hidden.append(hid)
+            off += hid
+            wg = torch.cat([sp.mlp_gamma.weight.detach(), sp.mlp_beta.weight.detach()], 0)  # [2C, hid, k, k]
+            wmat = wg.permute(2, 3, 1, 0).reshape(k * k * hid, -1).contiguous()  # rows (dy, dx, hid)
+            bg = torch.cat([sp.mlp_gamma.bias.detach(), sp.mlp_beta.bias.detach()])
+            gbs.append((wmat, bg))
+        return _BlockTables(spades, torch.cat(tables, 2).contiguous(), torch.cat(biases), offsets, hidden, gbs)
+
+
+class _Context:
+    """One forward pass: the label codes and the patterns of each resolution."""
+
+    def __init__(self, fast: FastGenerator, codes: torch.Tensor) -> None:
+        self.fast = fast
+        self.codes = codes
+        self._patterns: dict[tuple[int, int], Patterns] = {}
+
+    def patterns(self, hw) -> Patterns:
+        hw = (int(hw[0]), int(hw[1]))
+        pat = self._patterns.get(hw)
+        if pat is None:
+            codes = resize_nearest(self.codes, hw)
+            pat = build_patterns(codes, self.fast.n_codes, self.fast.kernel)
+            self._patterns[hw] = pat
+        return pat
+
+
+def resize_nearest(label: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+    """Integer map ``[N, H, W]`` resized as ``F.interpolate(mode='nearest')`` resizes one-hot maps."""
+    if tuple(label.shape[-2:]) == tuple(hw):
+        return label
+    return F.interpolate(label[:, None].float(), size=tuple(hw), mode="nearest")[:, 0].long()
+
+
+def optimize_for_inference(generator: SPADEGenerator, mode: Mode = "exact") -> FastGenerator:
+    """A module computing ``generator``'s function faster (see the module docstring).
+
+    The generator is shared, not copied: it is put in eval mode, its spectral norms are
+    folded (exact in eval mode) and its weights are made channels-last (same values)."""
+    generator.eval()
+    fold_spectral_norm(generator)
+    for p in generator.parameters():
+        p.requires_grad_(False)
+    generator.to(memory_format=torch.channels_last)
+    return FastGenerator(generator, mode)
