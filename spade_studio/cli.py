@@ -24,7 +24,7 @@ def _load_synth(args: argparse.Namespace):
     from spade_studio.model.synthesize import Synthesizer
 
     return Synthesizer(args.model, device=args.device, dataset=getattr(args, "dataset", None),
-                       precision=args.precision)
+                       precision=args.precision, fast=not getattr(args, "plain", False))
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -65,10 +65,11 @@ def cmd_render(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         for v in range(k):
             if style_z is not None:
-                res = synth.render(lf.ids, inst, z=style_z, where=str(lp)) if v == 0 else synth.render(
-                    lf.ids, inst, z=_style_sample(synth, args.style, base_seed + v), where=str(lp))
+                res = synth.render(lf.ids, inst, z=style_z, where=str(lp), quality=args.quality) if v == 0 else \
+                    synth.render(lf.ids, inst, z=_style_sample(synth, args.style, base_seed + v), where=str(lp),
+                                 quality=args.quality)
             else:
-                res = synth.render(lf.ids, inst, seed=base_seed + v, where=str(lp))
+                res = synth.render(lf.ids, inst, seed=base_seed + v, where=str(lp), quality=args.quality)
             target = out if not many else out / (f"{lp.stem}.png" if k == 1 else f"{lp.stem}_v{v:02d}.png")
             write_image(target, res.image)
             for note in res.notes:
@@ -196,6 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
     r.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
                    help="fp32 (exact, default) or bf16 (about 2x faster where the CPU/GPU has it; auto picks it there)")
+    r.add_argument("--quality", default="exact", choices=["exact", "preview"],
+                   help="exact (the network's own result, fast path; default) or preview (faster, "
+                        "reduced precision where the hardware has it: max difference 0.06)")
+    r.add_argument("--plain", action="store_true",
+                   help="run the plain network instead of the fast exact path (slower; for comparison)")
     r.set_defaults(func=cmd_render)
 
     c = sub.add_parser("convert", help="official checkpoint folder or .pth -> SPADE Studio .safetensors")

@@ -324,6 +324,7 @@ class MainWindow(QMainWindow):
         self.canvas.label_picked.connect(self.set_current_label)
         self.canvas.cursor_info.connect(self._cursor_info)
         self.canvas.zoom_changed.connect(self._update_canvas_title)
+        self.canvas.stroke_finished.connect(self.request_render)
         d.reset.connect(self._update_canvas_title)
         self.canvas.brush_size_changed.connect(self._brush_size_from_canvas)
         self.size_slider.valueChanged.connect(self._brush_size_from_slider)
@@ -424,7 +425,10 @@ class MainWindow(QMainWindow):
 
     def _send_render(self) -> None:
         if self.model_info is not None:
-            self.service.request(self.document.snapshot(), self.style, debounce_ms=0)
+            # while a stroke is in progress: a preview (stroke update); the exact render follows
+            # when it ends (canvas.stroke_finished asks for one)
+            quality = "preview" if self.document.stroke_active else "exact"
+            self.service.request(self.document.snapshot(), self.style, debounce_ms=0, quality=quality)
 
     def _style_changed(self, spec: StyleSpec) -> None:
         self.style = spec

@@ -62,15 +62,12 @@ def allowed_label_values(config: GeneratorConfig | dict[str, Any]) -> list[int]:
     return sorted(set(values))
 
 
-def make_semantics(label: torch.Tensor, instance: torch.Tensor | None,
-                   config: GeneratorConfig | dict[str, Any]) -> torch.Tensor:
-    """``label`` int ``[N,1,H,W]`` (+ ``instance`` int ``[N,1,H,W]``) -> float32 ``[N, semantic_nc, H, W]``.
+def label_indices(label: torch.Tensor, instance: torch.Tensor | None,
+                  config: GeneratorConfig | dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``label`` int ``[N,1,H,W]`` (+ ``instance``) -> class indices ``[N,H,W]`` int64 (255 mapped
+    to the dontcare index) and, for models that use instances, the 0/1 edge map ``[N,H,W]``.
 
-    ``config`` is a :class:`GeneratorConfig` or a dict of official option names. Value 255
-    becomes the dontcare index ``label_nc`` when the model has a dontcare channel. Label ids
-    outside the model's range raise ``ValueError`` naming them. If the model uses instance
-    edges and ``instance`` is None, regions of equal label are used as instances.
-    """
+    The same checks and conventions as :func:`make_semantics`, without the one-hot tensor."""
     cfg = _as_config(config)
     if label.dim() == 3:
         label = label.unsqueeze(1)
@@ -88,8 +85,7 @@ def make_semantics(label: torch.Tensor, instance: torch.Tensor | None,
             + (" (+ dontcare)" if cfg.contain_dontcare_label else "")
         )
     n, _, h, w = label.shape
-    sem = torch.zeros(n, nc, h, w, dtype=torch.float32, device=label.device)
-    sem.scatter_(1, label, 1.0)
+    edge = None
     if cfg.use_instance:
         if instance is None:
             inst = np.stack([regions_as_instances(label[i, 0].cpu().numpy()) for i in range(n)])
@@ -100,5 +96,25 @@ def make_semantics(label: torch.Tensor, instance: torch.Tensor | None,
             raise ValueError(
                 f"instance map size {tuple(instance.shape[-2:])} does not match label size {(h, w)}"
             )
-        sem = torch.cat([sem, instance_edges(instance.long())], dim=1)
+        edge = instance_edges(instance.long())[:, 0].long()
+    return label[:, 0], edge
+
+
+def make_semantics(label: torch.Tensor, instance: torch.Tensor | None,
+                   config: GeneratorConfig | dict[str, Any]) -> torch.Tensor:
+    """``label`` int ``[N,1,H,W]`` (+ ``instance`` int ``[N,1,H,W]``) -> float32 ``[N, semantic_nc, H, W]``.
+
+    ``config`` is a :class:`GeneratorConfig` or a dict of official option names. Value 255
+    becomes the dontcare index ``label_nc`` when the model has a dontcare channel. Label ids
+    outside the model's range raise ``ValueError`` naming them. If the model uses instance
+    edges and ``instance`` is None, regions of equal label are used as instances.
+    """
+    cfg = _as_config(config)
+    idx, edge = label_indices(label, instance, cfg)
+    n, h, w = idx.shape
+    nc = cfg.label_nc + int(cfg.contain_dontcare_label)
+    sem = torch.zeros(n, nc, h, w, dtype=torch.float32, device=idx.device)
+    sem.scatter_(1, idx[:, None], 1.0)
+    if edge is not None:
+        sem = torch.cat([sem, edge[:, None].float()], dim=1)
     return sem

@@ -18,7 +18,9 @@ from .encoder import StyleEncoder
 from .generator import SPADEGenerator
 from .layers import fold_spectral_norm
 from .official import CheckpointError, load_official_state_dict
-from .semantics import allowed_label_values, make_semantics
+from .fast import FastGenerator, optimize_for_inference
+from .semantics import allowed_label_values, label_indices, make_semantics
+from .stroke import StrokeRenderer
 
 
 def pick_device(requested: str = "auto") -> torch.device:
@@ -91,10 +93,16 @@ class Synthesizer:
     ``.safetensors`` file, an official checkpoint folder or ``.pth``, or a :class:`ModelBundle`.
     Spectral norm is folded once at load (exact for eval); every call runs under
     ``torch.inference_mode``. Thread-safe (one render at a time).
+
+    Renders run through :func:`~spade_studio.model.fast.optimize_for_inference` (``fast=True``,
+    the default): ``quality="exact"`` computes the plain network's result (fp32, within 1e-4),
+    ``quality="preview"`` adds native reduced precision and, for successive maps of one size
+    and style, live stroke updates (:mod:`.stroke`). ``fast=False`` runs the plain network.
     """
 
     def __init__(self, model: str | os.PathLike | ModelBundle | None = None, device: str = "auto",
-                 dataset: str | None = None, threads: int | None = None, precision: str = "fp32") -> None:
+                 dataset: str | None = None, threads: int | None = None, precision: str = "fp32",
+                 fast: bool = True) -> None:
         if model is None:
             from spade_studio.paths import default_model_path
 
@@ -115,6 +123,10 @@ class Synthesizer:
         fold_spectral_norm(g)
         # channels-last convolutions are markedly faster on CPUs (measured: bench/render_speed.py)
         self.G = g.eval().to(self.device, memory_format=torch.channels_last)
+        self.fast = bool(fast)
+        self.G_exact: FastGenerator = optimize_for_inference(self.G, "exact")
+        self.G_preview = FastGenerator(self.G, "preview")
+        self.strokes = StrokeRenderer(self.G_preview)
         self.E: StyleEncoder | None = None
         if self.bundle.has_encoder:
             e = StyleEncoder(self.bundle.encoder)  # type: ignore[arg-type]
@@ -192,11 +204,14 @@ class Synthesizer:
     # -- rendering -------------------------------------------------------------------------
     def render(self, label: np.ndarray, instance: np.ndarray | None = None, *, z: torch.Tensor | None = None,
                style_image: np.ndarray | None = None, seed: int | None = None,
-               where: str = "label map") -> RenderResult:
+               where: str = "label map", quality: str = "exact") -> RenderResult:
         """Label ids ``[H, W]`` (+ instance ids) -> RGB uint8 ``[H, W, 3]``.
 
         Style (VAE models): ``z`` if given, else the encoded ``style_image``, else ``z`` drawn
-        from ``seed`` (0 when nothing is given)."""
+        from ``seed`` (0 when nothing is given). ``quality``: ``exact`` (the plain network's
+        result) or ``preview`` (faster, within the preview bounds; for live strokes)."""
+        if quality not in ("exact", "preview"):
+            raise ValueError(f"quality must be 'exact' or 'preview', not {quality!r}")
         import time
 
         t0 = time.perf_counter()
@@ -231,10 +246,23 @@ class Synthesizer:
         with self._lock, torch.inference_mode():
             lab_t = torch.from_numpy(lab)[None, None].to(self.device)
             inst_t = None if inst is None else torch.from_numpy(inst)[None, None].to(self.device)
-            sem = make_semantics(lab_t, inst_t, self.config).contiguous(memory_format=torch.channels_last)
             zz = None if z is None else z.to(self.device).expand(1, -1)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-                out = self.G(sem, zz, latent_hw=(ph // self.stride, pw // self.stride))
+            lhw = (ph // self.stride, pw // self.stride)
+            if not self.fast or self.precision == "bf16":
+                sem = make_semantics(lab_t, inst_t, self.config).contiguous(memory_format=torch.channels_last)
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                    out = self.G(sem, zz, latent_hw=lhw)
+            else:
+                idx, edge = label_indices(lab_t, inst_t, self.config)
+                if quality == "preview" and self.strokes.available:
+                    out = self.strokes.update(idx, edge, zz, lhw)
+                elif self.strokes.available:
+                    out = self.strokes.render(idx, edge, zz, lhw, generator=self.G_exact)
+                else:
+                    gen = self.G_preview if quality == "preview" else self.G_exact
+                    out = gen.forward_labels(idx, edge, zz, lhw)
+                if self.G_exact.fallback_reason and self.G_exact.fallback_reason not in notes:
+                    notes.append(f"fast inference unavailable: {self.G_exact.fallback_reason}")
             img = to_uint8(out.float())[0, :h, :w]
         return RenderResult(img, None if z is None else z.cpu(), notes, time.perf_counter() - t0)
 

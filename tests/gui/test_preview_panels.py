@@ -146,7 +146,8 @@ def test_result_of_a_replaced_model_is_dropped(qtbot, service, model_path, monke
     assert blocker.args[0] == rid
 
 
-def test_event_loop_keeps_turning_during_a_render(qtbot, service, model_path):
+def test_event_loop_keeps_turning_during_a_render(qtbot, service, model_path, monkeypatch):
+    slow_renders(monkeypatch, 0.2)  # the fast path renders this tiny model in a few ms
     load(qtbot, service, model_path)
     stamps: list[float] = []
     timer = QTimer()
