@@ -51,6 +51,7 @@ from spade_studio.model.semantics import label_indices  # noqa: E402
 from spade_studio.model.stroke import StrokeRenderer  # noqa: E402
 
 MAPS = ROOT / "tests" / "data" / "maps"
+TOLERANCE = StrokeRenderer.__init__.__defaults__[0]  # --tolerance
 
 
 def cpu_line() -> str:
@@ -159,7 +160,7 @@ def run_config(name: str, repeats: int) -> dict:
     plain = copy.deepcopy(g)  # as built: not folded, contiguous (what every render ran before)
     exact = optimize_for_inference(g)
     preview = FastGenerator(exact.plain, "preview")
-    sr = StrokeRenderer(preview)
+    sr = StrokeRenderer(preview, tolerance=TOLERANCE)
     lab_t = torch.from_numpy(lab)[None, None]
     inst_t = None if inst is None else torch.from_numpy(inst)[None, None]
     sem = make_semantics(lab_t, inst_t, cfg)
@@ -221,13 +222,20 @@ def run_config(name: str, repeats: int) -> dict:
     return res
 
 
-def memory_child(kind: str, name: str) -> None:
-    import resource
+def _vm(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return float(line.split()[1]) / 1024  # kB -> MB
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
+
+def memory_child(kind: str, name: str) -> None:
+    """Peak resident memory of one 512x512 render (Linux: VmHWM, reset before the render)."""
     g, lab, inst, z, lhw, _ = setup(name)
     lab = resize(lab.astype(np.uint8), (512, 512)).astype(np.int64)
     lhw = (512 // g.cfg.stride, 512 // g.cfg.stride)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    Path("/proc/self/clear_refs").write_text("5")  # resets the peak (VmHWM) to the current RSS
+    base = _vm("VmRSS")
     with torch.inference_mode():
         if kind == "plain":
             sem = make_semantics(torch.from_numpy(lab)[None, None], None, g.cfg)
@@ -236,8 +244,8 @@ def memory_child(kind: str, name: str) -> None:
             f = optimize_for_inference(g)
             idx, edge = label_indices(torch.from_numpy(lab)[None, None], None, g.cfg)
             f.forward_labels(idx, edge, z, lhw)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"peak_mb": peak / 1024, "render_mb": (peak - base) / 1024}))
+    peak = _vm("VmHWM")
+    print(json.dumps({"peak_mb": peak, "render_mb": peak - base}))
 
 
 def memory(name: str) -> dict:
@@ -255,10 +263,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--tolerance", type=float, default=TOLERANCE, help="stroke-update tolerance")
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    globals()["TOLERANCE"] = a.tolerance
     if a.memory_child:
         memory_child(*a.memory_child)
         return

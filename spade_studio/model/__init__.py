@@ -2,6 +2,7 @@
 
 from .config import ConfigError, EncoderConfig, GeneratorConfig, SPADENormConfig
 from .encoder import StyleEncoder
+from .fast import FastGenerator, optimize_for_inference
 from .generator import SPADEGenerator
 from .official import (
     build_encoder,
@@ -13,7 +14,7 @@ from .semantics import make_semantics
 __all__ = [
     "ConfigError", "EncoderConfig", "GeneratorConfig", "SPADENormConfig", "SPADEGenerator",
     "StyleEncoder", "build_encoder", "build_generator", "load_official_state_dict",
-    "make_semantics", "Synthesizer",
+    "make_semantics", "Synthesizer", "FastGenerator", "optimize_for_inference",
 ]
 
 

@@ -51,7 +51,7 @@ class UpdateInfo:
 class StrokeRenderer:
     """Incremental renders over a :class:`FastGenerator` (see the module docstring)."""
 
-    def __init__(self, fast: FastGenerator, tolerance: float = 0.03, margin: int = 0,
+    def __init__(self, fast: FastGenerator, tolerance: float = 0.02, margin: int = 0,
                  whole_above: float = 0.5) -> None:
         if margin < 0 or tolerance < 0:
             raise ValueError("margin and tolerance must be >= 0")

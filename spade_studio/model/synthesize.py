@@ -15,10 +15,10 @@ from spade_studio.labels import LabelError
 
 from .checkpoint import ModelBundle, load_any
 from .encoder import StyleEncoder
+from .fast import FastGenerator, optimize_for_inference
 from .generator import SPADEGenerator
 from .layers import fold_spectral_norm
 from .official import CheckpointError, load_official_state_dict
-from .fast import FastGenerator, optimize_for_inference
 from .semantics import allowed_label_values, label_indices, make_semantics
 from .stroke import StrokeRenderer
 
