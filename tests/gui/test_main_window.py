@@ -143,3 +143,26 @@ def test_smoke_test_command(tiny, tmp_path):
                        env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "smoke test: ok" in r.stdout
+
+
+def test_a_stroke_in_progress_renders_previews_and_its_end_an_exact_render(window, qtbot, monkeypatch):
+    asked = []
+    original = window.service.request
+
+    def spy(label_map, style, instance=None, debounce_ms=None, quality="exact"):
+        asked.append(quality)
+        return original(label_map, style, instance, debounce_ms, quality)
+
+    monkeypatch.setattr(window.service, "request", spy)
+    window.set_current_label(10)
+    canvas = window.canvas
+    mouse(canvas, QEvent.Type.MouseButtonPress, (40.0, 60.0))
+    for x in (50.0, 60.0, 70.0):
+        mouse(canvas, QEvent.Type.MouseMove, (x, 60.0))
+        qtbot.wait(60)  # longer than the 40 ms throttle: each move asks for a render
+    qtbot.waitUntil(lambda: "preview" in asked, timeout=5000)
+    assert "exact" not in asked  # nothing exact while the mouse is down
+    with qtbot.waitSignal(window.render_shown, timeout=LOAD_MS):
+        mouse(canvas, QEvent.Type.MouseButtonRelease, (70.0, 60.0), Qt.MouseButton.NoButton)
+        qtbot.waitUntil(lambda: asked and asked[-1] == "exact", timeout=5000)
+    assert asked[-1] == "exact"
