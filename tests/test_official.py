@@ -18,7 +18,7 @@ from spade_studio.model.official import (
     read_state_dict,
 )
 
-OPT_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference" / "opt_txt"
+OPT_DIR = Path(__file__).resolve().parent / "data" / "reference" / "opt_txt"  # vendored
 
 EXPECTED = {
     # dataset: (label_nc, dontcare, no_instance, crop, aspect, upsampling, semantic_nc)
@@ -33,8 +33,7 @@ EXPECTED = {
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_parse_opt_txt(name):
     path = OPT_DIR / f"{name}-opt.txt"
-    if not path.exists():
-        pytest.skip("opt samples not present")
+    assert path.exists(), f"{path} is missing (vendored test data)"
     opt = parse_opt_txt(path.read_text())
     label_nc, dontcare, no_inst, crop, aspect, up, snc = EXPECTED[name]
     assert opt["label_nc"] == label_nc
@@ -62,8 +61,7 @@ def test_parse_opt_handles_defaults_and_headers():
 
 
 def _random_folder(tmp_path, cfg_overrides, opt_name="coco", with_e=True, write_opt=True):
-    if write_opt and not (OPT_DIR / f"{opt_name}-opt.txt").exists():
-        pytest.skip("opt samples not present")
+    assert not write_opt or (OPT_DIR / f"{opt_name}-opt.txt").exists(), "vendored opt samples missing"
     torch.manual_seed(1)
     opt = dict(label_nc=20, contain_dontcare_label=True, no_instance=False, ngf=8, crop_size=64, use_vae=True)
     opt.update(cfg_overrides)
