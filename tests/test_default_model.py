@@ -32,3 +32,16 @@ def test_render_samples_without_model_and_with_styles(tmp_path):
                     str(resources_dir() / "styles" / f"{style}.jpg")]) == 0
         means[style] = np.array(Image.open(o)).astype(float).mean()
     assert means["night"] < means["day"] - 20  # a night style image makes the render darker
+
+
+def test_bundled_model_metadata_holds_no_machine_paths():
+    import json
+
+    from safetensors import safe_open
+
+    from spade_studio.paths import default_model_path
+
+    with safe_open(str(default_model_path()), "pt") as f:
+        meta = f.metadata()
+    assert json.loads(meta["provenance"])["run"] == "default"
+    assert not any(p in v for v in meta.values() for p in ('"/work/', '"/root/', '"/home/'))

@@ -53,6 +53,8 @@ def test_tiny_run_produces_a_model_that_renders(landscapes, tmp_path):
     assert grid.width == 3 * 64 + 4
     bundle = load_model_file(res.model_path)
     assert bundle.label_set.name == "landscape" and bundle.has_encoder
+    # a shared model file names its run and data folders, never this machine's paths
+    assert bundle.provenance["run"] == "run" and "/" not in json.dumps(bundle.provenance)
     s = Synthesizer(res.model_path, device="cpu")
     lab = np.array(Image.open(landscapes / "labels" / "scene_000000.png"))
     out = s.render(lab, style_image=np.array(Image.open(landscapes / "images" / "scene_000001.png")))

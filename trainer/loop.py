@@ -375,9 +375,9 @@ def train(config: TrainConfig, on_progress: ProgressFn | None = None,
             generator=gcfg, G_state_dict={k: v.detach().cpu() for k, v in g_src.state_dict().items()},
             label_set=label_set, encoder=ecfg,
             E_state_dict={k: v.detach().cpu() for k, v in E.state_dict().items()} if E is not None else None,
-            provenance={"source": "SPADE Studio trainer", "run": str(run_dir.resolve()), "step": step,
-                        "data": str(data_root.resolve()), "samples": len(samples), "ema": config.ema,
-                        "init_from": config.init_from},
+            provenance={"source": "SPADE Studio trainer", "run": run_dir.resolve().name, "step": step,
+                        "data": data_root.resolve().name, "samples": len(samples), "ema": config.ema,
+                        "init_from": Path(config.init_from).name if config.init_from else None},
         )
         return save_model(bundle, path)
 
