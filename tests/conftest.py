@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -14,9 +13,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 @pytest.fixture(scope="session")
 def shared() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip("../shared is not present")
-    return SHARED
+    """The real sample data (COCO-Stuff, ADE20K) vendored from ../shared/data, same layout."""
+    root = ROOT / "tests" / "data" / "shared"
+    assert (root / "data" / "coco_stuff_sample").is_dir(), f"vendored sample data missing under {root}"
+    return root
 
 
 @pytest.fixture(autouse=True)

@@ -116,7 +116,7 @@ def _run_cli(*args):
                           text=True, cwd=ROOT, timeout=300)
 
 
-def test_cli_convert_info_render_roundtrip(tmp_path, shared):
+def test_cli_convert_info_render_roundtrip(tmp_path):
     sys.path.insert(0, str(ROOT / "tests"))
     from test_official import _random_folder
 
