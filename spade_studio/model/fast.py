@@ -33,7 +33,7 @@ from torch import nn
 
 from .generator import SPADEGenerator
 from .layers import SPADE, SPADEResBlock, fold_spectral_norm
-from .patterns import Patterns, build_patterns
+from .patterns import Patterns, build_patterns, decode_one_hot
 
 Mode = Literal["exact", "preview"]
 BLOCK_NAMES = ("head_0", "G_middle_0", "G_middle_1", "up_0", "up_1", "up_2", "up_3", "up_4")
@@ -158,22 +158,10 @@ class FastGenerator(nn.Module):
 
     def decode_semantics(self, seg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """One-hot semantics ``[N, C(+1), H, W]`` -> label indices ``[N, H, W]`` (+ edge bits)."""
-        c = self.n_classes
-        want = c + int(self.cfg.use_instance)
-        if seg.dim() != 4 or seg.shape[1] != want:
-            raise FastPathUnavailable(f"semantics of shape {tuple(seg.shape)}, expected [N, {want}, H, W]")
-        cls = seg[:, :c]
-        values, label = cls.max(dim=1)
-        n, _, h, w = seg.shape
-        if not bool((values == 1).all()) or int(torch.count_nonzero(cls)) != n * h * w:
-            raise FastPathUnavailable("semantics are not one-hot")
-        edge = None
-        if self.cfg.use_instance:
-            e = seg[:, c]
-            if not bool(((e == 0) | (e == 1)).all()):
-                raise FastPathUnavailable("the instance-edge channel is not 0/1")
-            edge = e.to(torch.int64)
-        return label, edge
+        decoded = decode_one_hot(seg, self.n_classes, self.cfg.use_instance)
+        if isinstance(decoded, str):
+            raise FastPathUnavailable(decoded)
+        return decoded
 
     def forward_labels(self, label: torch.Tensor, edge: torch.Tensor | None = None,
                        z: torch.Tensor | None = None, latent_hw: tuple[int, int] | None = None) -> torch.Tensor:

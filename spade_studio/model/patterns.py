@@ -88,3 +88,25 @@ def build_patterns(codes: torch.Tensor, n_codes: int, k: int) -> Patterns:
     p1 = window_ids(codes, n_codes, k)
     p2 = window_ids(p1.ids, p1.count, k)
     return Patterns(p1, p2, n_codes)
+
+
+def decode_one_hot(seg: torch.Tensor, n_classes: int, use_instance: bool
+                   ) -> tuple[torch.Tensor, torch.Tensor | None] | str:
+    """One-hot semantics ``[N, C(+1), H, W]`` -> (label indices ``[N,H,W]``, edge bits or None),
+    or a string saying why ``seg`` is not a one-hot map (+ a 0/1 instance-edge channel)."""
+    want = n_classes + int(use_instance)
+    if seg.dim() != 4 or seg.shape[1] != want:
+        return f"semantics of shape {tuple(seg.shape)}, expected [N, {want}, H, W]"
+    cls = seg[:, :n_classes].detach()
+    values, label = cls.max(dim=1)
+    n, _, h, w = seg.shape
+    if not bool((values == 1).all()) or int(torch.count_nonzero(cls)) != n * h * w:
+        return "semantics are not one-hot"
+    edge = None
+    if use_instance:
+        e = seg[:, n_classes].detach()
+        if not bool(((e == 0) | (e == 1)).all()):
+            return "the instance-edge channel is not 0/1"
+        edge = e.to(torch.int64)
+    return label, edge
+
