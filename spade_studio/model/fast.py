@@ -36,6 +36,7 @@ from .layers import SPADE, SPADEResBlock, fold_spectral_norm
 from .patterns import Patterns, build_patterns, decode_one_hot
 
 Mode = Literal["exact", "preview"]
+GPU_TYPES = ("cuda", "mps")
 BLOCK_NAMES = ("head_0", "G_middle_0", "G_middle_1", "up_0", "up_1", "up_2", "up_3", "up_4")
 
 
@@ -106,6 +107,8 @@ class FastGenerator(nn.Module):
         self.fallback_reason: str | None = supported(generator)
         self._warned = False
         self._buffers: dict[str, torch.Tensor] = {}
+        self._half = None  # the GPU preview network (gpu.HalfPrecisionPreview), made on first use
+        self._half_device: torch.device | None = None
         # Preview keeps the last two blocks and the output conv in fp32: bf16 everywhere gave a
         # worst max difference of 0.067 on the bundled model, this 0.050 (bound: 0.06).
         names = [n for n in BLOCK_NAMES if hasattr(generator, n)]
@@ -139,6 +142,8 @@ class FastGenerator(nn.Module):
     def forward(self, seg: torch.Tensor, z: torch.Tensor | None = None,
                 latent_hw: tuple[int, int] | None = None) -> torch.Tensor:
         reason = supported(self.plain) or self._grad_reason()
+        if reason is None and seg.device.type in GPU_TYPES:
+            return self._gpu(seg, z, latent_hw)
         if reason is None:
             try:
                 label, edge = self.decode_semantics(seg)
@@ -170,7 +175,22 @@ class FastGenerator(nn.Module):
         if reason is not None:
             self._fallback(reason)
             return self.plain(self.one_hot(label, edge), z, latent_hw)
+        if label.device.type in GPU_TYPES:
+            return self._gpu(self.one_hot(label, edge), z, latent_hw)
         return self._run(label.long(), edge, z, latent_hw)
+
+    def _gpu(self, seg: torch.Tensor, z: torch.Tensor | None, latent_hw) -> torch.Tensor:
+        """On CUDA/MPS: exact is the dense fp32 network (the GPU is fast at dense convs and
+        the pattern path would wait on the host); preview is its fp16 copy, replayed from a
+        CUDA graph per size on CUDA (:mod:`.gpu`). Not measured on a GPU yet."""
+        if self.mode != "preview":
+            return self.plain(seg, z, latent_hw)
+        if self._half is None or self._half_device != seg.device:
+            from .gpu import HalfPrecisionPreview
+
+            self._half = HalfPrecisionPreview(self.plain, torch.float16, graphs=seg.device.type == "cuda")
+            self._half_device = seg.device
+        return self._half(seg, z, latent_hw)
 
     def one_hot(self, label: torch.Tensor, edge: torch.Tensor | None) -> torch.Tensor:
         n, h, w = label.shape

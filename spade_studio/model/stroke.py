@@ -66,9 +66,10 @@ class StrokeRenderer:
 
     @property
     def available(self) -> bool:
-        """False for models where nothing is local (instance-norm SPADE) or unsupported ones."""
-        if self.fast.fallback_reason is not None:
-            return False
+        """False for models where nothing is local (instance-norm SPADE), unsupported ones, and
+        on GPUs."""
+        if self.fast.fallback_reason is not None or self.fast._device().type != "cpu":
+            return False  # GPUs preview through half precision + CUDA graphs instead
         return not any(isinstance(m, nn.InstanceNorm2d) for m in self.fast.plain.modules())
 
     def reset(self) -> None:
