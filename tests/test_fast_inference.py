@@ -312,6 +312,45 @@ def test_stroke_update_is_close_to_the_exact_render_and_recomputes_little():
         assert sr.last.full
 
 
+@pytest.mark.parametrize("use_vae", [False, True])
+def test_stroke_update_with_zero_tolerance_is_exact(use_vae):
+    """Tolerance 0 follows every change as far as it reaches: the crops, halos and per-level
+    label boxes must then give the exact render (a wrong halo or box fails here)."""
+    cfg = GeneratorConfig(label_nc=6, ngf=8, crop_size=64, use_vae=use_vae, spade=SPADENormConfig("batch", 3, 16))
+    torch.manual_seed(4)
+    g = _calm(SPADEGenerator(cfg))
+    fast = optimize_for_inference(g)
+    sr = StrokeRenderer(fast, tolerance=0.0)
+    z = torch.randn(1, cfg.z_dim) if use_vae else None
+    lab = _blocks_map(64, 64, 6, 16, 1)
+    with torch.inference_mode():
+        sr.render(torch.from_numpy(lab)[None], None, z)
+        for i, (cy, cx) in enumerate([(30, 20), (33, 26), (36, 32), (2, 60)]):
+            lab = _dab(lab, cy, cx, 5, i % 6)
+            got = sr.update(torch.from_numpy(lab)[None], None, z)
+            want = fast.forward_labels(torch.from_numpy(lab)[None], None, z)
+            assert (got - want).abs().max().item() <= EXACT, i
+
+
+def test_a_dab_that_misses_the_coarse_labels_skips_the_coarse_blocks():
+    cfg = GeneratorConfig(label_nc=4, ngf=8, crop_size=128, use_vae=True, spade=SPADENormConfig("batch", 3, 16))
+    torch.manual_seed(5)
+    fast = optimize_for_inference(_calm(SPADEGenerator(cfg)))
+    sr = StrokeRenderer(fast)
+    z = torch.randn(1, cfg.z_dim)
+    lab = np.zeros((128, 128), np.int64)
+    calls = []
+    block = fast.block
+    fast.block = lambda blk, tab, x, pat, lowp=None: calls.append(x.shape[-1]) or block(blk, tab, x, pat, lowp)
+    with torch.inference_mode():
+        sr.render(torch.from_numpy(lab)[None], None, z)
+        calls.clear()
+        lab[5:9, 5:9] = 2  # the 4x4 and 8x8 levels sample pixels 0, 16, 32 ...: they see no change
+        sr.update(torch.from_numpy(lab)[None], None, z)
+    assert calls and min(calls) > 8, calls
+    assert sr.last.recomputed < 0.2
+
+
 def test_stroke_updates_are_refused_for_instance_norm_models():
     cfg = GeneratorConfig(label_nc=4, ngf=4, crop_size=64, spade=SPADENormConfig("instance", 3, 8))
     fast = optimize_for_inference(SPADEGenerator(cfg))

@@ -93,7 +93,7 @@ class StrokeRenderer:
         image = gen._run(label, edge, z, lhw, keep=keep)
         if self.available:
             latent = fast._latent(label, edge, z, lhw).contiguous(memory_format=torch.channels_last)
-            self.state = _State(fast.codes(label, edge), label.clone(), None if edge is None else edge.clone(),
+            self.state = _State(fast.codes(label, edge).clone(), label.clone(), None if edge is None else edge.clone(),
                                 None if z is None else z.clone(), lhw, latent, keep, image)
         self.last = UpdateInfo(None, True, 1.0)
         return image
@@ -118,18 +118,18 @@ class StrokeRenderer:
             return st.image
         with torch.no_grad():
             image, share = self._update(st, label, edge, codes, box)
-        st.codes, st.label, st.edge, st.image = codes, label.clone(), None if edge is None else edge.clone(), image
+        st.codes, st.label, st.edge, st.image = codes.clone(), label.clone(), None if edge is None else edge.clone(), image
         self.last = UpdateInfo(box, False, share)
         return image
 
     def _update(self, st: _State, label, edge, codes, box) -> tuple[torch.Tensor, float]:
-        """Block by block: recompute the box where the labels changed or the block's input
-        changed by more than ``tolerance`` (relative to the activations' spread); keep the
-        rest. The changed input region comes from comparing each recomputed output with the
-        cached one, so the box follows the difference as far as it really reaches."""
+        """Block by block: recompute the box where the labels changed at the block's own
+        resolution or where the block's input changed by more than ``tolerance`` (relative to
+        the activations' spread); keep the rest. The changed input region comes from comparing
+        each recomputed output with the cached one, so the box follows the difference as far
+        as it really reaches. A block whose labels and input did not change is skipped."""
         fast = self.fast
         g = fast.plain
-        big_h, big_w = codes.shape[-2:]
         tables = fast.block_tables(st.latent.device, st.latent.dtype)
         reach = 2 * (fast.kernel // 2) + 2  # how far a label change moves a block's output
         if fast.cfg.use_vae:
@@ -139,33 +139,43 @@ class StrokeRenderer:
             changed = (0, 0, x_prev.shape[-2], x_prev.shape[-1])
         up_prev = False
         work = total = 0.0
+        level_codes: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
         for i, ((name, up_before, up_after), tab) in enumerate(zip(fast.layout(), tables)):
             up = up_before or up_prev
             h, w = (x_prev.shape[-2] * 2, x_prev.shape[-1] * 2) if up else (x_prev.shape[-2], x_prev.shape[-1])
-            region = _grow(_scale_box(box, big_h, big_w, h, w), reach + self.margin, h, w)
-            if changed is not None:
-                region = _union(region, _grow(_scale_up(changed, 2 if up else 1), 2 + self.margin, h, w))
-            old = st.outputs[i]
             total += h * w
+            if (h, w) not in level_codes:  # the labels this block sees (nearest resize)
+                level_codes[(h, w)] = (resize_nearest(st.codes, (h, w)), resize_nearest(codes, (h, w)))
+            old_codes, new_codes = level_codes[(h, w)]
+            region = _changed_box(old_codes, new_codes)
+            if region is not None:
+                region = _grow(region, reach + self.margin, h, w)
+            if changed is not None:
+                moved = _grow(_scale_up(changed, 2 if up else 1), 2 + self.margin, h, w)
+                region = moved if region is None else _union(region, moved)
+            old = st.outputs[i]
+            if region is None:  # neither the labels nor the input changed here
+                changed, x_prev, up_prev = None, old, up_after
+                continue
             blk, lowp = getattr(g, name), fast.block_lowp(name)
             if _area(region) > self.whole_above * h * w:
                 region = (0, 0, h, w)
                 x = upsample2x(x_prev) if up else x_prev
                 new = fast.block(blk, tab, x, fast.patterns_at(codes, (h, w)), lowp)
+                changed = _difference_box(old, new, region, self.tolerance)
+                st.outputs[i] = new
                 work += h * w
             else:
                 crop = _grow(region, self.halo, h, w)
                 x = _crop_input(x_prev, crop, up).contiguous(memory_format=torch.channels_last)
-                pat = build_patterns(resize_nearest(codes, (h, w))[:, crop[0]:crop[2], crop[1]:crop[3]],
-                                     fast.n_codes, fast.kernel)
+                pat = build_patterns(new_codes[:, crop[0]:crop[2], crop[1]:crop[3]], fast.n_codes, fast.kernel)
                 y = fast.block(blk, tab, x, pat, lowp)
                 oy, ox = region[0] - crop[0], region[1] - crop[1]
-                new = old.clone()
-                new[:, :, region[0]:region[2], region[1]:region[3]] = \
-                    y[:, :, oy:oy + region[2] - region[0], ox:ox + region[3] - region[1]]
+                part = y[:, :, oy:oy + region[2] - region[0], ox:ox + region[3] - region[1]]
+                changed = _difference_box(old, part, region, self.tolerance, offset=False)
+                old[:, :, region[0]:region[2], region[1]:region[3]] = part  # in place: the cache owns it
+                new = old
                 work += _area(crop)
-            changed = _difference_box(old, new, region, self.tolerance)
-            st.outputs[i] = new
             x_prev, up_prev = new, up_after
         x = upsample2x(x_prev) if up_prev else x_prev
         h, w = x.shape[-2:]
@@ -174,18 +184,20 @@ class StrokeRenderer:
         region = _grow(_scale_up(changed, 2 if up_prev else 1), 1, h, w)
         crop = _grow(region, 1, h, w)
         img = fast.to_image(x[:, :, crop[0]:crop[2], crop[1]:crop[3]].contiguous(memory_format=torch.channels_last))
-        image = st.image.clone()
+        image = st.image.clone()  # the caller may still hold the last image
         oy, ox = region[0] - crop[0], region[1] - crop[1]
         image[:, :, region[0]:region[2], region[1]:region[3]] = \
             img[:, :, oy:oy + region[2] - region[0], ox:ox + region[3] - region[1]]
         return image, work / max(total, 1.0)
 
 
-def _difference_box(old: torch.Tensor, new: torch.Tensor, region, tolerance: float):
+def _difference_box(old: torch.Tensor, new: torch.Tensor, region, tolerance: float, offset: bool = True):
     """Box of the pixels of ``region`` where ``new`` moved by more than ``tolerance`` times
-    the spread of ``old`` (None: nowhere)."""
+    the spread of ``old`` (None: nowhere). ``new`` is either the whole map (``offset``) or
+    only the region."""
     y0, x0, y1, x1 = region
-    a, b = old[:, :, y0:y1, x0:x1], new[:, :, y0:y1, x0:x1]
+    a = old[:, :, y0:y1, x0:x1]
+    b = new[:, :, y0:y1, x0:x1] if offset else new
     tau = tolerance * float(old.std())
     moved = ((a - b).abs().amax(dim=1) > tau).any(dim=0)
     if not bool(moved.any()):
@@ -216,12 +228,6 @@ def _changed_box(old: torch.Tensor, new: torch.Tensor) -> tuple[int, int, int, i
     rows = torch.nonzero(diff.any(dim=1)).flatten()
     cols = torch.nonzero(diff.any(dim=0)).flatten()
     return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
-
-
-def _scale_box(box, big_h: int, big_w: int, h: int, w: int) -> tuple[int, int, int, int]:
-    """A full-resolution box at a ``h x w`` level, rounded outwards (nearest-resize floor)."""
-    y0, x0, y1, x1 = box
-    return (y0 * h // big_h, x0 * w // big_w, -(-y1 * h // big_h), -(-x1 * w // big_w))
 
 
 def _grow(box, m: int, h: int, w: int) -> tuple[int, int, int, int]:
