@@ -9,71 +9,22 @@ import sys
 import threading
 from pathlib import Path
 
-from .config import TrainConfig
+from .config import TrainConfig, add_arguments, from_args
 from .events import encode, format_eta
 
 DATASET_MODES = ["paired", "coco", "ade20k", "cityscapes"]
 
 
 def add_train_arguments(t: argparse.ArgumentParser) -> None:
-    t.add_argument("--data", required=True, help="dataset folder")
-    t.add_argument("--out", required=True, help="run folder")
-    t.add_argument("--dataset-mode", choices=DATASET_MODES, help="folder layout (default: detected)")
-    t.add_argument("--label-set", help="label set name or JSON file (default: dataset.json / layout)")
-    t.add_argument("--label-nc", type=int, help="number of classes when there is no label set")
-    t.add_argument("--size", type=int, default=256, help="training crop width (default 256)")
-    t.add_argument("--aspect", type=float, default=1.0, help="width / height (default 1)")
-    t.add_argument("--preprocess", help="official pre-processing mode (default: fixed for paired folders)")
-    t.add_argument("--load-size", type=int)
-    t.add_argument("--no-flip", action="store_true")
-    t.add_argument("--ngf", type=int, default=64)
-    t.add_argument("--ndf", type=int, default=64)
-    t.add_argument("--spade-hidden", type=int, default=128, help="SPADE hidden width (official: 128)")
-    t.add_argument("--norm-G", dest="norm_G", default="spectralspadesyncbatch3x3")
-    t.add_argument("--num-upsampling-layers", choices=["normal", "more", "most"], default="normal")
-    t.add_argument("--num-D", dest="num_D", type=int, default=2)
-    t.add_argument("--n-layers-D", dest="n_layers_D", type=int, default=4)
-    t.add_argument("--batch", type=int, default=1)
-    t.add_argument("--iters", type=int, default=10000, help="the run's total iterations (resume continues to it)")
-    t.add_argument("--use-vae", action="store_true", help="train a style encoder (VAE)")
-    t.add_argument("--instances", choices=["auto", "on", "off"], default="auto",
-                   help="instance-edge channel (auto: when the data has instance maps)")
-    t.add_argument("--init-from", help="fine-tune from our model file or an official folder/.pth")
+    """The options of ``train``: every TrainConfig field (trainer/config.py holds their defaults
+    and help), plus ``--resume`` and ``--progress``."""
+    add_arguments(t)
     t.add_argument("--resume", action="store_true", help="continue the run in --out")
-    t.add_argument("--device", default="auto")
-    t.add_argument("--amp", default="auto", help="auto | off | bf16 | fp16")
-    t.add_argument("--channels-last", action="store_true")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--lr", type=float, default=0.0002)
-    t.add_argument("--no-ttur", action="store_true")
-    t.add_argument("--decay-start", type=int, help="iteration where linear LR decay to 0 begins")
-    t.add_argument("--lambda-feat", type=float, default=10.0)
-    t.add_argument("--lambda-vgg", type=float, default=10.0)
-    t.add_argument("--lambda-kld", type=float, default=0.05)
-    t.add_argument("--vgg-weights", help="VGG19 weights (torchvision state dict) for the perceptual loss")
-    t.add_argument("--ema", type=float, default=0.0, help="EMA decay of G (e.g. 0.999; 0 = off)")
-    t.add_argument("--sample-every", type=int, default=500)
-    t.add_argument("--save-every", type=int, default=1000)
-    t.add_argument("--log-every", type=int, default=10)
-    t.add_argument("--keep-last", type=int, default=3)
-    t.add_argument("--workers", type=int, default=0, help="data-loading processes")
-    t.add_argument("--threads", type=int, help="torch CPU threads")
     t.add_argument("--progress", choices=["bar", "jsonl", "none"], default="bar")
 
 
 def config_from_args(a: argparse.Namespace) -> TrainConfig:
-    return TrainConfig(
-        data=a.data, out=a.out, dataset_mode=a.dataset_mode, label_set=a.label_set, label_nc=a.label_nc,
-        size=a.size, aspect=a.aspect, load_size=a.load_size, preprocess=a.preprocess, flip=not a.no_flip,
-        ngf=a.ngf, ndf=a.ndf, spade_hidden=a.spade_hidden, norm_G=a.norm_G,
-        num_upsampling_layers=a.num_upsampling_layers, n_layers_D=a.n_layers_D, num_D=a.num_D,
-        use_vae=a.use_vae, use_instance={"auto": None, "on": True, "off": False}[a.instances],
-        batch=a.batch, iters=a.iters, lr=a.lr, no_ttur=a.no_ttur, decay_start=a.decay_start,
-        lambda_feat=a.lambda_feat, lambda_vgg=a.lambda_vgg, lambda_kld=a.lambda_kld, vgg_weights=a.vgg_weights,
-        ema=a.ema, init_from=a.init_from, device=a.device, amp=a.amp, channels_last=a.channels_last, seed=a.seed,
-        sample_every=a.sample_every, save_every=a.save_every, log_every=a.log_every, keep_last=a.keep_last,
-        workers=a.workers, threads=a.threads,
-    )
+    return from_args(a)
 
 
 class ProgressBar:

@@ -3,55 +3,72 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Sequence
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 
+def opt(default: Any = MISSING, help: str = "", *, flag: str | None = None, choices: Sequence[str] | None = None,
+        values: dict[str, Any] | None = None) -> Any:
+    """A TrainConfig field with its command-line help. ``flag``: the option's name when it is
+    not ``--field-name``; ``choices``: allowed values; ``values``: word -> value for options
+    that take words (``--instances auto|on|off``)."""
+    meta = {"help": help, "flag": flag, "choices": tuple(choices) if choices else None, "values": values}
+    return field(default=default, metadata=meta)
+
+
 @dataclass
 class TrainConfig:
-    data: str
-    out: str
-    dataset_mode: str | None = None  # auto-detected when None
-    label_set: str | None = None  # name or JSON path; else dataset.json / layout default
-    label_nc: int | None = None  # only when there is no label set
-    size: int = 256  # crop size (output width)
-    aspect: float = 1.0  # width / height
-    load_size: int | None = None  # default: size * 286/256 for crop modes, = size otherwise
-    preprocess: str | None = None  # default: "fixed" for paired folders, the official mode otherwise
-    flip: bool = True
-    ngf: int = 64
-    ndf: int = 64
-    spade_hidden: int = 128
-    norm_G: str = "spectralspadesyncbatch3x3"
-    num_upsampling_layers: str = "normal"
-    n_layers_D: int = 4
-    num_D: int = 2
-    use_vae: bool = False
-    use_instance: bool | None = None  # default: when the data has instance maps
-    batch: int = 1
-    iters: int = 10000  # the run's total number of iterations (resume continues up to it)
-    lr: float = 0.0002
-    beta1: float = 0.0
-    beta2: float = 0.9
-    no_ttur: bool = False
-    decay_start: int | None = None  # iteration where linear LR decay starts (default: no decay)
-    lambda_feat: float = 10.0
-    lambda_vgg: float = 10.0
-    lambda_kld: float = 0.05
-    vgg_weights: str | None = None  # torchvision VGG19 state dict (.pth) or .safetensors
-    ema: float = 0.0  # EMA decay of G (0 = off), e.g. 0.999
-    init_from: str | None = None  # our model file or an official folder/.pth
-    device: str = "auto"
-    amp: str = "auto"  # auto | off | bf16 | fp16
-    channels_last: bool = False
-    seed: int = 0
-    sample_every: int = 500
-    save_every: int = 1000
-    log_every: int = 10
-    keep_last: int = 3
-    workers: int = 0
-    threads: int | None = None
+    """Every option of a training run. This class is the only place that defines an option,
+    its default and its help: ``spade-studio-cli train``'s arguments (:func:`add_arguments`)
+    and the app's child-process arguments (:func:`to_args`) are derived from its fields."""
+
+    data: str = opt(help="dataset folder")
+    out: str = opt(help="run folder")
+    dataset_mode: str | None = opt(None, "folder layout (default: detected)",
+                                   choices=("paired", "coco", "ade20k", "cityscapes"))
+    label_set: str | None = opt(None, "label set name or JSON file (default: dataset.json / layout)")
+    label_nc: int | None = opt(None, "number of classes when there is no label set")
+    size: int = opt(256, "training crop width")
+    aspect: float = opt(1.0, "width / height")
+    load_size: int | None = opt(None, "resize before cropping to this (default: size * 286/256 for crop modes)")
+    preprocess: str | None = opt(None, "official pre-processing mode (default: fixed for paired folders)")
+    flip: bool = opt(True, "random horizontal flips")
+    ngf: int = opt(64, "generator width")
+    ndf: int = opt(64, "discriminator width")
+    spade_hidden: int = opt(128, "SPADE hidden width (official: 128)")
+    norm_G: str = opt("spectralspadesyncbatch3x3", "generator normalisation (official name)")
+    num_upsampling_layers: str = opt("normal", "generator depth", choices=("normal", "more", "most"))
+    n_layers_D: int = opt(4, "layers per discriminator")
+    num_D: int = opt(2, "discriminator scales")
+    use_vae: bool = opt(False, "train a style encoder (VAE)")
+    use_instance: bool | None = opt(None, "instance-edge channel (auto: when the data has instance maps)",
+                                    flag="--instances", values={"auto": None, "on": True, "off": False})
+    batch: int = opt(1, "batch size")
+    iters: int = opt(10000, "the run's total iterations (resume continues to it)")
+    lr: float = opt(0.0002, "learning rate")
+    beta1: float = opt(0.0, "Adam beta1")
+    beta2: float = opt(0.9, "Adam beta2")
+    no_ttur: bool = opt(False, "one learning rate for G and D, Adam betas (0.5, 0.999)")
+    decay_start: int | None = opt(None, "iteration where linear LR decay to 0 begins (default: no decay)")
+    lambda_feat: float = opt(10.0, "feature-matching loss weight")
+    lambda_vgg: float = opt(10.0, "VGG perceptual loss weight (needs --vgg-weights)")
+    lambda_kld: float = opt(0.05, "KL loss weight (VAE)")
+    vgg_weights: str | None = opt(None, "VGG19 weights (torchvision state dict .pth or .safetensors)")
+    ema: float = opt(0.0, "EMA decay of G (e.g. 0.999; 0 = off)")
+    init_from: str | None = opt(None, "fine-tune from our model file or an official folder/.pth")
+    device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
+    amp: str = opt("auto", "mixed precision", choices=("auto", "off", "bf16", "fp16"))
+    channels_last: bool = opt(True, "channels-last memory format (exact; faster on CPUs and GPUs)")
+    shared_d_forward: bool = opt(True, "one discriminator forward serves the G and D steps (exact; one process)")
+    seed: int = opt(0, "random seed")
+    sample_every: int = opt(500, "write sample renders every N iterations (0: never)")
+    save_every: int = opt(1000, "checkpoint every N iterations (0: only at the end)")
+    log_every: int = opt(10, "report progress every N iterations")
+    keep_last: int = opt(3, "checkpoints kept")
+    workers: int = opt(0, "data-loading processes")
+    threads: int | None = opt(None, "torch CPU threads")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,3 +90,68 @@ class TrainConfig:
     # the settings that must not change when a run is resumed
     ARCH_FIELDS = ("size", "aspect", "ngf", "ndf", "spade_hidden", "norm_G", "num_upsampling_layers",
                    "n_layers_D", "num_D", "use_vae", "batch", "seed")
+
+
+# -- the command line, derived from the fields ----------------------------------------------------
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+
+
+def _base_type(f) -> type:
+    return _TYPES[str(f.type).replace(" | None", "").strip()]
+
+
+def flag_of(f) -> str:
+    return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+
+
+def add_arguments(parser) -> None:
+    """``spade-studio-cli train``'s options, one per TrainConfig field."""
+    import argparse
+
+    for f in fields(TrainConfig):
+        meta, flag, typ = f.metadata, flag_of(f), _base_type(f)
+        required = f.default is MISSING
+        default = None if required else f.default
+        helptext = meta.get("help", "") + ("" if required or default is None else f" (default: {default})")
+        if meta.get("values"):
+            words = list(meta["values"])
+            word = next(w for w, v in meta["values"].items() if v == default)
+            parser.add_argument(flag, dest=f.name, choices=words, default=word, help=meta["help"])
+        elif typ is bool:
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
+                                help=meta.get("help", ""))
+        else:
+            parser.add_argument(flag, dest=f.name, type=typ, default=default, required=required,
+                                choices=meta.get("choices"), help=helptext)
+
+
+def from_args(ns) -> TrainConfig:
+    """The TrainConfig of parsed :func:`add_arguments` options."""
+    kw = {}
+    for f in fields(TrainConfig):
+        v = getattr(ns, f.name)
+        if f.metadata.get("values"):
+            v = f.metadata["values"][v]
+        kw[f.name] = v
+    return TrainConfig(**kw)
+
+
+def to_args(cfg: TrainConfig | dict[str, Any], skip: Sequence[str] = ()) -> list[str]:
+    """Options that make :func:`from_args` give ``cfg`` back (every field that differs from its
+    default; ``skip``: fields left out)."""
+    d = cfg.to_dict() if isinstance(cfg, TrainConfig) else dict(cfg)
+    args: list[str] = []
+    for f in fields(TrainConfig):
+        if f.name in skip or f.name not in d:
+            continue
+        v = d[f.name]
+        if f.default is not MISSING and v == f.default:
+            continue
+        flag = flag_of(f)
+        if f.metadata.get("values"):
+            args += [flag, next(w for w, x in f.metadata["values"].items() if x == v)]
+        elif _base_type(f) is bool:
+            args.append(flag if v else "--no-" + flag[2:])
+        elif v is not None:
+            args += [flag, str(v)]
+    return args

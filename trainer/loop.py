@@ -24,7 +24,7 @@ from torch import nn
 from spade_studio.labels import LabelSet, numbered_label_set
 from spade_studio.model.checkpoint import ModelBundle, load_any, save_model
 from spade_studio.model.config import EncoderConfig, GeneratorConfig, SPADENormConfig
-from spade_studio.model.encoder import StyleEncoder, reparameterize
+from spade_studio.model.encoder import StyleEncoder
 from spade_studio.model.generator import SPADEGenerator
 from spade_studio.model.layers import SpectralNormMixin
 from spade_studio.model.official import CheckpointError, load_official_state_dict
@@ -35,8 +35,9 @@ from .config import TrainConfig
 from .discriminator import DiscriminatorConfig, MultiscaleDiscriminator
 from .distributed import DistInfo, convert_sync_batchnorm, init_distributed
 from .events import ProgressFn, make_event
-from .losses import VGGLoss, feature_matching_loss, hinge_d_loss, hinge_g_loss, kld_loss, load_vgg19
+from .losses import VGGLoss, load_vgg19
 from .state import load_latest_state, save_state
+from .step import LossWeights, gan_step
 
 
 class TrainError(RuntimeError):
@@ -442,6 +443,7 @@ def train(config: TrainConfig, on_progress: ProgressFn | None = None,
                         collate_fn=ds.collate_skip_none, generator=torch.Generator().manual_seed(config.seed))
         return dl, len(batches)
 
+    weights = LossWeights(feat=config.lambda_feat, vgg=config.lambda_vgg, kld=config.lambda_kld)
     total = config.iters
     if main:
         emit(make_event("start", run=str(run_dir), step=step, total=total, samples=len(samples),
@@ -483,44 +485,9 @@ def train(config: TrainConfig, on_progress: ProgressFn | None = None,
                     sem = sem.contiguous(memory_format=torch.channels_last)
                     real = real.contiguous(memory_format=torch.channels_last)
 
-                # ---- generator step --------------------------------------------------------
-                for p in D.parameters():
-                    p.requires_grad_(False)
-                opt_G.zero_grad(set_to_none=True)
-                with _amp_context(amp, device):
-                    z = None
-                    g_losses: dict[str, torch.Tensor] = {}
-                    if E_train is not None:
-                        mu, logvar = E_train(real)
-                        z = reparameterize(mu.float(), logvar.float())
-                        g_losses["KLD"] = kld_loss(mu.float(), logvar.float()) * config.lambda_kld
-                    fake = G_train(sem, z)
-                    pred = D(torch.cat([torch.cat([sem, fake], 1), torch.cat([sem, real], 1)], 0))
-                    pred_fake = [[f[: f.shape[0] // 2] for f in scale] for scale in pred]
-                    pred_real = [[f[f.shape[0] // 2:] for f in scale] for scale in pred]
-                    g_losses["GAN"] = hinge_g_loss(pred_fake)
-                    if config.lambda_feat > 0:
-                        g_losses["GAN_Feat"] = feature_matching_loss(pred_fake, pred_real, config.lambda_feat)
-                    if vgg_loss is not None:
-                        g_losses["VGG"] = vgg_loss(fake.float(), real.float()) * config.lambda_vgg
-                    loss_G = sum(v.float() for v in g_losses.values())
-                scaler.scale(loss_G).backward()
-                scaler.step(opt_G)
-                for p in D.parameters():
-                    p.requires_grad_(True)
-
-                # ---- discriminator step (on the detached fake of the G step) -----------------
-                opt_D.zero_grad(set_to_none=True)
-                with _amp_context(amp, device):
-                    fake_d = fake.detach()
-                    pred = D_train(torch.cat([torch.cat([sem, fake_d], 1), torch.cat([sem, real], 1)], 0))
-                    pred_fake = [[f[: f.shape[0] // 2] for f in scale] for scale in pred]
-                    pred_real = [[f[f.shape[0] // 2:] for f in scale] for scale in pred]
-                    d_real, d_fake = hinge_d_loss(pred_real, pred_fake)
-                    loss_D = (d_real + d_fake).float()
-                scaler.scale(loss_D).backward()
-                scaler.step(opt_D)
-                scaler.update()
+                res = gan_step(G_train, E_train, D, D_train, opt_G, opt_D, scaler, sem, real, weights, vgg_loss,
+                               autocast=lambda: _amp_context(amp, device), shared=config.shared_d_forward and not dist_info.enabled)
+                g_losses, d_real, d_fake = res.g_losses, res.d_real, res.d_fake
 
                 if G_ema is not None:
                     with torch.no_grad():

@@ -102,37 +102,12 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-# Option names of ``spade-studio-cli train`` for the TrainConfig fields (config.json).
-_VALUE_OPTS = {
-    "data": "--data", "out": "--out", "dataset_mode": "--dataset-mode", "label_set": "--label-set",
-    "label_nc": "--label-nc", "size": "--size", "aspect": "--aspect", "load_size": "--load-size",
-    "preprocess": "--preprocess", "ngf": "--ngf", "ndf": "--ndf", "spade_hidden": "--spade-hidden",
-    "norm_G": "--norm-G", "num_upsampling_layers": "--num-upsampling-layers", "n_layers_D": "--n-layers-D",
-    "num_D": "--num-D", "batch": "--batch", "iters": "--iters", "lr": "--lr", "decay_start": "--decay-start",
-    "lambda_feat": "--lambda-feat", "lambda_vgg": "--lambda-vgg", "lambda_kld": "--lambda-kld",
-    "vgg_weights": "--vgg-weights", "ema": "--ema", "init_from": "--init-from", "device": "--device",
-    "amp": "--amp", "seed": "--seed", "sample_every": "--sample-every", "save_every": "--save-every",
-    "log_every": "--log-every", "keep_last": "--keep-last", "workers": "--workers", "threads": "--threads",
-}
-_TRUE_FLAGS = {"use_vae": "--use-vae", "no_ttur": "--no-ttur", "channels_last": "--channels-last"}
-
-
 def train_args_from_config(cfg: dict[str, Any]) -> list[str]:
-    """``train`` options that reproduce a run's ``config.json`` (used to resume a run)."""
-    args: list[str] = []
-    for key, opt in _VALUE_OPTS.items():
-        v = cfg.get(key)
-        if v is not None:
-            args += [opt, str(v)]
-    for key, opt in _TRUE_FLAGS.items():
-        if cfg.get(key):
-            args.append(opt)
-    if cfg.get("flip") is False:
-        args.append("--no-flip")
-    inst = cfg.get("use_instance")
-    if inst is not None:
-        args += ["--instances", "on" if inst else "off"]
-    return args
+    """``train`` options that reproduce a run's ``config.json`` (used to resume a run); derived
+    from TrainConfig's fields, the one place that defines them."""
+    from trainer.config import to_args
+
+    return to_args(cfg)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,14 +33,20 @@ class SpectralNormMixin:
         self.register_buffer("weight_v", v)
         self.folded = False
 
+    @torch.no_grad()
+    def power_iteration(self) -> None:
+        """One power iteration: updates u and v in place."""
+        wm = self.weight_orig.reshape(self.weight_orig.shape[0], -1)
+        F.normalize(torch.mv(wm.t(), self.weight_u), dim=0, eps=self.eps, out=self.weight_v)
+        F.normalize(torch.mv(wm, self.weight_v), dim=0, eps=self.eps, out=self.weight_u)
+
     def normalized_weight(self) -> torch.Tensor:
         w = self.weight_orig
         wm = w.reshape(w.shape[0], -1)
+        if self.training:
+            self.power_iteration()
         u, v = self.weight_u, self.weight_v
         if self.training:
-            with torch.no_grad():
-                v = F.normalize(torch.mv(wm.t(), u), dim=0, eps=self.eps, out=v)
-                u = F.normalize(torch.mv(wm, v), dim=0, eps=self.eps, out=u)
             u = u.clone(memory_format=torch.contiguous_format)
             v = v.clone(memory_format=torch.contiguous_format)
         sigma = torch.dot(u, torch.mv(wm, v))

@@ -1,0 +1,120 @@
+"""One GAN iteration: the generator step and the discriminator step.
+
+Two ways to run it, with the same losses and updates:
+
+* ``shared`` (one process): one discriminator forward serves both steps. D's weights do not
+  change between the G step and the D step, so its outputs on ``fake`` and ``real`` are the
+  same in both; the graph is back-propagated twice, once into the generator's parameters
+  (``loss_G``) and once into D's (``loss_D``, which sees ``fake`` as a constant because only
+  D's parameters are asked for). This saves one discriminator forward per iteration.
+  Spectral norm: D's power iteration advances twice per iteration as in the two-pass form
+  (once in the forward, once after it), so u and v follow the same schedule.
+* ``two_pass`` (the official order; used under DistributedDataParallel, whose gradient
+  reduction expects one backward per forward): a D forward for the G step with D frozen,
+  then a second D forward on the detached fake for the D step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from spade_studio.model.encoder import reparameterize
+from spade_studio.model.layers import SpectralNormMixin
+
+from .losses import feature_matching_loss, hinge_d_loss, hinge_g_loss, kld_loss
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    feat: float = 10.0
+    vgg: float = 10.0
+    kld: float = 0.05
+
+
+@dataclass
+class StepResult:
+    g_losses: dict[str, torch.Tensor]
+    d_real: torch.Tensor
+    d_fake: torch.Tensor
+    fake: torch.Tensor
+
+
+def _split(pred):
+    fake = [[f[: f.shape[0] // 2] for f in scale] for scale in pred]
+    real = [[f[f.shape[0] // 2:] for f in scale] for scale in pred]
+    return fake, real
+
+
+def _generator_losses(G: nn.Module, E: nn.Module | None, D: nn.Module, sem, real, w: LossWeights, vgg_loss):
+    losses: dict[str, torch.Tensor] = {}
+    z = None
+    if E is not None:
+        mu, logvar = E(real)
+        z = reparameterize(mu.float(), logvar.float())
+        losses["KLD"] = kld_loss(mu.float(), logvar.float()) * w.kld
+    fake = G(sem, z)
+    pred_fake, pred_real = _split(D(torch.cat([torch.cat([sem, fake], 1), torch.cat([sem, real], 1)], 0)))
+    losses["GAN"] = hinge_g_loss(pred_fake)
+    if w.feat > 0:
+        losses["GAN_Feat"] = feature_matching_loss(pred_fake, pred_real, w.feat)
+    if vgg_loss is not None:
+        losses["VGG"] = vgg_loss(fake.float(), real.float()) * w.vgg
+    return losses, fake, pred_fake, pred_real
+
+
+def advance_power_iteration(module: nn.Module) -> None:
+    """One more spectral-norm power iteration in every SN layer of ``module`` (train mode)."""
+    for m in module.modules():
+        if isinstance(m, SpectralNormMixin) and not m.folded and m.training:
+            m.power_iteration()
+
+
+def gan_step(G: nn.Module, E: nn.Module | None, D: nn.Module, D_train: nn.Module,
+             opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+             sem: torch.Tensor, real: torch.Tensor, weights: LossWeights, vgg_loss=None,
+             autocast=None, shared: bool = True) -> StepResult:
+    """One iteration; ``G``/``E``/``D_train`` are the networks as trained (DDP-wrapped or not),
+    ``D`` the bare discriminator. ``autocast``: a context factory (mixed precision) or None."""
+    amp = autocast or contextlib.nullcontext
+    g_params = [p for grp in opt_G.param_groups for p in grp["params"]]
+    d_params = [p for grp in opt_D.param_groups for p in grp["params"]]
+    opt_G.zero_grad(set_to_none=True)
+    opt_D.zero_grad(set_to_none=True)
+    if shared:
+        with amp():
+            g_losses, fake, pred_fake, pred_real = _generator_losses(G, E, D, sem, real, weights, vgg_loss)
+            loss_G = sum(v.float() for v in g_losses.values())
+            d_real, d_fake = hinge_d_loss(pred_real, pred_fake)
+            loss_D = (d_real + d_fake).float()
+        advance_power_iteration(D)
+        scaler.scale(loss_G).backward(inputs=g_params, retain_graph=True)
+        scaler.scale(loss_D).backward(inputs=d_params)
+        scaler.step(opt_G)
+        scaler.step(opt_D)
+        scaler.update()
+        return StepResult(g_losses, d_real, d_fake, fake)
+
+    for p in d_params:
+        p.requires_grad_(False)
+    try:
+        with amp():
+            g_losses, fake, _, _ = _generator_losses(G, E, D, sem, real, weights, vgg_loss)
+            loss_G = sum(v.float() for v in g_losses.values())
+        scaler.scale(loss_G).backward()
+        scaler.step(opt_G)
+    finally:
+        for p in d_params:
+            p.requires_grad_(True)
+    with amp():
+        pred_fake, pred_real = _split(D_train(torch.cat([torch.cat([sem, fake.detach()], 1),
+                                                         torch.cat([sem, real], 1)], 0)))
+        d_real, d_fake = hinge_d_loss(pred_real, pred_fake)
+        loss_D = (d_real + d_fake).float()
+    scaler.scale(loss_D).backward()
+    scaler.step(opt_D)
+    scaler.update()
+    return StepResult(g_losses, d_real, d_fake, fake)
