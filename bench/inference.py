@@ -67,8 +67,13 @@ def cpu_line() -> str:
         pass
     bf16 = "avx512_bf16" in flags
     lowp = native_low_precision(torch.device("cpu"))
-    return (f"CPU: {model}; avx512_bf16: {'yes' if bf16 else 'no'}; avx2: {'yes' if 'avx2' in flags else 'no'}; "
-            f"preview precision here: {lowp or 'fp32'}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    limit = ""
+    if os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("ATEN_CPU_CAPABILITY"):
+        limit = (f"; instruction set limited to ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', '-')}, "
+                 f"ATen {torch.backends.cpu.get_cpu_capability()} (an AVX2-only CPU emulated)")
+    return (f"CPU: {model}; avx512_bf16: {'yes' if bf16 else 'no'}; avx2: {'yes' if 'avx2' in flags else 'no'}"
+            f"{limit}; preview precision here: {lowp or 'fp32'}; torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads")
 
 
 def resize(a: np.ndarray, hw) -> np.ndarray:

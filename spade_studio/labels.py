@@ -71,6 +71,11 @@ class LabelSet:
     def ids(self) -> list[int]:
         return [lab.id for lab in self.labels]
 
+    def same_labels(self, other: LabelSet) -> bool:
+        """The same ids with the same names (names compared without case): the one rule for
+        "these two label sets are the same" (models, runs, the editor)."""
+        return [(x.id, x.name.lower()) for x in self] == [(x.id, x.name.lower()) for x in other]
+
     def by_id(self, label_id: int) -> Label:
         for lab in self.labels:
             if lab.id == label_id:
@@ -228,12 +233,16 @@ def load_label_set(name_or_path: str | Path) -> LabelSet:
     return LabelSet.from_file(f)
 
 
-def check_ids(label_map: np.ndarray, allowed: Iterable[int], where: str, model_desc: str) -> None:
-    """Raise :class:`LabelError` if ``label_map`` holds ids outside ``allowed``."""
-    present = np.unique(label_map)
-    allowed_arr = np.asarray(sorted(set(allowed)))
-    bad = present[~np.isin(present, allowed_arr)]
-    if bad.size:
-        shown = ", ".join(str(int(b)) for b in bad[:20])
-        more = f" (+{bad.size - 20} more)" if bad.size > 20 else ""
-        raise LabelError(f"{where}: label id(s) {shown}{more} are not in {model_desc}")
+def ids_outside(ids: np.ndarray | Iterable[int], allowed: Iterable[int]) -> list[int]:
+    """The distinct ids of ``ids`` (a label map or a list) that are not in ``allowed``, sorted.
+    The one rule for "ids outside the label set" (editor, data check, training, models)."""
+    present = np.unique(np.asarray(ids, dtype=np.int64))
+    ok = np.asarray(sorted({int(a) for a in allowed}), dtype=np.int64)
+    return [int(v) for v in present[~np.isin(present, ok)]]
+
+
+def format_ids(ids: list[int], limit: int = 20) -> str:
+    """``"3, 7, 9 (+12 more)"``: the ids an error message names."""
+    shown = ", ".join(str(i) for i in ids[:limit])
+    return shown + (f" (+{len(ids) - limit} more)" if len(ids) > limit else "")
+

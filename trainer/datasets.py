@@ -40,7 +40,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from spade_studio.imageio import LABELSET_CHUNK, ImageReadError, read_instance_map, read_label_map
-from spade_studio.labels import LabelError, LabelSet, builtin_label_set_names, load_label_set
+from spade_studio.labels import LabelError, LabelSet, builtin_label_set_names, format_ids, ids_outside, load_label_set
 
 from .augment import (
     PreprocessConfig,
@@ -523,17 +523,6 @@ def _load_sample(sample: Sample, label_set: LabelSet | None, root: Path | None, 
     return out, probs
 
 
-def _bad_ids(ids: np.ndarray, allowed_lut: np.ndarray) -> np.ndarray:
-    present = np.unique(ids)
-    return present[~allowed_lut[present.astype(np.int64)]]
-
-
-def _lut(allowed: set[int]) -> np.ndarray:
-    lut = np.zeros(65536, bool)
-    lut[[i for i in allowed if 0 <= i < 65536]] = True
-    return lut
-
-
 # ----------------------------------------------------------------------------------------
 # check_data
 # ----------------------------------------------------------------------------------------
@@ -668,7 +657,6 @@ def check_data(root: str | Path, label_set: LabelSet | str | Path | None = None,
         report._fail("label_set", "no label set known: pass a label set or label_nc, or add dataset.json "
                                   "with {\"label_set\": \"<name>\"} to the folder")
     report.allowed_ids = sorted(allowed) if allowed is not None else None
-    lut = _lut(allowed) if allowed is not None else None
 
     scan = _scan(root, layout, split)
     report.problems.extend(scan.problems)
@@ -695,10 +683,11 @@ def check_data(root: str | Path, label_set: LabelSet | str | Path | None = None,
             key = f"{w}x{h}"
             report.image_sizes[key] = report.image_sizes.get(key, 0) + 1
             values, counts = np.unique(loaded.ids, return_counts=True)
+            outside = set(ids_outside(values, allowed)) if allowed is not None else set()
             for v, c in zip(values.tolist(), counts.tolist()):
                 pixels[v] = pixels.get(v, 0) + c
                 files[v] = files.get(v, 0) + 1
-                if lut is not None and not lut[v]:
+                if v in outside:
                     unknown.setdefault(v, []).append(_rel(root, s.label))
                     unknown_px[v] = unknown_px.get(v, 0) + c
                     bad = True
@@ -718,7 +707,7 @@ def check_data(root: str | Path, label_set: LabelSet | str | Path | None = None,
         name = ls.name_of(v) if ls is not None else ""
         if ls is not None and name == f"id {v}":
             name = "(not in label set)"
-        report.ids.append(IdStat(v, name, pixels[v], files[v], None if lut is None else bool(lut[v])))
+        report.ids.append(IdStat(v, name, pixels[v], files[v], None if allowed is None else v in allowed))
 
     if report.checked and report.usable == 0:
         report._fail("no_usable_pairs", f"none of the {report.checked} checked pairs is usable (see the problems above)")
@@ -747,7 +736,6 @@ class PairedDataset(torch.utils.data.Dataset):
         self.seed = int(seed)
         self.use_instance = use_instance
         self.allowed_ids = None if allowed_ids is None else set(allowed_ids)
-        self._lut = None if allowed_ids is None else _lut(self.allowed_ids)
         self.epoch = 0
         self.skipped = 0  # in this process only; use collate_skip_none's count across workers
         self._warned: set[str] = set()
@@ -766,11 +754,10 @@ class PairedDataset(torch.utils.data.Dataset):
         s = self.samples[i]
         loaded, probs = _load_sample(s, self.label_set, None, want_instance=self.use_instance)
         probs = [p for p in probs if p.kind in BAD_FILE_KINDS]
-        if not probs and self._lut is not None:
-            bad = _bad_ids(loaded.ids, self._lut)
-            if bad.size:
-                shown = ", ".join(str(int(b)) for b in bad[:20])
-                probs.append(Problem("unknown_ids", str(s.label), f"label id(s) {shown} are not allowed"))
+        if not probs and self.allowed_ids is not None:
+            bad = ids_outside(loaded.ids, self.allowed_ids)
+            if bad:
+                probs.append(Problem("unknown_ids", str(s.label), f"label id(s) {format_ids(bad)} are not allowed"))
         if probs:
             raise SampleError(probs)
         lab = loaded.ids

@@ -109,10 +109,6 @@ def label_layout(label_set: LabelSet | None, label_nc: int | None) -> tuple[int,
     return label_nc, False
 
 
-def same_labels(a: LabelSet, b: LabelSet) -> bool:
-    return [(lab.id, lab.name.lower()) for lab in a] == [(lab.id, lab.name.lower()) for lab in b]
-
-
 # ---------------------------------------------------------------------------------------------
 # data order: a permutation per epoch, split across ranks, consumed in fixed-size batches
 # ---------------------------------------------------------------------------------------------
@@ -252,7 +248,7 @@ def train(config: TrainConfig, on_progress: ProgressFn | None = None,
         spectral=spectral, spade=spade, num_upsampling_layers=config.num_upsampling_layers,  # type: ignore[arg-type]
         crop_size=config.size, aspect_ratio=config.aspect, use_vae=config.use_vae,
     )
-    if init_bundle is not None and same_labels(init_bundle.label_set, label_set):
+    if init_bundle is not None and init_bundle.label_set.same_labels(label_set):
         ig = init_bundle.generator
         gcfg = gcfg.with_(label_nc=ig.label_nc, contain_dontcare_label=ig.contain_dontcare_label)
         if ig.use_instance != use_instance:
@@ -284,7 +280,7 @@ def train(config: TrainConfig, on_progress: ProgressFn | None = None,
     init_weights(D)
 
     if init_bundle is not None and saved is None:
-        relabel = not same_labels(init_bundle.label_set, label_set) or \
+        relabel = not init_bundle.label_set.same_labels(label_set) or \
             init_bundle.generator.semantic_nc != gcfg.semantic_nc
         copied, fresh = transfer_weights(G, init_bundle.G_state_dict, relabel, gcfg.use_vae)
         msg = f"initialised from {config.init_from}: {copied} generator tensors kept"

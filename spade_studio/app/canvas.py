@@ -35,6 +35,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QWidget
 
 from spade_studio import labelmap as lm
+from spade_studio.app.qimage import rgb_to_qimage
 
 from .document import Document
 
@@ -50,12 +51,6 @@ _EDGE_ARGB = np.uint32(0xC0101010)  # premultiplied dark grey, 75 % opaque
 def _rgb32_lut(label_set, size: int) -> np.ndarray:
     rgb = label_set.lut(size).astype(np.uint32)
     return np.uint32(0xFF000000) | (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
-
-
-def _rgb_qimage(rgb: np.ndarray) -> QImage:
-    rgb = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
-    h, w = rgb.shape[:2]
-    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
 class Canvas(QWidget):
@@ -262,7 +257,7 @@ class Canvas(QWidget):
                 (W, H),
                 interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
             )
-        return _rgb_qimage(rgb)
+        return rgb_to_qimage(rgb)
 
     def _on_changed(self, rect: QRect) -> None:
         r = rect.intersected(QRect(0, 0, self._doc.width, self._doc.height))

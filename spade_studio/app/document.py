@@ -27,7 +27,7 @@ from PySide6.QtGui import QUndoStack
 from spade_studio import labelmap as lm
 from spade_studio.imageio import LABELSET_CHUNK, ImageReadError, atomic_write, read_label_map, write_label_map
 from spade_studio.labelmap import Delta
-from spade_studio.labels import LabelError, LabelSet, builtin_label_set_names, load_label_set
+from spade_studio.labels import LabelError, LabelSet, builtin_label_set_names, format_ids, ids_outside, load_label_set
 
 from .commands import DeltaCommand, history_bytes, trim_history
 
@@ -40,13 +40,10 @@ def _dtype_for(label_set: LabelSet) -> type:
 
 
 def _check_in_set(ids: np.ndarray, label_set: LabelSet, where: str) -> None:
-    present = np.unique(ids)
-    bad = present[~np.isin(present, np.asarray(label_set.ids, dtype=np.int64))]
-    if bad.size:
-        shown = ", ".join(str(int(b)) for b in bad[:20])
-        more = f" (+{bad.size - 20} more)" if bad.size > 20 else ""
+    bad = ids_outside(ids, label_set.ids)
+    if bad:
         raise LabelError(
-            f"{where}: label id(s) {shown}{more} are not in the {label_set.name!r} label set "
+            f"{where}: label id(s) {format_ids(bad)} are not in the {label_set.name!r} label set "
             f"(ids {min(label_set.ids)}..{max(label_set.ids)})"
         )
 

@@ -358,7 +358,7 @@ class MainWindow(QMainWindow):
         self.style_panel.set_model_info(info)
         self._default_style(info)
         self.settings.model = None if self._model_source is None else str(self._model_source)
-        if not self._same_labels(info.label_set, self.document.label_set):
+        if not info.label_set.same_labels(self.document.label_set):
             self._offer_remap(info.label_set)
         self.request_render()
 
@@ -378,10 +378,6 @@ class MainWindow(QMainWindow):
         self.output.set_message(f"No model loaded.\n{message}\nUse Model > Open Model File…")
         if self.isVisible():
             QMessageBox.warning(self, "Model not loaded", message)
-
-    @staticmethod
-    def _same_labels(a: LabelSet, b: LabelSet) -> bool:
-        return [(x.id, x.name) for x in a] == [(x.id, x.name) for x in b]
 
     def _offer_remap(self, new: LabelSet) -> None:
         old = self.document.label_set
@@ -561,7 +557,7 @@ class MainWindow(QMainWindow):
         self._fill_recent()
         if notes:
             InfoDialog("Opened with notes", "\n".join(notes), self).open()
-        if self.model_info is not None and not self._same_labels(self.model_info.label_set,
+        if self.model_info is not None and not self.model_info.label_set.same_labels(
                                                                   self.document.label_set):
             self._offer_remap(self.model_info.label_set)
         return True

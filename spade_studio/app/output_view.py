@@ -9,14 +9,8 @@ from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QSizePolicy, QWidget
 
+from spade_studio.app.qimage import rgb_to_qimage
 from spade_studio.imageio import write_image
-
-
-def rgb_to_qimage(rgb: np.ndarray) -> QImage:
-    """``[H, W, 3]`` uint8 -> a QImage that owns its pixels."""
-    arr = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
-    h, w = arr.shape[:2]
-    return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
 class OutputView(QWidget):

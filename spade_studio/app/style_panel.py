@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from .preview_service import ModelInfo, PreviewService, StyleSpec
+from .qimage import rgb_to_qimage
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 NO_ENCODER = "This model has no style encoder (official NVIDIA models are label-map only)."
@@ -56,12 +57,6 @@ class StyleSource:
     @staticmethod
     def image(path: str | Path) -> StyleSource:
         return StyleSource("image", str(path), Path(path).stem)
-
-
-def rgb_qimage(rgb: np.ndarray) -> QImage:
-    arr = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
-    h, w = arr.shape[:2]
-    return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
 def preset_paths() -> list[Path]:
@@ -586,7 +581,7 @@ class StylePanel(QWidget):
         for t in self._var_thumbs:
             img = by_seed.get(int(t.source.key))
             if img is not None:
-                t.set_image(rgb_qimage(img))
+                t.set_image(rgb_to_qimage(img))
         self.variations_status.setText("click one to use its style · right click: blend towards it")
 
     def _on_render_failed(self, request_id: int, message: str) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QBrush, QColor, QDesktopServices, QFont, QImage, QPixmap
+from PySide6.QtGui import QBrush, QColor, QDesktopServices, QFont, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -53,6 +53,7 @@ from PySide6.QtWidgets import (
 )
 
 from .loss_plot import LossPlot
+from .qimage import rgb_to_qimage
 from .trainer_process import (
     RunInfo,
     TrainerProcess,
@@ -265,18 +266,6 @@ def inspect_model(path: str | Path) -> dict[str, Any]:
         b = load_any(p)
         g, ls = b.generator, b.label_set
     return {"label_set": ls, "ngf": g.ngf, "spade_hidden": g.spade.hidden, "use_vae": g.use_vae}
-
-
-def same_labels(a: Any, b: Any) -> bool:
-    return [(lab.id, lab.name.lower()) for lab in a] == [(lab.id, lab.name.lower()) for lab in b]
-
-
-def _qimage(rgb) -> QImage:
-    import numpy as np
-
-    a = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
-    h, w = a.shape[:2]
-    return QImage(a.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
 def _html(text: str) -> str:
@@ -904,7 +893,7 @@ class TrainerTab(QWidget):
 
             gap = np.full((lab.shape[0], 2, 3), 30, np.uint8)
             pair = QLabel()
-            pair.setPixmap(QPixmap.fromImage(_qimage(np.concatenate([lab, gap, img], 1))))
+            pair.setPixmap(QPixmap.fromImage(rgb_to_qimage(np.concatenate([lab, gap, img], 1))))
             pair.setToolTip(f"{stem}: label map | image")
             self.thumbs_grid.addWidget(pair, i // 2, i % 2, Qt.AlignmentFlag.AlignLeft)
         self.thumbs_box.setVisible(bool(chk.thumbs))
@@ -981,7 +970,7 @@ class TrainerTab(QWidget):
                 + (", style encoder" if info["use_vae"] else "") + "). The network widths come from the model.")
         data_ls = self._check.label_set if self._check is not None else None
         if data_ls is not None:
-            if same_labels(ls, data_ls):
+            if ls.same_labels(data_ls):
                 text += " <span style='color:#81c784'>Same label set as the data: every layer is kept.</span>"
             else:
                 text += (f" <span style='color:#ffb74d'><b>The data uses another label set</b> "

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..labels import format_ids, ids_outside
 from .config import GeneratorConfig, generator_config_from_official
 
 DONTCARE_VALUE = 255
@@ -79,9 +80,9 @@ def label_indices(label: torch.Tensor, instance: torch.Tensor | None,
         label = torch.where(label == DONTCARE_VALUE, torch.full_like(label, cfg.label_nc), label)
     bad = (label < 0) | (label >= nc)
     if bool(bad.any()):
-        ids = torch.unique(label[bad]).tolist()
+        ids = ids_outside(torch.unique(label).cpu().numpy(), range(nc))
         raise ValueError(
-            f"label id(s) {', '.join(map(str, ids[:20]))} outside the model's {cfg.label_nc} classes"
+            f"label id(s) {format_ids(ids)} outside the model's {cfg.label_nc} classes"
             + (" (+ dontcare)" if cfg.contain_dontcare_label else "")
         )
     n, _, h, w = label.shape
