@@ -160,22 +160,6 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# data / training commands (implemented in trainer/)
-# ---------------------------------------------------------------------------------------------
-def cmd_make_landscapes(args: argparse.Namespace) -> int:
-    from trainer.landscapes import make_landscapes
-
-    def progress(done: int, total: int) -> None:
-        if sys.stderr.isatty() and (done % 10 == 0 or done == total):
-            print(f"\r{done}/{total} scenes", end="" if done < total else "\n", file=sys.stderr)
-
-    summary = make_landscapes(args.output, args.count, size=args.size, seed=args.seed, aspect=args.aspect,
-                              on_progress=progress, workers=args.workers)
-    print(f"{args.output}: {summary.get('count', args.count)} scenes ({args.size}px, seed {args.seed})")
-    return 0
-
-
-# ---------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from spade_studio import __version__
 
@@ -216,21 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="print JSON")
     i.set_defaults(func=cmd_info)
 
-    m = sub.add_parser("make-landscapes", help="write procedural landscape scenes (paired folder)")
-    m.add_argument("output", help="output folder")
-    m.add_argument("--count", type=int, default=100)
-    m.add_argument("--size", type=int, default=256)
-    m.add_argument("--aspect", type=float, default=1.0)
-    m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--workers", type=int, default=1)
-    m.set_defaults(func=cmd_make_landscapes)
 
-    try:
-        from trainer.cli import add_commands
-    except ImportError:
-        add_commands = None
-    if add_commands is not None:
-        add_commands(sub)
+    from trainer.cli import add_commands  # data and training commands (the trainer package)
+
+    add_commands(sub)
     return p
 
 

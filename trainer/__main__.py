@@ -1,7 +1,7 @@
-"""``python -m trainer`` is ``spade-studio-cli train``."""
+"""``python -m trainer ARGS`` is ``spade-studio-cli train ARGS``."""
 
 import sys
 
-from trainer.cli import main
+from spade_studio.cli import main
 
-sys.exit(main())
+sys.exit(main(["train", *sys.argv[1:]]))

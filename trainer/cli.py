@@ -1,4 +1,7 @@
-"""Training commands of spade-studio-cli: train, export, check-data (also ``python -m trainer``)."""
+"""Training commands of spade-studio-cli: train, export, check-data, make-landscapes, train-segmenter, evaluate.
+
+They are added to the one CLI by `spade_studio.cli.build_parser` (`add_commands`); this module
+imports nothing from `spade_studio.cli`."""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ import json
 import signal
 import sys
 import threading
-from pathlib import Path
 
 from .config import TrainConfig, add_arguments, from_args
 from .events import encode, format_eta
@@ -138,6 +140,19 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_make_landscapes(args: argparse.Namespace) -> int:
+    from trainer.landscapes import make_landscapes
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty() and (done % 10 == 0 or done == total):
+            print(f"\r{done}/{total} scenes", end="" if done < total else "\n", file=sys.stderr)
+
+    summary = make_landscapes(args.output, args.count, size=args.size, seed=args.seed, aspect=args.aspect,
+                              on_progress=progress, workers=args.workers)
+    print(f"{args.output}: {summary.get('count', args.count)} scenes ({args.size}px, seed {args.seed})")
+    return 0
+
+
 def add_commands(sub) -> None:
     s = sub.add_parser("train-segmenter", help="train the evaluation segmenter on a dataset's real images")
     s.add_argument("--data", required=True)
@@ -166,6 +181,15 @@ def add_commands(sub) -> None:
     v.add_argument("--json-out", help="also write the JSON result to this file")
     v.set_defaults(func=cmd_evaluate)
 
+    m = sub.add_parser("make-landscapes", help="write procedural landscape scenes (paired folder)")
+    m.add_argument("output", help="output folder")
+    m.add_argument("--count", type=int, default=100)
+    m.add_argument("--size", type=int, default=256)
+    m.add_argument("--aspect", type=float, default=1.0)
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--workers", type=int, default=1)
+    m.set_defaults(func=cmd_make_landscapes)
+
     t = sub.add_parser("train", help="train or fine-tune a model on a folder")
     add_train_arguments(t)
     t.set_defaults(func=cmd_train)
@@ -184,12 +208,3 @@ def add_commands(sub) -> None:
     c.add_argument("--split", default="train", help="split of official layouts (train, val)")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_check_data)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from spade_studio.cli import main as cli_main
-
-    return cli_main(["train", *(sys.argv[1:] if argv is None else argv)])
-
-
-_ = Path
