@@ -115,8 +115,9 @@ def test_model_data_and_trainer_code_never_import_qt():
             bad.append(f"{mod} -> app")
     assert bad == []
     # and at run time: importing the model, trainer and CLI loads no Qt
-    code = ("import sys, spade_studio.model, spade_studio.cli, trainer.loop, trainer.datasets;"
-            "print(any(m.startswith('PySide6') for m in sys.modules))")
+    code = ("import sys, spade_studio.model, spade_studio.model.synthesize, spade_studio.cli, spade_studio.labels,"
+            " spade_studio.imageio, trainer.loop, trainer.datasets;"
+            "print(any(m.startswith(('PySide6', 'shiboken6')) for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "False"
 

@@ -160,15 +160,6 @@ def test_cli_errors_are_one_line(tmp_path, tiny_model):
     assert not (tmp_path / "o.png").exists()
 
 
-def test_no_qt_in_model_trainer_and_cli():
-    code = ("import sys; import spade_studio.model, spade_studio.model.synthesize, spade_studio.cli, trainer;"
-            "import spade_studio.labels, spade_studio.imageio;"
-            "bad=[m for m in sys.modules if m.startswith(('PySide6','shiboken6','qdarkstyle'))];"
-            "print(bad); sys.exit(1 if bad else 0)")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 0, r.stdout + r.stderr
-
-
 def test_precision_options(tiny_model):
     from spade_studio.model.synthesize import resolve_precision
 

@@ -6,9 +6,8 @@ import copy
 import pytest
 import torch
 
-from spade_studio.model.config import GeneratorConfig, SPADENormConfig
+from spade_studio.model.config import EncoderConfig, GeneratorConfig, SPADENormConfig
 from spade_studio.model.encoder import StyleEncoder
-from spade_studio.model.config import EncoderConfig
 from spade_studio.model.generator import SPADEGenerator
 from spade_studio.model.layers import SpectralNormMixin
 from trainer.config import TrainConfig, add_arguments, from_args, to_args
