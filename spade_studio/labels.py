@@ -28,6 +28,13 @@ class Label:
     color: tuple[int, int, int]
 
 
+# The label value of "don't care" pixels in official label maps (COCO-Stuff, ADE20K).
+DONTCARE_VALUE = 255
+
+# The built-in label set of each official dataset layout (models and training data).
+DATASET_LABEL_SETS = {"coco": "coco_stuff", "ade20k": "ade20k", "cityscapes": "cityscapes"}
+
+
 def voc_color(index: int) -> tuple[int, int, int]:
     """Bit-interleaved PASCAL-VOC style colour for ``index`` (0 gives black)."""
     r = g = b = 0
@@ -205,7 +212,7 @@ def numbered_label_set(n: int, name: str | None = None, dontcare: bool = False) 
     labels = [Label(i, f"class {i}", voc_color(i + 1)) for i in range(n)]
     dontcare_id = None
     if dontcare:
-        dontcare_id = 255 if n < 255 else n
+        dontcare_id = DONTCARE_VALUE if n < DONTCARE_VALUE else n
         labels.append(Label(dontcare_id, "unlabeled", (0, 0, 0)))
     return LabelSet(name or f"numbered-{n}", tuple(labels), dontcare_id, "generated: the model has no class names")
 

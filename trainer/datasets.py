@@ -40,25 +40,24 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from spade_studio.imageio import LABELSET_CHUNK, ImageReadError, read_instance_map, read_label_map
-from spade_studio.labels import LabelError, LabelSet, builtin_label_set_names, format_ids, ids_outside, load_label_set
-
-from .augment import (
-    PreprocessConfig,
-    apply_to_image,
-    apply_to_instance,
-    apply_to_label,
-    draw_params,
-    image_to_tensor,
-    label_to_tensor,
+from spade_studio.labels import (
+    DATASET_LABEL_SETS,
+    DONTCARE_VALUE,
+    LabelError,
+    LabelSet,
+    builtin_label_set_names,
+    format_ids,
+    ids_outside,
+    load_label_set,
 )
+
+from .augment import PreprocessConfig, label_to_tensor, preprocess
 
 log = logging.getLogger(__name__)
 
 LAYOUTS = ("paired", "coco", "ade20k", "cityscapes")
-DEFAULT_LABEL_SETS = {"coco": "coco_stuff", "ade20k": "ade20k", "cityscapes": "cityscapes"}
 # Layouts whose official models have a dontcare channel (reference §2: contain_dontcare_label).
 DONTCARE_LAYOUTS = frozenset({"coco", "ade20k"})
-DONTCARE_VALUE = 255
 DATASET_JSON = "dataset.json"
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -383,8 +382,8 @@ def _resolve_label_set(root: Path, label_set: LabelSet | str | Path | None, layo
         if not isinstance(declared, str):
             raise LabelError(f"{root / DATASET_JSON}: \"label_set\" must be a name, a file or an object")
         return _load_named(declared, root), DATASET_JSON
-    if layout in DEFAULT_LABEL_SETS:
-        return load_label_set(DEFAULT_LABEL_SETS[layout]), f"default for {layout}"
+    if layout in DATASET_LABEL_SETS:
+        return load_label_set(DATASET_LABEL_SETS[layout]), f"default for {layout}"
     if layout is not None:
         from_chunk = _label_set_from_chunk(root, layout)
         if from_chunk is not None:
@@ -760,22 +759,15 @@ class PairedDataset(torch.utils.data.Dataset):
                 probs.append(Problem("unknown_ids", str(s.label), f"label id(s) {format_ids(bad)} are not allowed"))
         if probs:
             raise SampleError(probs)
-        lab = loaded.ids
-        h, w = lab.shape
-        params = draw_params(self.preprocess, w, h, self.rng(i), self.train)
-        lab_p = apply_to_label(lab, params)
-        item: dict[str, Any] = {
-            "label": label_to_tensor(lab_p),
-            "image": image_to_tensor(apply_to_image(loaded.rgb, params)),
-        }
+        inst_in = loaded.instance if self.use_instance else None
+        image, label, inst, _ = preprocess(self.preprocess, loaded.rgb, loaded.ids, inst_in, self.rng(i), self.train)
+        item: dict[str, Any] = {"label": label, "image": image}
         if self.use_instance:
-            if loaded.instance is not None:
-                inst = apply_to_instance(loaded.instance, params)
-            else:
+            if inst is None:  # no instance map: every connected region of one label is an instance
                 from spade_studio.model.semantics import regions_as_instances
 
-                inst = regions_as_instances(lab_p)
-            item["instance"] = label_to_tensor(inst)
+                inst = label_to_tensor(regions_as_instances(label[0].numpy()))
+            item["instance"] = inst
         item["index"] = int(i)
         item["stem"] = s.stem
         return item

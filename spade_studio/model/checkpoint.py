@@ -16,10 +16,10 @@ from typing import Any
 import torch
 
 from spade_studio.imageio import atomic_write
-from spade_studio.labels import LabelSet, load_label_set, numbered_label_set
+from spade_studio.labels import DATASET_LABEL_SETS, LabelSet, load_label_set, numbered_label_set
 
 from .config import EncoderConfig, GeneratorConfig
-from .official import DATASET_LABEL_SETS, CheckpointError, OfficialCheckpoint, load_official
+from .official import CheckpointError, OfficialCheckpoint, load_official
 
 MODEL_FORMAT = "spade-studio-model"
 MODEL_FORMAT_VERSION = 1

@@ -47,7 +47,6 @@ DATASET_PRESETS: dict[str, dict[str, Any]] = {
     "custom": dict(label_nc=13, contain_dontcare_label=False, no_instance=False, crop_size=256,
                    aspect_ratio=1.0, num_upsampling_layers="normal"),
 }
-DATASET_LABEL_SETS = {"coco": "coco_stuff", "ade20k": "ade20k", "cityscapes": "cityscapes"}
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,10 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..labels import format_ids, ids_outside
+from ..labels import DONTCARE_VALUE, format_ids, ids_outside
 from .config import GeneratorConfig, generator_config_from_official
-
-DONTCARE_VALUE = 255
 
 
 def instance_edges(instance: torch.Tensor) -> torch.Tensor:
