@@ -41,10 +41,6 @@ def models_dir() -> Path:
     return resources_dir() / "models"
 
 
-def samples_dir() -> Path:
-    return resources_dir() / "samples"
-
-
 def default_model_path() -> Path | None:
     """The bundled default model, or None when this build has none."""
     p = models_dir() / "landscape.safetensors"

@@ -103,13 +103,6 @@ def resized_size(cfg: PreprocessConfig, w: int, h: int) -> tuple[int, int]:
     raise ValueError(f"unknown pre-processing mode {mode!r}")
 
 
-def output_size(cfg: PreprocessConfig, w: int, h: int) -> tuple[int, int]:
-    """Final ``(w, h)`` of a ``w x h`` source after pre-processing."""
-    if cfg.mode in CROP_MODES:
-        return cfg.crop_size, cfg.crop_size
-    return resized_size(cfg, w, h)
-
-
 def draw_params(cfg: PreprocessConfig, w: int, h: int, rng: np.random.Generator,
                 train: bool) -> AugmentParams:
     """Random crop position and flip for a ``w x h`` source, drawn from ``rng``.

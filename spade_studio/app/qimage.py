@@ -1,4 +1,4 @@
-"""numpy <-> QImage: the one place where pixel arrays become Qt images and back."""
+"""numpy -> QImage: the one place where pixel arrays become Qt images."""
 
 from __future__ import annotations
 
@@ -13,10 +13,3 @@ def rgb_to_qimage(rgb: np.ndarray) -> QImage:
     h, w = arr.shape[:2]
     return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
-
-def qimage_to_rgb(image: QImage) -> np.ndarray:
-    """A QImage -> ``[H, W, 3]`` uint8 (a copy)."""
-    img = image.convertToFormat(QImage.Format.Format_RGB888)
-    h, w = img.height(), img.width()
-    buf = np.frombuffer(img.constBits(), np.uint8, count=img.bytesPerLine() * h)
-    return buf.reshape(h, img.bytesPerLine())[:, : 3 * w].reshape(h, w, 3).copy()

@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from spade_studio.labels import LabelError
 
@@ -266,18 +264,5 @@ class Synthesizer:
             img = to_uint8(out.float())[0, :h, :w]
         return RenderResult(img, None if z is None else z.cpu(), notes, time.perf_counter() - t0)
 
-    def render_variations(self, label: np.ndarray, seeds: list[int], instance: np.ndarray | None = None
-                          ) -> list[RenderResult]:
-        return [self.render(label, instance, seed=s) for s in seeds]
-
     def __repr__(self) -> str:
         return f"Synthesizer({self.describe()})"
-
-
-def resize_labels_nearest(label: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    t = torch.from_numpy(label.astype(np.int64))[None, None].float()
-    return F.interpolate(t, size=hw, mode="nearest")[0, 0].to(torch.int64).numpy().astype(label.dtype)
-
-
-def load_synthesizer(path: str | os.PathLike | None, device: str = "auto", dataset: str | None = None) -> Synthesizer:
-    return Synthesizer(Path(path) if path else None, device=device, dataset=dataset)
