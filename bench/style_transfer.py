@@ -22,11 +22,6 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def mean_lab(rgb: np.ndarray) -> np.ndarray:
-    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-    return lab.reshape(-1, 3).mean(0)
-
-
 def look_of(info: dict) -> str:
     t = info.get("time", "?")
     s = info.get("season", "?")
@@ -35,22 +30,14 @@ def look_of(info: dict) -> str:
     return f"day-{s}"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model")
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--maps", type=int, default=20)
-    ap.add_argument("--json")
-    a = ap.parse_args()
+def style_pass_rate(synth, root: Path, maps: int = 20, size: int | None = None) -> dict:
+    """The style check on the held-out folder ``root`` (see the module docstring)."""
     from spade_studio.imageio import read_label_map, read_rgb
-    from spade_studio.model import Synthesizer
+    from trainer.metrics import mean_lab
 
-    root = Path(a.data)
     meta = json.loads((root / "dataset.json").read_text())
     scenes = meta["scenes"]
-    synth = Synthesizer(a.model, device="cpu")
-    # one style image per look (the first scene of that look)
-    styles: dict[str, str] = {}
+    styles: dict[str, str] = {}  # one style image per look (the first scene of that look)
     for stem, info in sorted(scenes.items()):
         styles.setdefault(look_of(info), stem)
     looks = sorted(styles)
@@ -60,11 +47,13 @@ def main() -> None:
     # "clearly different": mean Lab colours at least 15 apart
     pairs = [(x, y) for x, y in itertools.permutations(looks, 2)
              if np.linalg.norm(style_lab[x] - style_lab[y]) >= 15]
-    stems = [s for s in sorted(scenes) if s not in styles.values()][: a.maps]
+    stems = [s for s in sorted(scenes) if s not in styles.values()][:maps]
     passed = total = 0
-    per_pair = {}
+    per_pair: dict[str, list[int]] = {}
     for stem in stems:
         lab = read_label_map(root / "labels" / f"{stem}.png").ids
+        if size is not None and lab.shape != (size, size):
+            lab = cv2.resize(lab, (size, size), interpolation=cv2.INTER_NEAREST)
         outs = {k: mean_lab(synth.render(lab, z=z[k]).image) for k in looks}
         for x, y in pairs:
             ok = np.linalg.norm(outs[x] - style_lab[x]) < np.linalg.norm(outs[x] - style_lab[y])
@@ -73,14 +62,26 @@ def main() -> None:
             per_pair.setdefault(f"{x} vs {y}", [0, 0])
             per_pair[f"{x} vs {y}"][0] += int(ok)
             per_pair[f"{x} vs {y}"][1] += 1
-    rate = passed / max(total, 1)
-    print(f"looks: {', '.join(looks)} (style images: {', '.join(styles[k] for k in looks)})")
-    print(f"style transfer: {passed}/{total} (map, A, B) cases closer to A than to B = {rate * 100:.1f}% "
-          f"over {len(stems)} held-out maps and {len(pairs)} ordered pairs of clearly different looks")
-    result = {"pass_rate": rate, "passed": passed, "total": total, "maps": len(stems), "looks": looks,
-              "pairs": len(pairs), "per_pair": per_pair}
+    return {"pass_rate": passed / max(total, 1), "passed": passed, "total": total, "maps": len(stems),
+            "looks": looks, "styles": [styles[k] for k in looks], "pairs": len(pairs), "per_pair": per_pair}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model")
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--maps", type=int, default=20)
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    from spade_studio.model import Synthesizer
+
+    r = style_pass_rate(Synthesizer(a.model, device="cpu"), Path(a.data), a.maps)
+    print(f"looks: {', '.join(r['looks'])} (style images: {', '.join(r['styles'])})")
+    print(f"style transfer: {r['passed']}/{r['total']} (map, A, B) cases closer to A than to B = "
+          f"{r['pass_rate'] * 100:.1f}% over {r['maps']} held-out maps and {r['pairs']} ordered pairs of "
+          f"clearly different looks")
     if a.json:
-        Path(a.json).write_text(json.dumps(result, indent=1))
+        Path(a.json).write_text(json.dumps(r, indent=1))
 
 
 if __name__ == "__main__":
