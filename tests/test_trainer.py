@@ -1,11 +1,12 @@
 """The training loop: tiny runs on generated landscapes (CPU)."""
 
+import copy
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,25 @@ def test_resume_equals_uninterrupted(landscapes, tmp_path):
         assert torch.equal(a[k], b[k]), k
 
 
+def test_train_leaves_its_config_alone_and_saves_the_resolved_one(landscapes, tmp_path):
+    base = train(cfg(landscapes, tmp_path / "base", iters=1, sample_every=0, use_vae=True))
+    c = cfg(landscapes, tmp_path / "ft", iters=1, sample_every=0, ngf=8, init_from=str(base.model_path))
+    before = copy.deepcopy(c)
+    train(c)
+    assert c == before and c.preprocess is None and c.ngf == 8 and not c.use_vae
+    saved = TrainConfig.load(tmp_path / "ft" / "config.json")
+    assert saved.ngf == 4 and saved.use_vae  # the initial model's architecture
+    assert (saved.dataset_mode, saved.preprocess, saved.load_size, saved.use_instance) == ("paired", "fixed", 64, False)
+    assert saved.iters == 1 and saved.init_from == str(base.model_path)
+    # resuming: the run keeps its own architecture; the caller's config is still untouched
+    r = cfg(landscapes, tmp_path / "ft", iters=2, sample_every=0, ngf=16, n_layers_D=2)
+    before = copy.deepcopy(r)
+    res = train(r, resume=True)
+    assert res.step == 2 and r == before
+    saved = TrainConfig.load(tmp_path / "ft" / "config.json")
+    assert (saved.ngf, saved.n_layers_D, saved.iters, saved.init_from) == (4, 3, 2, str(base.model_path))
+
+
 def test_existing_run_needs_resume(landscapes, tmp_path):
     train(cfg(landscapes, tmp_path / "r", iters=1))
     with pytest.raises(TrainError, match="--resume"):
@@ -107,9 +127,11 @@ def test_sigkill_then_resume_loses_only_unsaved_steps(landscapes, tmp_path):
             "--batch", 2, "--n-layers-D", 3, "--iters", 400, "--save-every", 3, "--sample-every", 0,
             "--progress", "jsonl", "--log-every", 1]
     p = _cli(*args)
-    deadline = time.time() + 120
-    while time.time() < deadline and not list((run / "checkpoints").glob("ckpt_00000006.pt")):
-        time.sleep(0.2)
+    # kill as soon as the progress stream reports the step-6 checkpoint (written before the event)
+    for line in p.stdout:
+        ev = json.loads(line) if line.startswith("{") else {}
+        if ev.get("event") == "checkpoint" and ev["step"] >= 6:
+            break
     p.send_signal(signal.SIGKILL)
     p.wait()
     saved = sorted((run / "checkpoints").glob("ckpt_*.pt"))
@@ -124,11 +146,17 @@ def test_sigkill_then_resume_loses_only_unsaved_steps(landscapes, tmp_path):
     assert events[-1]["event"] == "done" and events[-1]["step"] == last + 2
 
 
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_torchrun_two_processes_only_rank0_writes(landscapes, tmp_path):
     run = tmp_path / "ddp"
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-                "-m", "trainer"]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                str(_free_port()), "-m", "trainer"]
     args = ["--data", landscapes, "--out", run, "--size", 64, "--ngf", 4, "--ndf", 8, "--spade-hidden", 16,
             "--batch", 2, "--n-layers-D", 3, "--iters", 3, "--save-every", 2, "--sample-every", 2,
             "--progress", "jsonl"]

@@ -1,47 +1,53 @@
-"""The training loop: ``train(config, on_progress, should_stop) -> TrainResult``.
+"""The training loop: ``train(config, on_progress, should_stop, resume) -> TrainResult``.
 
-Reads top to bottom: set-up (run folder, data, networks, optimisers, resume state), then the
-iterations (G step, D step, logging, samples, checkpoints), then the final export. Only rank 0
-writes files when run under torchrun.
+``train`` reads top to bottom as its phases: resolve the config (a copy: the caller's is never
+modified), set up the data, build or restore the networks (:mod:`trainer.networks`), prepare the
+run folder, iterate (the GAN step is :func:`trainer.step.gan_step`; logging, samples and
+checkpoints around it), then the final checkpoint and export. Only rank 0 writes files when run
+under torchrun.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
-from spade_studio.labels import LabelSet, numbered_label_set
-from spade_studio.model.checkpoint import ModelBundle, load_any, save_model
-from spade_studio.model.config import EncoderConfig, GeneratorConfig, SPADENormConfig
-from spade_studio.model.encoder import StyleEncoder
-from spade_studio.model.generator import SPADEGenerator
-from spade_studio.model.layers import SpectralNormMixin
-from spade_studio.model.official import CheckpointError, load_official_state_dict
+from spade_studio.model.checkpoint import save_model
 from spade_studio.model.semantics import make_semantics
 from spade_studio.model.synthesize import pick_device
 
 from .config import TrainConfig
-from .discriminator import DiscriminatorConfig, MultiscaleDiscriminator
-from .distributed import DistInfo, convert_sync_batchnorm, init_distributed
+from .distributed import DistInfo, init_distributed
+from .errors import TrainError
 from .events import ProgressFn, make_event
-from .losses import VGGLoss, load_vgg19
+from .networks import (
+    ModelPlan,
+    Networks,
+    amp_context,
+    build_networks,
+    group_lrs,
+    init_weights,
+    label_layout,
+    lr_at,
+    model_bundle,
+    plan_model,
+    restore_networks,
+    training_state,
+    transfer_weights,
+)
 from .state import load_latest_state, save_state
 from .step import LossWeights, gan_step
 
-
-class TrainError(RuntimeError):
-    """Training cannot start or continue; the message says why."""
+__all__ = ["TrainError", "TrainResult", "train", "export_run", "epoch_batches", "make_sample_grid", "init_weights",
+           "transfer_weights", "label_layout"]
 
 
 @dataclass
@@ -55,61 +61,6 @@ class TrainResult:
 
 
 # ---------------------------------------------------------------------------------------------
-# networks
-# ---------------------------------------------------------------------------------------------
-def init_weights(module: nn.Module, gain: float = 0.02) -> None:
-    """Official init: xavier-normal (gain 0.02) for conv/linear weights, zero biases."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            w = m.weight_orig if isinstance(m, SpectralNormMixin) else m.weight
-            nn.init.xavier_normal_(w, gain=gain)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d) and m.affine:
-            nn.init.normal_(m.weight, 1.0, gain)
-            nn.init.zeros_(m.bias)
-
-
-LABEL_LAYER_SUFFIXES = ("mlp_shared.0.weight", "mlp_shared.0.bias")
-
-
-def _label_dependent(key: str, use_vae: bool) -> bool:
-    if key.endswith(LABEL_LAYER_SUFFIXES):
-        return True
-    return not use_vae and key in ("fc.weight", "fc.bias")
-
-
-def transfer_weights(target: nn.Module, source: dict[str, torch.Tensor], reinit_label_layers: bool,
-                     use_vae: bool) -> tuple[int, list[str]]:
-    """Copy matching weights into ``target``; returns (copied, re-initialised keys)."""
-    own = target.state_dict()
-    fresh = []
-    copied = 0
-    new_sd = {}
-    for k, v in own.items():
-        src = source.get(k)
-        if src is not None and tuple(src.shape) == tuple(v.shape) and not (
-                reinit_label_layers and _label_dependent(k, use_vae)):
-            new_sd[k] = src
-            copied += 1
-        else:
-            new_sd[k] = v
-            fresh.append(k)
-    target.load_state_dict(new_sd)
-    return copied, fresh
-
-
-def label_layout(label_set: LabelSet | None, label_nc: int | None) -> tuple[int, bool]:
-    """(label_nc, contain_dontcare) of a label set: the dontcare id gets its own channel."""
-    if label_set is not None:
-        ids = [i for i in label_set.ids if i != label_set.dontcare_id]
-        return max(ids) + 1, label_set.dontcare_id is not None
-    if label_nc is None:
-        raise TrainError("no label set: name one (--label-set) or give --label-nc")
-    return label_nc, False
-
-
-# ---------------------------------------------------------------------------------------------
 # data order: a permutation per epoch, split across ranks, consumed in fixed-size batches
 # ---------------------------------------------------------------------------------------------
 def epoch_batches(n: int, batch: int, seed: int, epoch: int, dist_info: DistInfo) -> list[list[int]]:
@@ -118,38 +69,6 @@ def epoch_batches(n: int, batch: int, seed: int, epoch: int, dist_info: DistInfo
     usable = (len(perm) // dist_info.world) // batch * batch  # drop_last, equal on every rank
     mine = mine[:usable]
     return [mine[i:i + batch].tolist() for i in range(0, usable, batch)]
-
-
-# ---------------------------------------------------------------------------------------------
-def _amp_context(kind: str, device: torch.device):
-    if kind == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    if kind == "fp16":
-        return torch.autocast(device.type, dtype=torch.float16)
-    return contextlib.nullcontext()
-
-
-def _resolve_amp(requested: str, device: torch.device) -> str:
-    r = (requested or "auto").lower()
-    if r == "auto":
-        if device.type == "cuda":
-            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return "off"
-    if r not in ("off", "bf16", "fp16"):
-        raise TrainError(f"--amp {requested!r}: use auto, off, bf16 or fp16")
-    if r == "fp16" and device.type != "cuda":
-        raise TrainError("fp16 autocast needs CUDA; use bf16 or off on this device")
-    return r
-
-
-def _lr_at(cfg: TrainConfig, step: int) -> float:
-    if cfg.decay_start is None or step < cfg.decay_start or cfg.iters <= cfg.decay_start:
-        return cfg.lr
-    return cfg.lr * max(0.0, (cfg.iters - step) / (cfg.iters - cfg.decay_start))
-
-
-def _group_lrs(cfg: TrainConfig, lr: float) -> tuple[float, float]:
-    return (lr, lr) if cfg.no_ttur else (lr / 2, lr * 2)
 
 
 def make_sample_grid(label_rgb: np.ndarray, real: np.ndarray, fake: np.ndarray) -> np.ndarray:
@@ -165,380 +84,377 @@ def make_sample_grid(label_rgb: np.ndarray, real: np.ndarray, fake: np.ndarray) 
 
 
 # ---------------------------------------------------------------------------------------------
-def train(config: TrainConfig, on_progress: ProgressFn | None = None,
-          should_stop: Callable[[], bool] | None = None, resume: bool = False) -> TrainResult:
-    from . import datasets as ds
-    from .augment import PreprocessConfig
+# the run's parts
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class _Reporter:
+    """Progress events (rank 0 only); notes made before the start event wait for it."""
 
-    emit = on_progress or (lambda ev: None)
-    stop = should_stop or (lambda: False)
+    emit: ProgressFn
+    main: bool
+    notes: list[str] = field(default_factory=list)
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    started: bool = False
+
+    def note(self, msg: str, kind: str = "log") -> None:
+        self.notes.append(msg)
+        if self.main:
+            ev = make_event(kind, message=msg)
+            if self.started:
+                self.emit(ev)
+            else:
+                self.pending.append(ev)
+
+    def event(self, kind: str, **kw: Any) -> None:
+        if self.main:
+            self.emit(make_event(kind, **kw))
+
+    def start(self, **kw: Any) -> None:
+        self.event("start", **kw)
+        if self.main:
+            for ev in self.pending:
+                self.emit(ev)
+        self.started = True
+
+
+@dataclass
+class _Data:
+    """The training data: folder, layout, label set, pairs and the datasets built on them."""
+
+    root: Path
+    mode: str
+    label_set: Any  # LabelSet | None until the model plan names one
+    samples: list
+    has_instances: bool
+    dataset: Any = None  # datasets.PairedDataset (training, augmented)
+    sample_ds: Any = None  # datasets.PairedDataset (the fixed sample batch: first items, no flip)
+
+
+@dataclass
+class _Run:
+    """What stays fixed during the iterations."""
+
+    cfg: TrainConfig
+    device: torch.device
+    dist_info: DistInfo
+    run_dir: Path
+    data: _Data
+    plan: ModelPlan
+    nets: Networks
+    rep: _Reporter
+    weights: LossWeights
+
+
+@dataclass
+class _RunState:
+    """What changes during the iterations."""
+
+    step: int = 0
+    epoch: int = 0
+    pos: int = 0  # batches of the current epoch consumed
+    skipped: int = 0
+    status: str = "done"
+    losses: dict[str, float] = field(default_factory=dict)  # summed since the last log line
+    steps_window: int = 0
+    t_window: float = field(default_factory=time.perf_counter)
+    t_start: float = field(default_factory=time.perf_counter)
+
+
+# ---------------------------------------------------------------------------------------------
+# set-up phases
+# ---------------------------------------------------------------------------------------------
+def _set_up_device(cfg: TrainConfig) -> tuple[DistInfo, torch.device]:
     dist_info = DistInfo.from_env()
-    device = pick_device(config.device)
+    device = pick_device(cfg.device)
     if dist_info.enabled and device.type == "cuda":
         device = torch.device("cuda", dist_info.local_rank)
         torch.cuda.set_device(device)
     init_distributed(dist_info, device)
-    main = dist_info.is_main
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    run_dir = Path(config.out)
-    notes: list[str] = []
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    return dist_info, device
 
-    started = False
-    pending: list[dict] = []
 
-    def note(msg: str, kind: str = "log") -> None:
-        notes.append(msg)
-        if main:
-            ev = make_event(kind, message=msg)
-            emit(ev) if started else pending.append(ev)
+def _resolve_resume(config: TrainConfig, run_dir: Path, resume: bool,
+                    rep: _Reporter) -> tuple[TrainConfig, tuple[dict[str, Any], Path] | None]:
+    """A copy of ``config`` with a resumed run's own architecture; the newest checkpoint."""
+    cfg = replace(config)
+    if not resume:
+        if rep.main and run_dir.exists() and any(run_dir.glob("checkpoints/ckpt_*.pt")):
+            raise TrainError(f"{run_dir} already holds a run: use --resume to continue it, or another --out")
+        return cfg, None
+    if not (run_dir / "config.json").exists():
+        raise TrainError(f"{run_dir}: no run to resume (config.json missing)")
+    old = TrainConfig.load(run_dir / "config.json")
+    changed = [f for f in TrainConfig.ARCH_FIELDS if getattr(old, f) != getattr(cfg, f)]
+    if changed:
+        rep.note("resume keeps the run's own settings for: " + ", ".join(changed))
+    cfg = replace(cfg, **{f: getattr(old, f) for f in TrainConfig.ARCH_FIELDS},
+                  init_from=cfg.init_from or old.init_from)
+    saved = load_latest_state(run_dir)
+    if saved is None:
+        rep.note("no readable checkpoint in the run folder: starting from step 0")
+    return cfg, saved
 
-    # -- run folder / resume -------------------------------------------------------------------
-    saved = None
-    if resume:
-        if not (run_dir / "config.json").exists():
-            raise TrainError(f"{run_dir}: no run to resume (config.json missing)")
-        old = TrainConfig.load(run_dir / "config.json")
-        changed = [f for f in TrainConfig.ARCH_FIELDS if getattr(old, f) != getattr(config, f)]
-        if changed:
-            note("resume keeps the run's own settings for: " + ", ".join(changed))
-        for f in TrainConfig.ARCH_FIELDS:
-            setattr(config, f, getattr(old, f))
-        if not config.init_from:
-            config.init_from = old.init_from
-        saved = load_latest_state(run_dir)
-        if saved is None:
-            note("no readable checkpoint in the run folder: starting from step 0")
-    elif main and run_dir.exists() and any(run_dir.glob("checkpoints/ckpt_*.pt")):
-        raise TrainError(f"{run_dir} already holds a run: use --resume to continue it, or another --out")
 
-    # -- data ----------------------------------------------------------------------------------
-    data_root = Path(config.data)
-    if not data_root.is_dir():
-        raise TrainError(f"{data_root}: no such data folder")
-    mode = config.dataset_mode or ds.detect_layout(data_root)
-    label_set = ds.resolve_label_set(data_root, config.label_set, mode)
-    samples = ds.find_samples(data_root, mode)
+def _find_data(cfg: TrainConfig) -> tuple[TrainConfig, _Data]:
+    """The data folder's layout, label set and pairs; the config with the layout and the
+    pre-processing resolved."""
+    from . import datasets as ds
+
+    root = Path(cfg.data)
+    if not root.is_dir():
+        raise TrainError(f"{root}: no such data folder")
+    mode = cfg.dataset_mode or ds.detect_layout(root)
+    label_set = ds.resolve_label_set(root, cfg.label_set, mode)
+    samples = ds.find_samples(root, mode)
     if not samples:
-        raise TrainError(f"{data_root}: no image/label pairs found (run check-data for a report)")
-    has_inst = any(s.instance is not None for s in samples)
-    use_instance = has_inst if config.use_instance is None else bool(config.use_instance)
+        raise TrainError(f"{root}: no image/label pairs found (run check-data for a report)")
+    preprocess = cfg.preprocess
+    if preprocess is None:
+        preprocess = "fixed" if mode == "paired" else {"cityscapes": "fixed"}.get(mode, "resize_and_crop")
+    load_size = cfg.load_size or (cfg.size if preprocess in ("fixed", "none") else int(round(cfg.size * 286 / 256)))
+    cfg = replace(cfg, dataset_mode=mode, preprocess=preprocess, load_size=load_size)
+    return cfg, _Data(root, mode, label_set, samples, any(s.instance is not None for s in samples))
 
-    # -- architecture (possibly from an initial model) ------------------------------------------
-    init_bundle: ModelBundle | None = None
-    if config.init_from:
-        try:
-            init_bundle = load_any(config.init_from)
-        except CheckpointError as exc:
-            raise TrainError(f"--init-from: {exc}") from None
-    label_nc, dontcare = label_layout(label_set, config.label_nc)
-    if label_set is None:
-        label_set = numbered_label_set(label_nc)
-    spectral, spade = SPADENormConfig.parse(config.norm_G, config.spade_hidden)
-    if init_bundle is not None:
-        ig = init_bundle.generator
-        spectral, spade = ig.spectral, ig.spade
-        config.ngf, config.spade_hidden = ig.ngf, ig.spade.hidden
-        config.norm_G, config.num_upsampling_layers = ig.norm_G, ig.num_upsampling_layers
-        if ig.use_vae and not config.use_vae:
-            config.use_vae = True
-            note("the initial model takes a style vector: training with the style encoder (VAE)")
-    gcfg = GeneratorConfig(
-        label_nc=label_nc, contain_dontcare_label=dontcare, use_instance=use_instance, ngf=config.ngf,
-        spectral=spectral, spade=spade, num_upsampling_layers=config.num_upsampling_layers,  # type: ignore[arg-type]
-        crop_size=config.size, aspect_ratio=config.aspect, use_vae=config.use_vae,
-    )
-    if init_bundle is not None and init_bundle.label_set.same_labels(label_set):
-        ig = init_bundle.generator
-        gcfg = gcfg.with_(label_nc=ig.label_nc, contain_dontcare_label=ig.contain_dontcare_label)
-        if ig.use_instance != use_instance:
-            gcfg = gcfg.with_(use_instance=ig.use_instance)
-            use_instance = ig.use_instance
-    out_h, out_w = gcfg.output_hw
-    if config.preprocess is None:
-        config.preprocess = "fixed" if mode == "paired" else {"cityscapes": "fixed"}.get(mode, "resize_and_crop")
-    load_size = config.load_size or (
-        config.size if config.preprocess in ("fixed", "none") else int(round(config.size * 286 / 256)))
-    pre = PreprocessConfig(mode=config.preprocess, load_size=load_size, crop_size=config.size,
-                           aspect_ratio=config.aspect, flip=config.flip)
-    allowed = set(range(label_nc + int(dontcare)))
-    if label_set.dontcare_id is not None:
-        allowed.add(label_set.dontcare_id)
-    dataset = ds.PairedDataset(samples, pre, label_set, train=True, seed=config.seed, use_instance=use_instance,
-                               allowed_ids=allowed)
 
-    torch.manual_seed(config.seed)
-    G = SPADEGenerator(gcfg)
-    init_weights(G)
-    ecfg = EncoderConfig(ngf=config.ngf) if config.use_vae else None
-    E = StyleEncoder(ecfg) if ecfg else None
+def _make_dataset(cfg: TrainConfig, data: _Data, plan: ModelPlan, train: bool):
+    from . import datasets as ds
+    from .augment import PreprocessConfig
+
+    assert cfg.preprocess is not None and cfg.load_size is not None
+    pre = PreprocessConfig(mode=cfg.preprocess, load_size=cfg.load_size, crop_size=cfg.size,
+                           aspect_ratio=cfg.aspect, flip=cfg.flip and train)
+    samples = data.samples if train else data.samples[: min(4, len(data.samples))]
+    return ds.PairedDataset(samples, pre, plan.label_set, train=train, seed=cfg.seed,
+                            use_instance=plan.use_instance, allowed_ids=plan.allowed_ids())
+
+
+def _prepare_run_dir(run_dir: Path, cfg: TrainConfig, plan: ModelPlan) -> None:
+    """The run folder with the resolved config.json and label_set.json (rank 0)."""
+    from spade_studio.imageio import atomic_write
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "samples").mkdir(exist_ok=True)
+    cfg.save(run_dir / "config.json")
+    atomic_write(run_dir / "label_set.json", plan.label_set.to_json().encode())
+
+
+# ---------------------------------------------------------------------------------------------
+# outputs: model file, checkpoints, sample grids, log lines
+# ---------------------------------------------------------------------------------------------
+def _export(run: _Run, st: _RunState, path: Path) -> Path:
+    cfg = run.cfg
+    provenance = {"source": "SPADE Studio trainer", "run": run.run_dir.resolve().name, "step": st.step,
+                  "data": run.data.root.resolve().name, "samples": len(run.data.samples), "ema": cfg.ema,
+                  "init_from": Path(cfg.init_from).name if cfg.init_from else None}
+    return save_model(model_bundle(run.nets, run.plan, provenance), path)
+
+
+def _checkpoint(run: _Run, st: _RunState) -> None:
+    if not run.rep.main:
+        return
+    state = training_state(run.nets, run.plan.gcfg, st.step, st.epoch, st.pos)
+    path = save_state(run.run_dir, st.step, state, run.cfg.keep_last)
+    _export(run, st, run.run_dir / "model.safetensors")
+    run.rep.event("checkpoint", step=st.step, path=str(path))
+
+
+def _to_u8(x: torch.Tensor) -> np.ndarray:
+    return ((x.float().cpu() + 1) / 2 * 255).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+@torch.no_grad()
+def _write_samples(run: _Run, st: _RunState) -> None:
+    if not run.rep.main:
+        return
+    sample_ds, device, E = run.data.sample_ds, run.device, run.nets.E
+    items = [it for it in (sample_ds[i] for i in range(len(sample_ds))) if it is not None]
+    if not items:
+        return
+    net = run.nets.generator_for_output()
+    was_training = net.training
+    net.eval()
+    label = torch.stack([it["label"] for it in items]).to(device)
+    inst = torch.stack([it["instance"] for it in items]).to(device) if run.plan.use_instance else None
+    real = torch.stack([it["image"] for it in items]).to(device)
+    sem = make_semantics(label, inst, run.plan.gcfg)
+    z = None
     if E is not None:
-        init_weights(E)
-    dcfg = DiscriminatorConfig(input_nc=gcfg.semantic_nc + 3, ndf=config.ndf, n_layers=config.n_layers_D,
-                               num_D=config.num_D)
-    D = MultiscaleDiscriminator(dcfg)
-    init_weights(D)
+        E.eval()
+        z, _ = E(real)
+        E.train()
+    fake = net(sem, z)
+    net.train(was_training)
+    lab_rgb = np.stack([run.plan.label_set.colorize(lb[0].cpu().numpy().astype(np.int64)) for lb in label])
+    grid = make_sample_grid(lab_rgb, _to_u8(real), _to_u8(fake))
+    from spade_studio.imageio import write_image
 
-    if init_bundle is not None and saved is None:
-        relabel = not init_bundle.label_set.same_labels(label_set) or \
-            init_bundle.generator.semantic_nc != gcfg.semantic_nc
-        copied, fresh = transfer_weights(G, init_bundle.G_state_dict, relabel, gcfg.use_vae)
-        msg = f"initialised from {config.init_from}: {copied} generator tensors kept"
-        if relabel:
-            msg += (f"; label set differs ({init_bundle.label_set.name} -> {label_set.name}): the label-map fc "
-                    f"and every SPADE layer's first conv re-initialised ({len(fresh)} tensors)")
-        elif fresh:
-            msg += f"; {len(fresh)} re-initialised ({', '.join(fresh[:3])}...)"
-        note(msg)
-        if E is not None and init_bundle.E_state_dict:
-            c, f_ = transfer_weights(E, init_bundle.E_state_dict, False, True)
-            note(f"style encoder initialised from the model ({c} tensors kept, {len(f_)} new)")
+    path = write_image(run.run_dir / "samples" / f"step_{st.step:08d}.png", grid)
+    write_image(run.run_dir / "samples" / "latest.png", grid)
+    run.rep.event("sample", step=st.step, path=str(path))
 
-    G.to(device)
-    D.to(device)
-    if E is not None:
-        E.to(device)
-    if config.channels_last:
-        G.to(memory_format=torch.channels_last)
-        D.to(memory_format=torch.channels_last)
-    G_ema = copy.deepcopy(G).eval() if config.ema > 0 else None
-    if G_ema is not None:
-        for p in G_ema.parameters():
-            p.requires_grad_(False)
 
-    if dist_info.enabled:
-        from torch.nn.parallel import DistributedDataParallel as DDP
+def _log_step(run: _Run, st: _RunState, lr_g: float, lr_d: float, metrics: IO[str]) -> None:
+    now = time.perf_counter()
+    it_s = st.steps_window / max(now - st.t_window, 1e-9)
+    total = run.cfg.iters
+    ev = dict(step=st.step, total=total, epoch=st.epoch,
+              losses={k: v / st.steps_window for k, v in st.losses.items()},
+              it_s=it_s, img_s=it_s * run.cfg.batch * run.dist_info.world,
+              eta_s=(total - st.step) / it_s if it_s > 0 else None,
+              lr_G=lr_g, lr_D=lr_d, skipped=st.skipped, elapsed_s=now - st.t_start)
+    run.rep.event("step", **ev)
+    metrics.write(json.dumps(ev) + "\n")
+    metrics.flush()
+    st.t_window, st.steps_window, st.losses = now, 0, {}
 
-        G = convert_sync_batchnorm(G, device)
-        dev_ids = [device.index] if device.type == "cuda" else None
-        G_train: nn.Module = DDP(G, device_ids=dev_ids, broadcast_buffers=False)
-        D_train: nn.Module = DDP(D, device_ids=dev_ids, broadcast_buffers=False)
-        E_train = DDP(E, device_ids=dev_ids, broadcast_buffers=False) if E is not None else None
-    else:
-        G_train, D_train, E_train = G, D, E
 
-    beta1, beta2 = (0.5, 0.999) if config.no_ttur else (config.beta1, config.beta2)
-    g_params = list(G.parameters()) + (list(E.parameters()) if E is not None else [])
-    lr_g, lr_d = _group_lrs(config, _lr_at(config, 0))
-    opt_G = torch.optim.Adam(g_params, lr=lr_g, betas=(beta1, beta2))
-    opt_D = torch.optim.Adam(D.parameters(), lr=lr_d, betas=(beta1, beta2))
-    amp = _resolve_amp(config.amp, device)
-    scaler = torch.amp.GradScaler(device.type, enabled=(amp == "fp16"))
-
-    vgg_loss = None
-    if config.vgg_weights:
-        vgg_loss = VGGLoss(load_vgg19(config.vgg_weights)).to(device)
-    elif config.lambda_vgg > 0:
-        note("VGG19 weights not given (--vgg-weights): perceptual loss off", "warning")
-
-    # -- restore ---------------------------------------------------------------------------------
-    step, epoch, pos = 0, 0, 0
-    if saved is not None:
-        st, path = saved
-        try:
-            G.load_state_dict(st["G"])
-            D.load_state_dict(st["D"])
-            if E is not None:
-                E.load_state_dict(st["E"])
-            if G_ema is not None and st.get("G_ema") is not None:
-                G_ema.load_state_dict(st["G_ema"])
-            opt_G.load_state_dict(st["opt_G"])
-            opt_D.load_state_dict(st["opt_D"])
-            if st.get("scaler"):
-                scaler.load_state_dict(st["scaler"])
-        except (KeyError, RuntimeError, ValueError) as exc:
-            raise TrainError(f"{path}: checkpoint does not fit this run ({str(exc).splitlines()[0]})") from None
-        step, epoch, pos = int(st["step"]), int(st["epoch"]), int(st["pos"])
-        torch.set_rng_state(st["rng_torch"])
-        note(f"resumed from {path.name} at step {step}")
-
-    if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "samples").mkdir(exist_ok=True)
-        config.save(run_dir / "config.json")
-        if label_set is not None:
-            from spade_studio.imageio import atomic_write
-
-            atomic_write(run_dir / "label_set.json", label_set.to_json().encode())
-
-    # fixed sample batch: the first items, no flip
-    sample_ds = ds.PairedDataset(samples[: min(4, len(samples))], PreprocessConfig(
-        mode=pre.mode, load_size=pre.load_size, crop_size=pre.crop_size, aspect_ratio=pre.aspect_ratio, flip=False),
-        label_set, train=False, seed=config.seed, use_instance=use_instance, allowed_ids=allowed)
-
-    def export(path: Path) -> Path:
-        g_src = G_ema if G_ema is not None else G
-        bundle = ModelBundle(
-            generator=gcfg, G_state_dict={k: v.detach().cpu() for k, v in g_src.state_dict().items()},
-            label_set=label_set, encoder=ecfg,
-            E_state_dict={k: v.detach().cpu() for k, v in E.state_dict().items()} if E is not None else None,
-            provenance={"source": "SPADE Studio trainer", "run": run_dir.resolve().name, "step": step,
-                        "data": data_root.resolve().name, "samples": len(samples), "ema": config.ema,
-                        "init_from": Path(config.init_from).name if config.init_from else None},
-        )
-        return save_model(bundle, path)
-
-    def checkpoint() -> None:
-        if not main:
-            return
-        state = {
-            "G": G.state_dict(), "D": D.state_dict(), "E": E.state_dict() if E is not None else None,
-            "G_ema": G_ema.state_dict() if G_ema is not None else None,
-            "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(), "scaler": scaler.state_dict(),
-            "step": step, "epoch": epoch, "pos": pos, "rng_torch": torch.get_rng_state(),
-            "generator": json.dumps(gcfg.to_dict()),
-        }
-        path = save_state(run_dir, step, state, config.keep_last)
-        export(run_dir / "model.safetensors")
-        emit(make_event("checkpoint", step=step, path=str(path)))
-
-    @torch.no_grad()
-    def write_samples() -> None:
-        if not main:
-            return
-        items = [sample_ds[i] for i in range(len(sample_ds))]
-        items = [it for it in items if it is not None]
-        if not items:
-            return
-        net = G_ema if G_ema is not None else G
-        was_training = net.training
-        net.eval()
-        label = torch.stack([it["label"] for it in items]).to(device)
-        inst = torch.stack([it["instance"] for it in items]).to(device) if use_instance else None
-        real = torch.stack([it["image"] for it in items]).to(device)
-        sem = make_semantics(label, inst, gcfg)
-        z = None
-        if E is not None:
-            E.eval()
-            z, _ = E(real)
-            E.train()
-        fake = net(sem, z)
-        net.train(was_training)
-
-        def u8(x: torch.Tensor) -> np.ndarray:
-            return ((x.float().cpu() + 1) / 2 * 255).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-
-        lab_rgb = np.stack([label_set.colorize(lb[0].cpu().numpy().astype(np.int64)) for lb in label])
-        grid = make_sample_grid(lab_rgb, u8(real), u8(fake))
-        from spade_studio.imageio import write_image
-
-        path = write_image(run_dir / "samples" / f"step_{step:08d}.png", grid)
-        write_image(run_dir / "samples" / "latest.png", grid)
-        emit(make_event("sample", step=step, path=str(path)))
-
+# ---------------------------------------------------------------------------------------------
+# the iterations
+# ---------------------------------------------------------------------------------------------
+def _loader(run: _Run, epoch: int, start: int):
+    """The DataLoader of an epoch from batch ``start`` on, and the epoch's number of batches."""
     from torch.utils.data import DataLoader
 
-    def loader_for(ep: int, start: int):
-        batches = epoch_batches(len(dataset), config.batch, config.seed, ep, dist_info)
-        dataset.set_epoch(ep)
-        if not batches:
-            raise TrainError(f"{data_root}: {len(dataset)} pairs are fewer than one batch of {config.batch}"
-                             + (f" per process ({dist_info.world})" if dist_info.enabled else ""))
-        # a private generator: creating a loader must not consume the global RNG (exact resume)
-        dl = DataLoader(dataset, batch_sampler=batches[start:], num_workers=config.workers,
-                        collate_fn=ds.collate_skip_none, generator=torch.Generator().manual_seed(config.seed))
-        return dl, len(batches)
+    from . import datasets as ds
 
-    weights = LossWeights(feat=config.lambda_feat, vgg=config.lambda_vgg, kld=config.lambda_kld)
-    total = config.iters
-    if main:
-        emit(make_event("start", run=str(run_dir), step=step, total=total, samples=len(samples),
-                        device=str(device), world=dist_info.world, amp=amp,
-                        model={"label_set": label_set.name, "classes": label_nc, "ngf": gcfg.ngf,
-                               "use_vae": gcfg.use_vae, "size": [out_h, out_w]}))
-        for ev in pending:
-            emit(ev)
-    started = True
-    metrics_f = open(run_dir / "metrics.jsonl", "a", encoding="utf-8") if main else None
-    skipped_total = 0
-    status = "done"
-    t_window, steps_window, t_start = time.perf_counter(), 0, time.perf_counter()
-    losses_acc: dict[str, float] = {}
-    G_train.train()
-    D_train.train()
+    cfg, dataset = run.cfg, run.data.dataset
+    batches = epoch_batches(len(dataset), cfg.batch, cfg.seed, epoch, run.dist_info)
+    dataset.set_epoch(epoch)
+    if not batches:
+        raise TrainError(f"{run.data.root}: {len(dataset)} pairs are fewer than one batch of {cfg.batch}"
+                         + (f" per process ({run.dist_info.world})" if run.dist_info.enabled else ""))
+    # a private generator: creating a loader must not consume the global RNG (exact resume)
+    dl = DataLoader(dataset, batch_sampler=batches[start:], num_workers=cfg.workers,
+                    collate_fn=ds.collate_skip_none, generator=torch.Generator().manual_seed(cfg.seed))
+    return dl, len(batches)
+
+
+def _step(run: _Run, st: _RunState, batch: dict[str, Any]) -> tuple[float, float]:
+    """One GAN iteration on ``batch`` (and the EMA update); returns the (G, D) learning rates."""
+    cfg, nets, device = run.cfg, run.nets, run.device
+    lr_g, lr_d = group_lrs(cfg, lr_at(cfg, st.step))
+    for grp in nets.opt_G.param_groups:
+        grp["lr"] = lr_g
+    for grp in nets.opt_D.param_groups:
+        grp["lr"] = lr_d
+    label = batch["label"].to(device, non_blocking=True)
+    real = batch["image"].to(device, non_blocking=True)
+    inst = batch["instance"].to(device) if run.plan.use_instance and "instance" in batch else None
+    sem = make_semantics(label, inst, run.plan.gcfg)
+    if cfg.channels_last:
+        sem = sem.contiguous(memory_format=torch.channels_last)
+        real = real.contiguous(memory_format=torch.channels_last)
+    res = gan_step(nets.G_train, nets.E_train, nets.D, nets.D_train, nets.opt_G, nets.opt_D, nets.scaler, sem, real,
+                   run.weights, nets.vgg_loss, autocast=lambda: amp_context(nets.amp, device),
+                   shared=cfg.shared_d_forward and not run.dist_info.enabled)
+    if nets.G_ema is not None:
+        with torch.no_grad():
+            for pe, p in zip(nets.G_ema.parameters(), nets.G.parameters()):
+                pe.lerp_(p.detach(), 1 - cfg.ema)
+            for be, b in zip(nets.G_ema.buffers(), nets.G.buffers()):
+                be.copy_(b)
+    st.step += 1
+    st.steps_window += 1
+    vals = {k: float(v.detach()) for k, v in res.g_losses.items()}
+    vals.update(D_real=float(res.d_real.detach()), D_Fake=float(res.d_fake.detach()))
+    if not all(math.isfinite(v) for v in vals.values()):
+        raise TrainError(f"the losses became NaN/inf at step {st.step} ({vals}); lower --lr or use --amp off")
+    for k, v in vals.items():
+        st.losses[k] = st.losses.get(k, 0.0) + v
+    return lr_g, lr_d
+
+
+def _iterate(run: _Run, st: _RunState, stop: Callable[[], bool]) -> None:
+    """Steps until ``iters`` or a stop request, epoch by epoch, with log lines, samples and
+    checkpoints at their intervals."""
+    cfg, total = run.cfg, run.cfg.iters
+    metrics = open(run.run_dir / "metrics.jsonl", "a", encoding="utf-8") if run.rep.main else None
+    run.nets.G_train.train()
+    run.nets.D_train.train()
     try:
-        while step < total and status != "stopped":
-            dl, n_batches = loader_for(epoch, pos)
+        while st.step < total and st.status != "stopped":
+            dl, n_batches = _loader(run, st.epoch, st.pos)
             for batch, n_skip in dl:
                 if stop():
-                    status = "stopped"
+                    st.status = "stopped"
                     break
-                pos += 1
-                skipped_total += n_skip
+                st.pos += 1
+                st.skipped += n_skip
                 if batch is None:
                     continue
-                lr = _lr_at(config, step)
-                lr_g, lr_d = _group_lrs(config, lr)
-                for grp in opt_G.param_groups:
-                    grp["lr"] = lr_g
-                for grp in opt_D.param_groups:
-                    grp["lr"] = lr_d
-                label = batch["label"].to(device, non_blocking=True)
-                real = batch["image"].to(device, non_blocking=True)
-                inst = batch["instance"].to(device) if use_instance and "instance" in batch else None
-                sem = make_semantics(label, inst, gcfg)
-                if config.channels_last:
-                    sem = sem.contiguous(memory_format=torch.channels_last)
-                    real = real.contiguous(memory_format=torch.channels_last)
-
-                res = gan_step(G_train, E_train, D, D_train, opt_G, opt_D, scaler, sem, real, weights, vgg_loss,
-                               autocast=lambda: _amp_context(amp, device), shared=config.shared_d_forward and not dist_info.enabled)
-                g_losses, d_real, d_fake = res.g_losses, res.d_real, res.d_fake
-
-                if G_ema is not None:
-                    with torch.no_grad():
-                        for pe, p in zip(G_ema.parameters(), G.parameters()):
-                            pe.lerp_(p.detach(), 1 - config.ema)
-                        for be, b in zip(G_ema.buffers(), G.buffers()):
-                            be.copy_(b)
-
-                step += 1
-                steps_window += 1
-                vals = {k: float(v.detach()) for k, v in g_losses.items()}
-                vals.update(D_real=float(d_real.detach()), D_Fake=float(d_fake.detach()))
-                if not all(math.isfinite(v) for v in vals.values()):
-                    raise TrainError(f"the losses became NaN/inf at step {step} ({vals}); lower --lr or use --amp off")
-                for k, v in vals.items():
-                    losses_acc[k] = losses_acc.get(k, 0.0) + v
-
-                if main and (step % config.log_every == 0 or step == total):
-                    now = time.perf_counter()
-                    it_s = steps_window / max(now - t_window, 1e-9)
-                    ev = dict(step=step, total=total, epoch=epoch,
-                              losses={k: v / steps_window for k, v in losses_acc.items()},
-                              it_s=it_s, img_s=it_s * config.batch * dist_info.world,
-                              eta_s=(total - step) / it_s if it_s > 0 else None,
-                              lr_G=lr_g, lr_D=lr_d, skipped=skipped_total, elapsed_s=now - t_start)
-                    emit(make_event("step", **ev))
-                    metrics_f.write(json.dumps(ev) + "\n")
-                    metrics_f.flush()
-                    t_window, steps_window, losses_acc = now, 0, {}
-                if config.sample_every and step % config.sample_every == 0:
-                    write_samples()
-                if config.save_every and step % config.save_every == 0:
-                    checkpoint()
-                if step >= total:
+                lr_g, lr_d = _step(run, st, batch)
+                if metrics is not None and (st.step % cfg.log_every == 0 or st.step == total):
+                    _log_step(run, st, lr_g, lr_d, metrics)
+                if cfg.sample_every and st.step % cfg.sample_every == 0:
+                    _write_samples(run, st)
+                if cfg.save_every and st.step % cfg.save_every == 0:
+                    _checkpoint(run, st)
+                if st.step >= total:
                     break
-            if pos >= n_batches:
-                epoch, pos = epoch + 1, 0
+            if st.pos >= n_batches:
+                st.epoch, st.pos = st.epoch + 1, 0
     finally:
-        if metrics_f is not None:
-            metrics_f.close()
+        if metrics is not None:
+            metrics.close()
 
-    if config.save_every == 0 or step % config.save_every != 0:
-        checkpoint()
-    if config.sample_every == 0 or step % config.sample_every != 0:
-        write_samples()
-    model_path = run_dir / "model.safetensors" if main else None
-    if main:
-        emit(make_event(status, step=step, total=total, run=str(run_dir), model=str(model_path),
-                        skipped=skipped_total))
-    if dist_info.enabled:
+
+def _finish(run: _Run, st: _RunState) -> Path | None:
+    """The final checkpoint and samples (unless just written), the closing event; the model path."""
+    cfg = run.cfg
+    if cfg.save_every == 0 or st.step % cfg.save_every != 0:
+        _checkpoint(run, st)
+    if cfg.sample_every == 0 or st.step % cfg.sample_every != 0:
+        _write_samples(run, st)
+    model_path = run.run_dir / "model.safetensors" if run.rep.main else None
+    run.rep.event(st.status, step=st.step, total=cfg.iters, run=str(run.run_dir), model=str(model_path),
+                  skipped=st.skipped)
+    if run.dist_info.enabled:
         import torch.distributed as dist
 
         dist.barrier()
         dist.destroy_process_group()
-    return TrainResult(run_dir, step, status, model_path, skipped_total, notes)
+    return model_path
+
+
+# ---------------------------------------------------------------------------------------------
+def train(config: TrainConfig, on_progress: ProgressFn | None = None,
+          should_stop: Callable[[], bool] | None = None, resume: bool = False) -> TrainResult:
+    """Train (or, with ``resume``, continue) the run ``config`` describes. ``config`` is not
+    modified: the run works on a copy with every default resolved and saves it as config.json."""
+    stop = should_stop or (lambda: False)
+    dist_info, device = _set_up_device(config)
+    rep = _Reporter(on_progress or (lambda ev: None), dist_info.is_main)
+    run_dir = Path(config.out)
+
+    # the config, the data and the architecture
+    cfg, saved = _resolve_resume(config, run_dir, resume, rep)
+    cfg, data = _find_data(cfg)
+    cfg, plan = plan_model(cfg, data.label_set, data.has_instances, rep.note)
+    data.dataset = _make_dataset(cfg, data, plan, train=True)
+
+    # the networks, fresh or from the run's newest checkpoint
+    nets = build_networks(cfg, plan, device, dist_info, from_init_model=saved is None, note=rep.note)
+    st = _RunState()
+    if saved is not None:
+        st.step, st.epoch, st.pos = restore_networks(nets, saved, rep.note)
+    if rep.main:
+        _prepare_run_dir(run_dir, cfg, plan)
+    data.sample_ds = _make_dataset(cfg, data, plan, train=False)
+    run = _Run(cfg, device, dist_info, run_dir, data, plan, nets, rep,
+               LossWeights(feat=cfg.lambda_feat, vgg=cfg.lambda_vgg, kld=cfg.lambda_kld))
+
+    # the iterations, then the final checkpoint and model file
+    out_h, out_w = plan.gcfg.output_hw
+    rep.start(run=str(run_dir), step=st.step, total=cfg.iters, samples=len(data.samples), device=str(device),
+              world=dist_info.world, amp=nets.amp,
+              model={"label_set": plan.label_set.name, "classes": plan.label_nc, "ngf": plan.gcfg.ngf,
+                     "use_vae": plan.gcfg.use_vae, "size": [out_h, out_w]})
+    st.t_window = st.t_start = time.perf_counter()
+    _iterate(run, st, stop)
+    model_path = _finish(run, st)
+    return TrainResult(run_dir, st.step, st.status, model_path, st.skipped, rep.notes)
 
 
 def export_run(run_dir: str | Path, output: str | Path, half: bool = False) -> Path:
@@ -550,6 +466,3 @@ def export_run(run_dir: str | Path, output: str | Path, half: bool = False) -> P
         raise TrainError(f"{run_dir}: no model.safetensors yet (the run has not saved a checkpoint)")
     bundle = load_model_file(src)
     return save_model(bundle, output, half=half)
-
-
-_ = (F, load_official_state_dict)  # re-exported helpers used by callers
