@@ -1,4 +1,4 @@
-"""The painting canvas: shows the document's label map and turns mouse input into edits.
+"""The painting canvas: the view of the document's label map (zoom, pan, overlays, cursor); edits go to the active tool.
 
 View: the colourised map is kept as a cached RGB32 image (updated only inside the rectangle
 the document reports changed; rebuilt on reset), drawn with nearest-neighbour scaling so
@@ -11,8 +11,9 @@ widget square ``offset + [x, x+1) * zoom``; mouse positions are logical pixels, 
 ``floor((pos - offset) / zoom)`` is exact at any zoom and device pixel ratio. The offset is
 snapped to device pixels so pixel borders fall on device pixel borders.
 
-Tools: brush, eraser (paints the background label), fill, eyedropper, line, rect. A stroke
-(press..release) is painted live and recorded as one undo step by the document.
+Tools: the canvas maps mouse positions to map coordinates and hands presses, moves and
+releases to the active tool object (:mod:`spade_studio.app.tools`); Alt+press with the brush,
+eraser or fill picks a label instead. The canvas is the tools' :class:`~.tools.ToolHost`.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ from spade_studio import labelmap as lm
 from spade_studio.app.qimage import rgb_to_qimage
 
 from .document import Document
+from .enums import Tool
+from .tools import ToolHandler, dab_centre, make_tools
 
-TOOLS = ("brush", "eraser", "fill", "eyedropper", "line", "rect")
 MIN_ZOOM = 1.0 / 32.0
 MAX_ZOOM = 64.0
 ZOOM_STEP = 1.25
@@ -69,7 +71,9 @@ class Canvas(QWidget):
         self.setMinimumSize(64, 64)
         self._doc = document
         ids = document.label_set.ids
-        self._tool = "brush"
+        self._tools = make_tools(self)
+        self._tool = Tool.BRUSH
+        self._gesture: ToolHandler | None = None  # the tool handling the press in progress
         self._label = ids[0] if ids else 0
         self._background = 0 if 0 in ids or not ids else ids[0]
         self._brush = 9
@@ -91,12 +95,6 @@ class Canvas(QWidget):
         self._hover: QPointF | None = None
         self._space = False
         self._pan_from: QPointF | None = None
-        self._stroking = False
-        self._stroke_label = 0
-        self._last_dab: tuple[float, float] | None = None
-        self._shape_start: tuple[float, float] | None = None  # line: dab centre, rect: pixel
-        self._shape_end: tuple[float, float] | None = None
-        self._picking = False
         self._cursor_paths: dict[int, QPainterPath] = {}
 
         document.changed.connect(self._on_changed)
@@ -114,19 +112,25 @@ class Canvas(QWidget):
     def document(self) -> Document:
         return self._doc
 
-    def tool(self) -> str:
+    def tool(self) -> Tool:
         return self._tool
 
-    def set_tool(self, name: str) -> None:
-        if name not in TOOLS:
-            raise ValueError(f"unknown tool {name!r} (tools: {', '.join(TOOLS)})")
-        if name == self._tool:
+    def tool_handler(self, tool: Tool | str | None = None) -> ToolHandler:
+        """The object behind ``tool`` (default: the active tool)."""
+        return self._tools[self._tool if tool is None else Tool(tool)]
+
+    def set_tool(self, name: Tool | str) -> None:
+        try:
+            tool = Tool(name)
+        except ValueError:
+            raise ValueError(f"unknown tool {name!r} (tools: {', '.join(Tool)})") from None
+        if tool == self._tool:
             return
         self._finish_interaction(commit=True)
-        self._tool = name
+        self._tool = tool
         self._update_cursor()
         self.update()
-        self.tool_changed.emit(name)
+        self.tool_changed.emit(tool)
 
     def current_label(self) -> int:
         return self._label
@@ -228,6 +232,17 @@ class Canvas(QWidget):
     def show_edges(self) -> bool:
         return self._show_edges
 
+    # -- ToolHost: what the tools ask of the canvas -------------------------------------------
+    def pick_label(self, label: int) -> None:
+        self._label = int(label)
+        self.label_picked.emit(self._label)
+
+    def edit_finished(self) -> None:
+        self.stroke_finished.emit()
+
+    def preview_changed(self) -> None:
+        self.update()
+
     def edge_mask(self) -> np.ndarray:
         """The instance-edge overlay as a bool ``[H, W]`` array (brought up to date first)."""
         self._edge_image()
@@ -296,8 +311,8 @@ class Canvas(QWidget):
         self.update()
 
     def _on_stroke_cancelled(self) -> None:
-        self._stroking = False
-        self._last_dab = None
+        if self._gesture is not None:
+            self._gesture.cancelled()
 
     def _edge_image(self) -> QImage:
         m = self._doc.label_map
@@ -342,16 +357,8 @@ class Canvas(QWidget):
         return QRect(x0, y0, x1 - x0, y1 - y0)
 
     def _dab_centre(self, pos: QPointF) -> tuple[float, float]:
-        """Brush centre for a widget point, in labelmap coordinates (pixel centres are
-        integers): odd diameters centre on the pixel under the mouse, even ones on the
-        nearest pixel corner, so the footprint is always symmetric."""
-        mx, my = self.widget_to_map(pos)
-        if self._brush % 2:
-            return float(math.floor(mx)), float(math.floor(my))
-        return math.floor(mx + 0.5) - 0.5, math.floor(my + 0.5) - 0.5
-
-    def _radius(self) -> float:
-        return self._brush / 2.0
+        """Brush centre (labelmap coordinates) for a widget point: see :func:`.tools.dab_centre`."""
+        return dab_centre(*self.widget_to_map(pos), self._brush)
 
     # -- painting ----------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -401,24 +408,8 @@ class Canvas(QWidget):
         return QColor.fromRgba(v)
 
     def _paint_shape_preview(self, p: QPainter) -> None:
-        if self._shape_start is None or self._shape_end is None:
-            return
-        color = self._label_color(self._label)
-        if self._tool == "rect":
-            (xa, ya), (xb, yb) = self._shape_start, self._shape_end
-            r = QRectF(min(xa, xb), min(ya, yb), abs(xb - xa) + 1, abs(yb - ya) + 1)
-            r = r.intersected(QRectF(0, 0, self._doc.width, self._doc.height))
-            p.fillRect(r, color)
-        elif self._tool == "line":
-            (xa, ya), (xb, yb) = self._shape_start, self._shape_end
-            region = lm.brush_region(self._doc.label_map.shape, [(xa, ya), (xb, yb)], self._radius())
-            if region is None:
-                return
-            ry, rx, mask = region
-            argb = np.where(mask, np.uint32(color.rgba()), np.uint32(0)).astype(np.uint32)
-            h, w = mask.shape
-            img = QImage(argb.data, w, h, 4 * w, QImage.Format.Format_ARGB32)
-            p.drawImage(QRectF(rx, ry, w, h), img, QRectF(0, 0, w, h))
+        if self._gesture is not None:
+            self._gesture.paint_preview(p, self._label_color(self._label))
 
     def _cursor_path(self, d: int) -> QPainterPath:
         path = self._cursor_paths.get(d)
@@ -437,7 +428,7 @@ class Canvas(QWidget):
     def _paint_cursor(self, p: QPainter) -> None:
         if self._hover is None or self._pan_from is not None or self._space:
             return
-        if self._tool not in ("brush", "eraser", "line"):
+        if not self._tools[self._tool].shows_brush:
             return
         cx, cy = self._dab_centre(self._hover)
         d = self._brush
@@ -462,10 +453,8 @@ class Canvas(QWidget):
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
         elif self._space:
             self.setCursor(Qt.CursorShape.OpenHandCursor)
-        elif self._tool == "eyedropper":
-            self.setCursor(Qt.CursorShape.PointingHandCursor)
         else:
-            self.setCursor(Qt.CursorShape.CrossCursor)
+            self.setCursor(self._tools[self._tool].cursor)
 
     def _update_cursor_area(self, old: QPointF | None, new: QPointF | None) -> None:
         reach = self._brush * self._zoom / 2 + 12
@@ -478,20 +467,10 @@ class Canvas(QWidget):
         x, y = self.pixel_at(pos)
         self.cursor_info.emit(x, y, self._doc.label_at(x, y))
 
-    def _pick(self, pos: QPointF) -> None:
-        x, y = self.pixel_at(pos)
-        label = self._doc.label_at(x, y)
-        if label >= 0:
-            self._label = label
-            self.label_picked.emit(label)
-
-    def _paint_label(self) -> int:
-        return self._background if self._tool == "eraser" else self._label
-
     def mousePressEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
         button = event.button()
-        if self._stroking or self._shape_start is not None:  # a release went missing
+        if self._gesture is not None:  # a release went missing
             self._finish_interaction(commit=True)
         if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space):
             self._finish_interaction(commit=True)
@@ -500,33 +479,12 @@ class Canvas(QWidget):
             return
         if button != Qt.MouseButton.LeftButton or self._pan_from is not None:
             return
-        alt = bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)
-        if self._tool == "eyedropper" or (alt and self._tool in ("brush", "eraser", "fill")):
-            self._picking = True
-            self._pick(pos)
-            return
-        label = self._paint_label()
-        if label not in self._doc.label_set.ids:
-            return
-        if self._tool in ("brush", "eraser"):
-            c = self._dab_centre(pos)
-            self._stroking = True
-            self._stroke_label = label
-            self._last_dab = c
-            self._doc.begin_stroke()
-            self._doc.stroke_to([c], self._radius(), label)
-        elif self._tool == "fill":
-            x, y = self.pixel_at(pos)
-            if self._doc.label_at(x, y) >= 0:
-                self._doc.fill(x, y, label)
-                self.stroke_finished.emit()
-        elif self._tool == "line":
-            self._shape_start = self._shape_end = self._dab_centre(pos)
-            self.update()
-        elif self._tool == "rect":
-            x, y = self.pixel_at(pos)
-            self._shape_start = self._shape_end = (x, y)
-            self.update()
+        tool = self._tools[self._tool]
+        if tool.alt_picks and event.modifiers() & Qt.KeyboardModifier.AltModifier:
+            tool = self._tools[Tool.EYEDROPPER]
+        tool.press(*self.widget_to_map(pos))
+        if tool.active:
+            self._gesture = tool
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
@@ -538,18 +496,8 @@ class Canvas(QWidget):
             self._auto_fit = False
             self._apply_view(self._zoom, self._ideal_offset + delta)
             return
-        if self._picking:
-            self._pick(pos)
-        elif self._stroking:
-            c = self._dab_centre(pos)
-            if c != self._last_dab:
-                self._doc.stroke_to([self._last_dab, c], self._radius(), self._stroke_label)
-                self._last_dab = c
-        elif self._shape_start is not None:
-            old_end = self._shape_end
-            self._shape_end = self._dab_centre(pos) if self._tool == "line" else self.pixel_at(pos)
-            if self._shape_end != old_end:
-                self.update()
+        if self._gesture is not None:
+            self._gesture.move(*self.widget_to_map(pos))
         self._update_cursor_area(old_hover, self._hover)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
@@ -562,32 +510,15 @@ class Canvas(QWidget):
             self.update()
             return
         if button == Qt.MouseButton.LeftButton:
-            self._finish_interaction(commit=True)
+            gesture, self._gesture = self._gesture, None
+            if gesture is not None:
+                gesture.release(*self.widget_to_map(event.position()))
 
     def _finish_interaction(self, commit: bool) -> None:
-        """End the stroke / shape / pick in progress, recording it (commit) or dropping it."""
-        self._picking = False
-        if self._stroking:
-            self._stroking = False
-            self._last_dab = None
-            if commit:
-                text = "Erase" if self._tool == "eraser" else "Brush stroke"
-                name = self._doc.label_set.name_of(self._stroke_label)
-                self._doc.end_stroke(f"{text} ({name})")
-                self.stroke_finished.emit()
-            else:
-                self._doc.cancel_stroke()
-        if self._shape_start is not None:
-            start, end = self._shape_start, self._shape_end or self._shape_start
-            self._shape_start = self._shape_end = None
-            label = self._label
-            if commit and label in self._doc.label_set.ids:
-                if self._tool == "line":
-                    self._doc.line(start[0], start[1], end[0], end[1], self._radius(), label)
-                elif self._tool == "rect":
-                    self._doc.rect(int(start[0]), int(start[1]), int(end[0]), int(end[1]), label)
-                self.stroke_finished.emit()
-            self.update()
+        """End the gesture in progress (stroke, shape, pick), recording it (commit) or dropping it."""
+        gesture, self._gesture = self._gesture, None
+        if gesture is not None:
+            gesture.finish(commit)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         dy = event.angleDelta().y() or event.angleDelta().x()

@@ -2,7 +2,8 @@
 rectangle or clear), never a copy of the whole map.
 
 ``redo`` writes the delta's new values, ``undo`` its old values; both go through the
-document, which announces the changed rectangle.
+``apply(delta, undo)`` callable the owner hands in (the document: it writes the map and
+announces the changed rectangle). This module knows nothing of the document.
 
 The history is capped by memory, not only by count: ``QUndoStack.setUndoLimit`` counts
 commands and can only be set on an empty stack, so :func:`trim_history` rebuilds the stack
@@ -12,23 +13,22 @@ without its oldest commands when their deltas add up to more than the byte cap (
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from spade_studio.labelmap import Delta
 
-if TYPE_CHECKING:
-    from .document import Document
+ApplyDelta = Callable[[Delta, bool], None]  # (delta, undo): write its old (undo) or new values
 
 
 class DeltaCommand(QUndoCommand):
     """One painting step. ``applied=True`` means the map already holds the new values (a
     live stroke), so the first ``redo`` (run by ``QUndoStack.push``) leaves the map alone."""
 
-    def __init__(self, document: Document, delta: Delta, text: str, applied: bool = False):
+    def __init__(self, apply: ApplyDelta, delta: Delta, text: str, applied: bool = False):
         super().__init__(text)
-        self._document = document
+        self.apply = apply
         self.delta = delta
         self._skip_redo = applied
 
@@ -39,10 +39,10 @@ class DeltaCommand(QUndoCommand):
         if self._skip_redo:
             self._skip_redo = False
             return
-        self._document._apply_history_delta(self.delta, undo=False)
+        self.apply(self.delta, False)
 
     def undo(self) -> None:
-        self._document._apply_history_delta(self.delta, undo=True)
+        self.apply(self.delta, True)
 
 
 def history_bytes(stack: QUndoStack) -> int:
@@ -54,7 +54,7 @@ def history_bytes(stack: QUndoStack) -> int:
     return total
 
 
-def trim_history(document: Document, stack: QUndoStack, byte_limit: int) -> int:
+def trim_history(stack: QUndoStack, byte_limit: int) -> int:
     """Drop the oldest commands of ``stack`` while their deltas exceed ``byte_limit`` (the
     newest command always stays). Call it right after a push (no redo tail). Returns the
     number of commands dropped.
@@ -81,16 +81,16 @@ def trim_history(document: Document, stack: QUndoStack, byte_limit: int) -> int:
         cmd = stack.command(i)
         if not isinstance(cmd, DeltaCommand):  # only our commands are on a document's stack
             return 0
-        kept.append((cmd.delta, cmd.text()))
+        kept.append((cmd.apply, cmd.delta, cmd.text()))
     clean_index = stack.cleanIndex()
     blocked = stack.blockSignals(True)
     try:
         stack.clear()  # deletes the old commands; the map is untouched
         new_clean = clean_index - drop
-        for i, (delta, text) in enumerate(kept):
+        for i, (apply, delta, text) in enumerate(kept):
             if new_clean == i:
                 stack.setClean()
-            stack.push(DeltaCommand(document, delta, text, applied=True))
+            stack.push(DeltaCommand(apply, delta, text, applied=True))
         if new_clean == len(kept):
             stack.setClean()
         elif new_clean < 0 or clean_index < 0:

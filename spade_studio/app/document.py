@@ -4,8 +4,9 @@ The map is changed only through the document: one-shot operations (:meth:`fill`,
 :meth:`line`, :meth:`rect`, :meth:`clear`), live strokes (:meth:`begin_stroke`,
 :meth:`stroke_to`, :meth:`end_stroke`) or :meth:`push_delta`. Every change is one
 :class:`~spade_studio.app.commands.DeltaCommand` on :attr:`undo_stack` and is announced with
-:attr:`changed` (the map rectangle). Replacing the whole map (new, open, recover, remap)
-clears the history and emits :attr:`reset`.
+:attr:`changed` (the map rectangle). Replacing the whole map (new, open, remap,
+:meth:`replace_map` -- used by :mod:`~spade_studio.app.autosave` to recover) clears the
+history and emits :attr:`reset`.
 
 ``dirty`` is the undo stack's clean state: saving marks the current step clean, undoing
 back to it makes the document clean again.
@@ -13,11 +14,7 @@ back to it makes the document clean again.
 
 from __future__ import annotations
 
-import json
 import os
-import time
-import uuid
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -25,14 +22,11 @@ from PySide6.QtCore import QObject, QRect, Signal
 from PySide6.QtGui import QUndoStack
 
 from spade_studio import labelmap as lm
-from spade_studio.imageio import LABELSET_CHUNK, ImageReadError, atomic_write, read_label_map, write_label_map
+from spade_studio.imageio import LABELSET_CHUNK, ImageReadError, read_label_map, write_label_map
 from spade_studio.labelmap import Delta
 from spade_studio.labels import LabelError, LabelSet, builtin_label_set_names, format_ids, ids_outside, load_label_set
 
 from .commands import DeltaCommand, history_bytes, trim_history
-
-AUTOSAVE_FORMAT = "spade-studio-autosave/1"
-AUTOSAVE_PREFIX = "autosave-"
 
 
 def _dtype_for(label_set: LabelSet) -> type:
@@ -89,7 +83,6 @@ class Document(QObject):
         self._path: Path | None = None
         self._reference: np.ndarray | None = None
         self._live: list[Delta] | None = None  # deltas of the stroke in progress
-        self._autosave_id = uuid.uuid4().hex[:12]
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -130,10 +123,6 @@ class Document(QObject):
     def height(self) -> int:
         return int(self._map.shape[0])
 
-    @property
-    def autosave_id(self) -> str:
-        return self._autosave_id
-
     def snapshot(self) -> np.ndarray:
         """A copy of the map (for the renderer; safe to keep and to hand to a thread)."""
         return self._map.copy()
@@ -159,7 +148,7 @@ class Document(QObject):
         return QRect(delta.x0, delta.y0, delta.width, delta.height)
 
     def _apply_history_delta(self, delta: Delta, undo: bool) -> None:
-        """Called by the undo commands."""
+        """The undo commands' ``apply``: write the delta's old (undo) or new values."""
         self.cancel_stroke()
         lm.apply_delta(self._map, delta, undo=undo)
         self.changed.emit(self._rect(delta))
@@ -173,8 +162,8 @@ class Document(QObject):
             delta.y0 + delta.height > self.height or delta.x0 + delta.width > self.width
         ):
             raise ValueError("delta does not fit this document's map")
-        self.undo_stack.push(DeltaCommand(self, delta, text, applied=applied))
-        trim_history(self, self.undo_stack, self.undo_byte_limit)
+        self.undo_stack.push(DeltaCommand(self._apply_history_delta, delta, text, applied=applied))
+        trim_history(self.undo_stack, self.undo_byte_limit)
         return True
 
     def history_bytes(self) -> int:
@@ -330,6 +319,14 @@ class Document(QObject):
             self.path_changed.emit(path)
         return path
 
+    def replace_map(self, ids: np.ndarray, label_set: LabelSet, path: str | os.PathLike | None,
+                    clean: bool, where: str = "label map") -> None:
+        """Replace the whole map (and label set and file path) with ``ids``, e.g. a recovered
+        autosave; clears the history. ``clean=False`` leaves the document dirty. Raises
+        :class:`LabelError` (naming ``where``) and changes nothing when an id is not in the set."""
+        _check_in_set(ids, label_set, where)
+        self._replace(ids, label_set, None if path is None else Path(path), clean=clean)
+
     def remap(self, new_label_set: LabelSet, mapping: dict[int, int]) -> None:
         """Switch to ``new_label_set``, replacing ids by ``mapping`` (ids not in ``mapping``
         keep their value and must exist in the new set). Clears the undo history; the
@@ -363,100 +360,3 @@ class Document(QObject):
                 )
         self._reference = rgb
         self.reference_changed.emit()
-
-    # -- autosave / recovery ------------------------------------------------------------------
-    def _autosave_paths(self, folder: Path) -> tuple[Path, Path]:
-        stem = f"{AUTOSAVE_PREFIX}{self._autosave_id}"
-        return folder / f"{stem}.png", folder / f"{stem}.json"
-
-    def autosave(self, folder: str | os.PathLike) -> Path | None:
-        """Write ``<folder>/autosave-<id>.png`` and its ``.json`` sidecar (original path,
-        label set, size, time), atomically. A clean document needs no autosave: its old
-        autosave is removed and None returned."""
-        folder = Path(folder)
-        if not self.dirty:
-            self.discard_autosave(folder)
-            return None
-        png, side = self._autosave_paths(folder)
-        write_label_map(png, self._map, self._label_set)
-        builtin = self._label_set.name in builtin_label_set_names() and load_label_set(
-            self._label_set.name
-        ) == self._label_set
-        info = {
-            "format": AUTOSAVE_FORMAT,
-            "original_path": str(self._path) if self._path is not None else None,
-            "label_set_name": self._label_set.name,
-            "label_set": None if builtin else self._label_set.to_dict(),
-            "width": self.width,
-            "height": self.height,
-            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "time_unix": time.time(),
-            "pid": os.getpid(),
-        }
-        atomic_write(side, json.dumps(info, indent=1).encode("utf-8"))
-        return png
-
-    def discard_autosave(self, folder: str | os.PathLike) -> None:
-        """Remove this document's autosave (after a successful save, or on a clean exit)."""
-        for p in self._autosave_paths(Path(folder)):
-            try:
-                p.unlink()
-            except FileNotFoundError:
-                pass
-
-    @staticmethod
-    def find_recovery(folder: str | os.PathLike) -> list[Path]:
-        """Autosaved maps in ``folder`` that can be recovered (PNG paths, newest first)."""
-        folder = Path(folder)
-        if not folder.is_dir():
-            return []
-        found = []
-        for side in folder.glob(f"{AUTOSAVE_PREFIX}*.json"):
-            png = side.with_suffix(".png")
-            if not png.is_file():
-                continue
-            try:
-                info = json.loads(side.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if not isinstance(info, dict) or info.get("format") != AUTOSAVE_FORMAT:
-                continue
-            found.append((float(info.get("time_unix") or png.stat().st_mtime), png))
-        return [p for _, p in sorted(found, key=lambda t: t[0], reverse=True)]
-
-    @staticmethod
-    def recovery_info(path: str | os.PathLike) -> dict:
-        """The sidecar of an autosave (``original_path``, ``label_set_name``, ``width``,
-        ``height``, ``time``...) for a recovery dialog."""
-        side = Path(path).with_suffix(".json")
-        try:
-            info = json.loads(side.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ImageReadError(f"{side}: cannot read the autosave sidecar ({exc.strerror or exc})") from None
-        except ValueError as exc:
-            raise ImageReadError(f"{side}: autosave sidecar is not valid JSON ({exc})") from None
-        if not isinstance(info, dict) or info.get("format") != AUTOSAVE_FORMAT:
-            raise ImageReadError(f"{side}: not a SPADE Studio autosave sidecar")
-        return info
-
-    def recover(self, path: str | os.PathLike) -> list[str]:
-        """Load an autosave (PNG or its sidecar). The document stays dirty, keeps the original
-        file path from the sidecar and takes over the autosave (later autosaves overwrite it,
-        :meth:`discard_autosave` removes it). Raises and keeps the current document on failure."""
-        png = Path(path).with_suffix(".png")
-        info = self.recovery_info(png)
-        if isinstance(info.get("label_set"), dict):
-            label_set = LabelSet.from_dict(info["label_set"])
-        else:
-            label_set = load_label_set(str(info.get("label_set_name")))
-        got = read_label_map(png, label_set)
-        _check_in_set(got.ids, label_set, str(png))
-        original = info.get("original_path")
-        notes = [f"recovered the autosave of {info.get('time', 'unknown time')}"]
-        if original:
-            notes.append(f"original file: {original}")
-        self._replace(got.ids, label_set, Path(original) if original else None, clean=False)
-        stem = png.stem
-        if stem.startswith(AUTOSAVE_PREFIX):
-            self._autosave_id = stem[len(AUTOSAVE_PREFIX) :]
-        return notes

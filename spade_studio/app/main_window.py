@@ -6,20 +6,17 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
-    QComboBox,
     QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
-    QSlider,
     QSplitter,
     QTabWidget,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -27,9 +24,12 @@ from PySide6.QtWidgets import (
 from spade_studio.labels import LabelSet, load_label_set
 from spade_studio.paths import APP_NAME, user_data_dir
 
+from .actions import Actions, ToolBar, bind_label_keys, build_menus, fill_recent_menu
+from .autosave import Autosaver, delete_autosaves, find_recovery
 from .canvas import Canvas
-from .dialogs import InfoDialog, NewDocumentDialog, remap_by_name, show_about
+from .dialogs import InfoDialog, NewDocumentDialog, remap_by_name
 from .document import Document
+from .enums import Quality, Theme, Tool, ViewMode
 from .output_view import OutputView
 from .palette_panel import PalettePanel
 from .preview_service import PreviewService, StyleSpec
@@ -39,15 +39,6 @@ from .theme import apply_theme
 
 MAP_FILTER = "Label maps (*.png);;All files (*)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.webp);;All files (*)"
-
-TOOLS = [
-    ("brush", "Brush", "B", "Paint with the current label (round brush; [ and ] change the size)"),
-    ("eraser", "Eraser", "E", "Paint the background label"),
-    ("fill", "Fill", "G", "Fill the connected region under the cursor with the current label"),
-    ("eyedropper", "Pick", "I", "Pick the label under the cursor"),
-    ("line", "Line", "L", "Drag to draw a straight line with the brush size"),
-    ("rect", "Rectangle", "R", "Drag to draw a filled rectangle"),
-]
 
 
 class MainWindow(QMainWindow):
@@ -114,7 +105,12 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self.palette_dock = dock
 
-        self._make_actions()
+        self.act = Actions(self)
+        self.recent_menu = build_menus(self, self.act)
+        self._fill_recent()
+        self.tool_bar = ToolBar(self, self.act)
+        self.addToolBar(self.tool_bar)
+        self.label_keys = bind_label_keys(self, self.palette.select_index)
         self._make_status_bar()
         self._connect()
 
@@ -126,9 +122,9 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_canvas_title()
 
-        self.autosave_timer = QTimer(self)
-        self.autosave_timer.timeout.connect(self._autosave)
-        self.autosave_timer.start(max(5, self.settings.autosave_seconds) * 1000)
+        self.autosaver = Autosaver(self.document, self.autosave_dir, self.settings.autosave_seconds, self)
+        self.autosaver.failed.connect(lambda msg: self.statusBar().showMessage(f"Autosave failed: {msg}", 8000))
+        self.autosaver.start()
 
         self.load_model(model if model is not None else self.settings.model, device or self.settings.device)
 
@@ -153,152 +149,6 @@ class MainWindow(QMainWindow):
         from .trainer_tab import TrainerTab
 
         return TrainerTab(self)
-
-    def _action(self, text: str, slot, shortcut=None, tip: str = "", checkable: bool = False) -> QAction:
-        act = QAction(text, self)
-        if shortcut is not None:
-            act.setShortcut(QKeySequence(shortcut))
-        tip = tip or text.replace("&", "").rstrip(".")
-        sc = act.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-        act.setToolTip(f"{tip} ({sc})" if sc else tip)
-        act.setStatusTip(tip)
-        act.setCheckable(checkable)
-        if slot is not None:
-            act.triggered.connect(slot)
-        return act
-
-    def _make_actions(self) -> None:
-        mb = self.menuBar()
-        ks = QKeySequence.StandardKey
-        self.act_new = self._action("&New…", self.new_document, ks.New, "New label map")
-        self.act_open = self._action("&Open…", self.open_dialog, ks.Open, "Open a label map")
-        self.act_save = self._action("&Save", self.save, ks.Save, "Save the label map")
-        self.act_save_as = self._action("Save &As…", self.save_as, ks.SaveAs, "Save the label map as")
-        self.act_export = self._action("&Export Image…", self.export_image, "Ctrl+E", "Export the rendered image")
-        self.act_reference = self._action("Open &Reference Photo…", self.open_reference, "Ctrl+Shift+R",
-                                          "Show a photo under the map to trace over")
-        self.act_clear_ref = self._action("Remove Reference Photo", lambda: self.document.set_reference(None))
-        self.act_quit = self._action("&Quit", self.close, ks.Quit)
-        self.recent_menu = None
-        fm = mb.addMenu("&File")
-        fm.addActions([self.act_new, self.act_open])
-        self.recent_menu = fm.addMenu("Open &Recent")
-        self._fill_recent()
-        fm.addSeparator()
-        fm.addActions([self.act_save, self.act_save_as, self.act_export])
-        fm.addSeparator()
-        fm.addActions([self.act_reference, self.act_clear_ref])
-        fm.addSeparator()
-        fm.addAction(self.act_quit)
-
-        self.act_undo = self.document.undo_stack.createUndoAction(self, "&Undo")
-        self.act_undo.setShortcut(QKeySequence(ks.Undo))
-        self.act_redo = self.document.undo_stack.createRedoAction(self, "&Redo")
-        self.act_redo.setShortcut(QKeySequence(ks.Redo))
-        self.act_clear = self._action("C&lear Map", self.clear_map, "Ctrl+Shift+Del",
-                                      "Fill the whole map with the background label")
-        em = mb.addMenu("&Edit")
-        em.addActions([self.act_undo, self.act_redo])
-        em.addSeparator()
-        em.addAction(self.act_clear)
-
-        vm = mb.addMenu("&View")
-        self.act_zoom_in = self._action("Zoom &In", self.canvas.zoom_in, ks.ZoomIn)
-        self.act_zoom_out = self._action("Zoom &Out", self.canvas.zoom_out, ks.ZoomOut)
-        self.act_zoom_fit = self._action("&Fit", self.canvas.zoom_fit, "Ctrl+0", "Zoom to fit")
-        self.act_zoom_100 = self._action("&100%", self.canvas.zoom_actual, "Ctrl+1", "Actual pixels")
-        vm.addActions([self.act_zoom_in, self.act_zoom_out, self.act_zoom_fit, self.act_zoom_100])
-        vm.addSeparator()
-        self.view_group = QActionGroup(self)
-        self.view_actions = {}
-        for key, text, tip in (("side", "Side by Side", "Map and render side by side"),
-                               ("swap", "Swapped", "Render on the left, map on the right"),
-                               ("overlay", "Overlay", "Render drawn over the map")):
-            act = self._action(text, lambda _=False, k=key: self.set_view_mode(k), None, tip, checkable=True)
-            self.view_group.addAction(act)
-            vm.addAction(act)
-            self.view_actions[key] = act
-        vm.addSeparator()
-        self.act_edges = self._action("Show Instance &Edges", self.canvas.set_show_edges, "Ctrl+Shift+E",
-                                      "Show the edges the model receives (connected regions)", checkable=True)
-        vm.addAction(self.act_edges)
-        tm = vm.addMenu("&Theme")
-        self.theme_group = QActionGroup(self)
-        for key in ("dark", "light", "system"):
-            act = self._action(key.capitalize(), lambda _=False, k=key: self.set_theme(k), None,
-                               f"{key.capitalize()} theme", checkable=True)
-            act.setChecked(key == self.settings.theme)
-            self.theme_group.addAction(act)
-            tm.addAction(act)
-        vm.addSeparator()
-        vm.addAction(self.palette_dock.toggleViewAction())
-
-        mm = mb.addMenu("&Model")
-        self.act_model_default = self._action("&Default Landscape Model", lambda: self.load_model(None),
-                                              tip="Load the bundled landscape model")
-        self.act_model_file = self._action("Open &Model File…", self.open_model_file, "Ctrl+M",
-                                           "Load a SPADE Studio .safetensors model or an official .pth")
-        self.act_model_folder = self._action("Open Official &Checkpoint Folder…", self.open_model_folder,
-                                             tip="Load an NVIDIA SPADE checkpoint folder (latest_net_G.pth, opt.txt)")
-        self.act_render = self._action("&Render Now", self.request_render, "F5", "Render the map now")
-        mm.addActions([self.act_model_default, self.act_model_file, self.act_model_folder])
-        mm.addSeparator()
-        mm.addAction(self.act_render)
-
-        hm = mb.addMenu("&Help")
-        hm.addAction(self._action("&About SPADE Studio", lambda: show_about(
-            self, bool(self.model_info and self.model_info.official))))
-
-        # tool bar
-        tb = QToolBar("Tools", self)
-        tb.setObjectName("tools")
-        tb.setIconSize(QSize(18, 18))
-        self.addToolBar(tb)
-        self.tool_group = QActionGroup(self)
-        self.tool_actions = {}
-        for key, text, shortcut, tip in TOOLS:
-            act = self._action(text, lambda _=False, k=key: self.set_tool(k), shortcut, tip, checkable=True)
-            self.tool_group.addAction(act)
-            tb.addAction(act)
-            self.tool_actions[key] = act
-        self.tool_actions["brush"].setChecked(True)
-        tb.addSeparator()
-        tb.addWidget(QLabel(" Size "))
-        self.size_slider = QSlider(Qt.Orientation.Horizontal)
-        self.size_slider.setRange(1, 128)
-        self.size_slider.setFixedWidth(140)
-        self.size_slider.setToolTip("Brush size in map pixels ([ and ])")
-        self.size_slider.setValue(self.settings.brush_size)
-        tb.addWidget(self.size_slider)
-        self.size_label = QLabel(f" {self.settings.brush_size} px ")
-        tb.addWidget(self.size_label)
-        tb.addSeparator()
-        tb.addActions([self.act_undo, self.act_redo, self.act_clear])
-        tb.addSeparator()
-        tb.addActions([self.act_zoom_fit, self.act_zoom_100])
-        tb.addSeparator()
-        tb.addWidget(QLabel(" View "))
-        self.view_combo = QComboBox()
-        for key, text in (("side", "Side by side"), ("swap", "Swapped"), ("overlay", "Overlay")):
-            self.view_combo.addItem(text, key)
-        self.view_combo.setToolTip("Map and render side by side, swapped, or the render drawn over the map")
-        self.view_combo.activated.connect(lambda i: self.set_view_mode(self.view_combo.itemData(i)))
-        tb.addWidget(self.view_combo)
-        tb.addSeparator()
-        tb.addWidget(QLabel(" Reference "))
-        self.ref_slider = QSlider(Qt.Orientation.Horizontal)
-        self.ref_slider.setRange(0, 100)
-        self.ref_slider.setFixedWidth(100)
-        self.ref_slider.setValue(int(self.settings.reference_opacity * 100))
-        self.ref_slider.setToolTip("Opacity of the reference photo under the map (File > Open Reference Photo)")
-        tb.addWidget(self.ref_slider)
-        # number keys 1..0 pick the first ten labels of the palette
-        for i in range(10):
-            key = str((i + 1) % 10)
-            act = QAction(self)
-            act.setShortcut(QKeySequence(key))
-            act.triggered.connect(lambda _=False, n=i: self.palette.select_index(n))
-            self.addAction(act)
 
     def _make_status_bar(self) -> None:
         sb = self.statusBar()
@@ -327,8 +177,8 @@ class MainWindow(QMainWindow):
         self.canvas.stroke_finished.connect(self.request_render)
         d.reset.connect(self._update_canvas_title)
         self.canvas.brush_size_changed.connect(self._brush_size_from_canvas)
-        self.size_slider.valueChanged.connect(self._brush_size_from_slider)
-        self.ref_slider.valueChanged.connect(lambda v: self.canvas.set_reference_opacity(v / 100))
+        self.tool_bar.size_slider.valueChanged.connect(self._brush_size_from_slider)
+        self.tool_bar.ref_slider.valueChanged.connect(lambda v: self.canvas.set_reference_opacity(v / 100))
         self.style_panel.style_changed.connect(self._style_changed)
         s = self.service
         s.model_loading.connect(self._model_loading)
@@ -423,7 +273,7 @@ class MainWindow(QMainWindow):
         if self.model_info is not None:
             # while a stroke is in progress: a preview (stroke update); the exact render follows
             # when it ends (canvas.stroke_finished asks for one)
-            quality = "preview" if self.document.stroke_active else "exact"
+            quality = Quality.PREVIEW if self.document.stroke_active else Quality.EXACT
             self.service.request(self.document.snapshot(), self.style, debounce_ms=0, quality=quality)
 
     def _style_changed(self, spec: StyleSpec) -> None:
@@ -434,7 +284,7 @@ class MainWindow(QMainWindow):
         self.last_image = image
         self._last_render_s = seconds
         self.output.set_image(image)
-        if self.view_mode == "overlay":
+        if self.view_mode == ViewMode.OVERLAY:
             self.canvas.set_overlay(image, self.settings.overlay_opacity)
         self.st_time.setText(f"render: {seconds * 1000:.0f} ms")
         if notes:
@@ -446,35 +296,37 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Render failed: {message}", 10000)
 
     # -- view ----------------------------------------------------------------------------------
-    def set_view_mode(self, mode: str) -> None:
-        mode = mode if mode in ("side", "swap", "overlay") else "side"
+    def set_view_mode(self, mode: ViewMode | str | None) -> None:
+        """Side by side, swapped or overlay (anything else: side by side)."""
+        mode = ViewMode.parse(mode, ViewMode.SIDE)
         self.view_mode = mode
-        self.view_actions[mode].setChecked(True)
-        self.view_combo.setCurrentIndex(self.view_combo.findData(mode))
-        self.settings.view_mode = mode
-        if mode == "swap":
+        self.act.view[mode].setChecked(True)
+        self.tool_bar.show_view_mode(mode)
+        self.settings.view_mode = mode.value
+        if mode == ViewMode.SWAP:
             self.split.insertWidget(0, self.right)
         else:
             self.split.insertWidget(0, self.canvas_box)
         img = getattr(self, "last_image", None)
-        self.canvas.set_overlay(img if mode == "overlay" else None, self.settings.overlay_opacity)
+        self.canvas.set_overlay(img if mode == ViewMode.OVERLAY else None, self.settings.overlay_opacity)
 
-    def set_theme(self, name: str) -> None:
-        self.settings.theme = name
-        apply_theme(QApplication.instance(), name)
+    def set_theme(self, name: Theme | str) -> None:
+        self.settings.theme = str(name)
+        apply_theme(QApplication.instance(), str(name))
 
     # -- tools & labels ------------------------------------------------------------------------
-    def set_tool(self, name: str) -> None:
-        self.tool_actions[name].setChecked(True)
-        self.canvas.set_tool(name)
+    def set_tool(self, tool: Tool | str) -> None:
+        tool = Tool(tool)
+        self.act.tool[tool].setChecked(True)
+        self.canvas.set_tool(tool)
 
     def set_current_label(self, label_id: int) -> None:
         self.current_label = label_id
         self.canvas.set_current_label(label_id)
         self.palette.set_current(label_id)
         self.st_label.setText(f"label: {label_id} {self.document.label_set.name_of(label_id)}")
-        if self.tool_actions["eyedropper"].isChecked():
-            self.set_tool("brush")
+        if self.act.tool[Tool.EYEDROPPER].isChecked():
+            self.set_tool(Tool.BRUSH)
 
     def _set_label_set(self, ls: LabelSet) -> None:
         self.palette.set_label_set(ls)
@@ -484,12 +336,12 @@ class MainWindow(QMainWindow):
 
     def _brush_size_from_slider(self, v: int) -> None:
         self.canvas.set_brush_size(v)
-        self.size_label.setText(f" {v} px ")
+        self.tool_bar.size_label.setText(f" {v} px ")
         self.settings.brush_size = v
 
     def _brush_size_from_canvas(self, v: int) -> None:
-        if self.size_slider.value() != v:
-            self.size_slider.setValue(v)
+        if self.tool_bar.size_slider.value() != v:
+            self.tool_bar.size_slider.setValue(v)
 
     def _cursor_info(self, x: int, y: int, label_id: int) -> None:
         if label_id < 0:
@@ -582,7 +434,7 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # noqa: BLE001
             self.show_error("Cannot save", f"{path}: {exc}")
             return False
-        self.document.discard_autosave(self.autosave_dir)
+        self.autosaver.discard()
         self.settings.add_recent_file(path)
         self._fill_recent()
         self.statusBar().showMessage(f"Saved {path}", 4000)
@@ -621,33 +473,20 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # noqa: BLE001
             self.show_error("Cannot open the photo", str(exc))
             return
-        if self.ref_slider.value() == 0:
-            self.ref_slider.setValue(50)
+        if self.tool_bar.ref_slider.value() == 0:
+            self.tool_bar.ref_slider.setValue(50)
 
     def _fill_recent(self) -> None:
-        if self.recent_menu is None:
-            return
-        self.recent_menu.clear()
-        for p in self.settings.recent_files:
-            act = self.recent_menu.addAction(p)
-            act.triggered.connect(lambda _=False, path=p: self.open_path(path))
-        self.recent_menu.setEnabled(bool(self.settings.recent_files))
+        fill_recent_menu(self.recent_menu, self.settings.recent_files, self.open_path)
 
     def show_error(self, title: str, message: str) -> None:
         self.statusBar().showMessage(message.splitlines()[0] if message else title, 10000)
         if self.isVisible():
             QMessageBox.critical(self, title, message)
 
-    # -- autosave / recovery -------------------------------------------------------------------
-    def _autosave(self) -> None:
-        if self.document.dirty:
-            try:
-                self.document.autosave(self.autosave_dir)
-            except OSError as exc:
-                self.statusBar().showMessage(f"Autosave failed: {exc}", 8000)
-
+    # -- recovery ------------------------------------------------------------------------------
     def offer_recovery(self) -> None:
-        found = Document.find_recovery(self.autosave_dir)
+        found = find_recovery(self.autosave_dir)
         if not found:
             return
         latest = found[0]  # newest first
@@ -657,16 +496,11 @@ class MainWindow(QMainWindow):
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
         if answer == QMessageBox.StandardButton.Yes:
             try:
-                self.document.recover(latest)
+                self.autosaver.recover(latest)
             except Exception as exc:  # noqa: BLE001
                 self.show_error("Recovery failed", str(exc))
         else:
-            for p in found:
-                for f in (p, p.with_suffix(".json")):
-                    try:
-                        f.unlink()
-                    except OSError:
-                        pass
+            delete_autosaves(found)
 
     # -- window --------------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -714,10 +548,10 @@ class MainWindow(QMainWindow):
         self.settings.window_state = bytes(self.saveState().toHex()).decode()
         self.settings.recent_styles = list(self.style_panel.recent_styles())
         self.settings.save()
-        self.autosave_timer.stop()
+        self.autosaver.stop()
         self.service.shutdown()
         if not self.document.dirty:
-            self.document.discard_autosave(self.autosave_dir)
+            self.autosaver.discard()
         event.accept()
 
     def wait_for_render(self, timeout_s: float = 60.0) -> bool:

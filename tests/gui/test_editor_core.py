@@ -16,8 +16,10 @@ from PySide6.QtGui import QMouseEvent, QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from spade_studio import labelmap as lm  # noqa: E402
+from spade_studio.app.autosave import Autosaver, find_recovery  # noqa: E402
 from spade_studio.app.canvas import Canvas  # noqa: E402
 from spade_studio.app.document import Document  # noqa: E402
+from spade_studio.app.enums import Tool  # noqa: E402
 from spade_studio.imageio import LABELSET_CHUNK, ImageReadError, write_image, write_label_map  # noqa: E402
 from spade_studio.labels import LabelError, load_label_set, numbered_label_set  # noqa: E402
 
@@ -166,7 +168,7 @@ def test_two_strokes_two_undo_steps(canvas, doc):
 def test_eraser_paints_the_background_label(canvas, doc):
     doc.rect(0, 0, 39, 29, 3)
     canvas.set_background_label(1)
-    canvas.set_tool("eraser")
+    canvas.set_tool(Tool.ERASER)
     canvas.set_brush_size(1)
     drag(canvas, [at(2, 2), at(8, 2)])
     assert (doc.label_map[2, 2:9] == 1).all()
@@ -206,7 +208,7 @@ def test_fill_tool_fills_four_connected_region(canvas, doc):
     doc.rect(2, 2, 6, 6, 3)
     doc.rect(7, 7, 9, 9, 3)  # touches the first block only at a corner
     before = doc.snapshot()
-    canvas.set_tool("fill")
+    canvas.set_tool(Tool.FILL)
     canvas.set_current_label(10)
     finished = []
     canvas.stroke_finished.connect(lambda: finished.append(1))
@@ -590,26 +592,28 @@ def test_remap(doc):
 
 def test_autosave_and_recovery_round_trip(tmp_path, doc):
     folder = tmp_path / "autosave"
-    assert doc.autosave(folder) is None  # clean: nothing to protect
+    saver = Autosaver(doc, folder)
+    assert saver.write() is None  # clean: nothing to protect
     doc.rect(2, 2, 12, 8, 9)
     doc.save(tmp_path / "orig.png")
     doc.rect(20, 20, 30, 25, 4)
-    png = doc.autosave(folder)
+    png = saver.write()
     assert png.is_file() and png.with_suffix(".json").is_file()
     info = json.loads(png.with_suffix(".json").read_text())
     assert info["original_path"] == str(tmp_path / "orig.png")
     assert info["label_set_name"] == "landscape" and (info["width"], info["height"]) == (40, 30)
-    assert Document.find_recovery(folder) == [png]
+    assert find_recovery(folder) == [png]
 
     other = Document(load_label_set("cityscapes"))
-    notes = other.recover(png)
+    other_saver = Autosaver(other, folder)
+    notes = other_saver.recover(png)
     assert notes and np.array_equal(other.label_map, doc.label_map)
     assert other.dirty and other.path == tmp_path / "orig.png"
     assert other.label_set == doc.label_set
-    assert other.autosave(folder) == png  # takes the autosave over
+    assert other_saver.write() == png  # takes the autosave over
     other.save()
-    other.discard_autosave(folder)
-    assert Document.find_recovery(folder) == []
+    other_saver.discard()
+    assert find_recovery(folder) == []
     assert np.array_equal(np.array(Image.open(tmp_path / "orig.png")), doc.label_map)
 
 
@@ -617,9 +621,9 @@ def test_autosave_inline_label_set(tmp_path):
     ls = numbered_label_set(20, name="my-model")
     d = Document(ls, 16, 12)
     d.rect(0, 0, 5, 5, 19)
-    png = d.autosave(tmp_path)
+    png = Autosaver(d, tmp_path).write()
     other = Document(load_label_set("landscape"))
-    other.recover(png.with_suffix(".json"))
+    Autosaver(other, tmp_path).recover(png.with_suffix(".json"))
     assert other.label_set == ls and other.path is None
     assert np.array_equal(other.label_map, d.label_map)
 

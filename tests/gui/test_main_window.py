@@ -16,6 +16,7 @@ from PySide6.QtCore import QEvent, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
+from spade_studio.app.enums import Quality, Tool, ViewMode  # noqa: E402
 from spade_studio.app.main_window import MainWindow  # noqa: E402
 from spade_studio.app.settings import Settings  # noqa: E402
 from spade_studio.model.checkpoint import save_model  # noqa: E402
@@ -64,9 +65,9 @@ def test_paint_render_undo(window, qtbot):
     assert window.windowTitle().startswith("*")
     assert window.last_image.shape == (*after.shape, 3)
     assert "ms" in window.st_time.text()
-    window.act_undo.trigger()
+    window.act.undo.trigger()
     assert np.array_equal(window.document.snapshot(), before)
-    window.act_redo.trigger()
+    window.act.redo.trigger()
     assert np.array_equal(window.document.snapshot(), after)
 
 
@@ -91,7 +92,7 @@ def test_autosave_recovery(window, qtbot, tmp_path, tiny, monkeypatch):
     window.set_current_label(12)
     stroke(window.canvas, [(30.0, 100.0), (90.0, 100.0)])
     painted = window.document.snapshot()
-    window._autosave()
+    window.autosaver.save_now()
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     other = MainWindow(Settings(), model=str(tiny), device="cpu", autosave_dir=tmp_path / "autosave")
     other.offer_recovery()
@@ -121,13 +122,32 @@ def test_switching_model_remaps_labels_by_name(window, qtbot, tmp_path):
 def test_view_modes_and_overlay(window, qtbot):
     with qtbot.waitSignal(window.render_shown, timeout=LOAD_MS):
         window.request_render()
+    assert window.canvas._overlay_img is None  # side by side: nothing over the map
     window.set_view_mode("swap")
-    assert window.split.widget(0) is window.right
-    window.set_view_mode("overlay")
+    assert window.split.widget(0) is window.right and window.settings.view_mode == "swap"
+    window.set_view_mode(ViewMode.OVERLAY)
     assert window.split.widget(0) is window.canvas_box
-    assert window.canvas._overlay is not None if hasattr(window.canvas, "_overlay") else True
+    assert window.canvas._overlay_img is not None
+    assert window.canvas._overlay_rgb is window.last_image
+    assert window.tool_bar.view_combo.currentData() == "overlay"
     window.set_view_mode("side")
-    assert window.view_actions["side"].isChecked()
+    assert window.act.view[ViewMode.SIDE].isChecked() and window.canvas._overlay_img is None
+    window.set_view_mode("no such mode")  # unknown (an old settings file): side by side
+    assert window.view_mode is ViewMode.SIDE
+
+
+def test_tool_actions_and_shortcut_texts(window):
+    assert [a.text() for a in window.act.tool_group.actions()] == [
+        "Brush", "Eraser", "Fill", "Pick", "Line", "Rectangle"]
+    window.act.tool[Tool.FILL].trigger()
+    assert window.canvas.tool() is Tool.FILL
+    window.set_tool("eyedropper")
+    assert window.act.tool[Tool.EYEDROPPER].isChecked()
+    window.set_current_label(3)  # a picked label goes back to the brush
+    assert window.canvas.tool() is Tool.BRUSH and window.act.tool[Tool.BRUSH].isChecked()
+    assert window.act.render.toolTip() == "Render the map now (F5)"
+    menus = [a.text() for a in window.menuBar().actions()]
+    assert menus == ["&File", "&Edit", "&View", "&Model", "&Help"]
 
 
 def test_about_mentions_nvidia_only_for_official(window):
@@ -157,11 +177,12 @@ def test_a_stroke_in_progress_renders_previews_and_its_end_an_exact_render(windo
     window.set_current_label(10)
     canvas = window.canvas
     mouse(canvas, QEvent.Type.MouseButtonPress, (40.0, 60.0))
+    qtbot.waitUntil(lambda: len(asked) >= 1, timeout=5000)
     for x in (50.0, 60.0, 70.0):
+        n = len(asked)
         mouse(canvas, QEvent.Type.MouseMove, (x, 60.0))
-        qtbot.wait(60)  # longer than the 40 ms throttle: each move asks for a render
-    qtbot.waitUntil(lambda: "preview" in asked, timeout=5000)
-    assert "exact" not in asked  # nothing exact while the mouse is down
+        qtbot.waitUntil(lambda n=n: len(asked) > n, timeout=5000)  # each move asks for a render
+    assert asked == [Quality.PREVIEW] * len(asked)  # nothing exact while the mouse is down
     with qtbot.waitSignal(window.render_shown, timeout=LOAD_MS):
         mouse(canvas, QEvent.Type.MouseButtonRelease, (70.0, 60.0), Qt.MouseButton.NoButton)
         qtbot.waitUntil(lambda: asked and asked[-1] == "exact", timeout=5000)

@@ -1,0 +1,168 @@
+"""Autosave and recovery: a document's periodic safety copy, and finding and loading it again.
+
+An autosave is ``<folder>/autosave-<id>.png`` (an index PNG like a saved map) plus a ``.json``
+sidecar (format tag, original path, label set, size, time), both written atomically. One
+:class:`Autosaver` looks after one document: its timer writes the copy while the document is
+dirty, a save or a clean exit removes it, and a recovered autosave is taken over (later
+autosaves overwrite it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from spade_studio.imageio import ImageReadError, atomic_write, read_label_map, write_label_map
+from spade_studio.labels import LabelSet, builtin_label_set_names, load_label_set
+
+from .document import Document
+
+AUTOSAVE_FORMAT = "spade-studio-autosave/1"
+AUTOSAVE_PREFIX = "autosave-"
+
+
+def find_recovery(folder: str | os.PathLike) -> list[Path]:
+    """Autosaved maps in ``folder`` that can be recovered (PNG paths, newest first)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = []
+    for side in folder.glob(f"{AUTOSAVE_PREFIX}*.json"):
+        png = side.with_suffix(".png")
+        if not png.is_file():
+            continue
+        try:
+            info = json.loads(side.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(info, dict) or info.get("format") != AUTOSAVE_FORMAT:
+            continue
+        found.append((float(info.get("time_unix") or png.stat().st_mtime), png))
+    return [p for _, p in sorted(found, key=lambda t: t[0], reverse=True)]
+
+
+def recovery_info(path: str | os.PathLike) -> dict:
+    """The sidecar of an autosave (``original_path``, ``label_set_name``, ``width``,
+    ``height``, ``time``...) for a recovery dialog."""
+    side = Path(path).with_suffix(".json")
+    try:
+        info = json.loads(side.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ImageReadError(f"{side}: cannot read the autosave sidecar ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise ImageReadError(f"{side}: autosave sidecar is not valid JSON ({exc})") from None
+    if not isinstance(info, dict) or info.get("format") != AUTOSAVE_FORMAT:
+        raise ImageReadError(f"{side}: not a SPADE Studio autosave sidecar")
+    return info
+
+
+def delete_autosaves(pngs: list[Path]) -> None:
+    """Remove autosaves (PNG and sidecar) the user chose not to recover."""
+    for p in pngs:
+        for f in (p, p.with_suffix(".json")):
+            try:
+                f.unlink()
+            except OSError:
+                pass
+
+
+class Autosaver(QObject):
+    """The autosave of ``document`` in ``folder``. :meth:`start` runs a timer that calls
+    :meth:`save_now` every ``interval_s`` seconds (at least 5); a failed write is reported
+    with ``failed(message)`` and never raises."""
+
+    failed = Signal(str)  # the OSError's text
+
+    def __init__(self, document: Document, folder: str | os.PathLike, interval_s: int = 30,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.folder = Path(folder)
+        self.interval_s = max(5, int(interval_s))
+        self._id = uuid.uuid4().hex[:12]
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self.save_now)
+
+    @property
+    def autosave_id(self) -> str:
+        return self._id
+
+    def paths(self) -> tuple[Path, Path]:
+        """The PNG and sidecar this autosaver writes."""
+        stem = f"{AUTOSAVE_PREFIX}{self._id}"
+        return self.folder / f"{stem}.png", self.folder / f"{stem}.json"
+
+    def start(self) -> None:
+        self.timer.start(self.interval_s * 1000)
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    def save_now(self) -> None:
+        """The timer's tick: write the autosave of a dirty document; errors become ``failed``."""
+        if self.document.dirty:
+            try:
+                self.write()
+            except OSError as exc:
+                self.failed.emit(str(exc))
+
+    def write(self) -> Path | None:
+        """Write the PNG and its sidecar atomically. A clean document needs no autosave: its
+        old autosave is removed and None returned."""
+        doc = self.document
+        if not doc.dirty:
+            self.discard()
+            return None
+        png, side = self.paths()
+        label_set = doc.label_set
+        write_label_map(png, doc.label_map, label_set)
+        builtin = label_set.name in builtin_label_set_names() and load_label_set(label_set.name) == label_set
+        info = {
+            "format": AUTOSAVE_FORMAT,
+            "original_path": str(doc.path) if doc.path is not None else None,
+            "label_set_name": label_set.name,
+            "label_set": None if builtin else label_set.to_dict(),
+            "width": doc.width,
+            "height": doc.height,
+            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "time_unix": time.time(),
+            "pid": os.getpid(),
+        }
+        atomic_write(side, json.dumps(info, indent=1).encode("utf-8"))
+        return png
+
+    def discard(self) -> None:
+        """Remove this document's autosave (after a successful save, or on a clean exit)."""
+        for p in self.paths():
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                pass
+
+    def recover(self, path: str | os.PathLike) -> list[str]:
+        """Load an autosave (PNG or its sidecar) into the document. The document stays dirty,
+        keeps the original file path from the sidecar, and this autosaver takes the autosave
+        over (later writes overwrite it, :meth:`discard` removes it). Raises and keeps the
+        current document on failure."""
+        png = Path(path).with_suffix(".png")
+        info = recovery_info(png)
+        if isinstance(info.get("label_set"), dict):
+            label_set = LabelSet.from_dict(info["label_set"])
+        else:
+            label_set = load_label_set(str(info.get("label_set_name")))
+        got = read_label_map(png, label_set)
+        original = info.get("original_path")
+        notes = [f"recovered the autosave of {info.get('time', 'unknown time')}"]
+        if original:
+            notes.append(f"original file: {original}")
+        self.document.replace_map(got.ids, label_set, original or None, clean=False, where=str(png))
+        stem = png.stem
+        if stem.startswith(AUTOSAVE_PREFIX):
+            self._id = stem[len(AUTOSAVE_PREFIX):]
+        return notes

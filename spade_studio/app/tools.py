@@ -1,0 +1,315 @@
+"""The canvas tools: one class per tool, turning pointer events in map coordinates into document edits.
+
+A tool gets ``press`` / ``move`` / ``release`` with continuous map coordinates (pixel ``(x, y)``
+covers ``[x, x+1) x [y, y+1)``) and changes the map only through the :class:`Document`:
+
+* :class:`Brush` / :class:`Eraser` paint a live stroke (press..release), recorded as one undo
+  step; the eraser paints the background label.
+* :class:`Fill` flood-fills the 4-connected region under the press (one step).
+* :class:`Eyedropper` picks the label under the pointer (press and drag).
+* :class:`Line` / :class:`Rect` show a preview while dragged and record one step on release.
+
+What a tool needs from the widget (labels, brush size, feedback) is the :class:`ToolHost`
+protocol, which the canvas implements; the tools know nothing of zoom, pan or widgets.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+import numpy as np
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QPainter
+
+from spade_studio import labelmap as lm
+
+from .document import Document
+from .enums import Tool
+
+
+def dab_centre(mx: float, my: float, brush: int) -> tuple[float, float]:
+    """Brush centre for a map point, in labelmap coordinates (pixel centres are integers):
+    odd diameters centre on the pixel under the pointer, even ones on the nearest pixel
+    corner, so the footprint is always symmetric."""
+    if brush % 2:
+        return float(math.floor(mx)), float(math.floor(my))
+    return math.floor(mx + 0.5) - 0.5, math.floor(my + 0.5) - 0.5
+
+
+def pixel_of(mx: float, my: float) -> tuple[int, int]:
+    """The map pixel holding a map point."""
+    return math.floor(mx), math.floor(my)
+
+
+class ToolHost(Protocol):
+    """What the tools ask of the widget they serve (the canvas)."""
+
+    @property
+    def document(self) -> Document: ...
+
+    def current_label(self) -> int: ...
+
+    def background_label(self) -> int: ...
+
+    def brush_size(self) -> int: ...
+
+    def pick_label(self, label: int) -> None:
+        """The eyedropper found ``label``: make it current and announce it."""
+
+    def edit_finished(self) -> None:
+        """An edit (stroke, fill, shape) was recorded."""
+
+    def preview_changed(self) -> None:
+        """The tool's preview (a shape being dragged) moved: repaint."""
+
+
+class ToolHandler:
+    """Base: a tool that does nothing. ``active`` is True between a press that started a
+    gesture and its release (or :meth:`finish`)."""
+
+    tool: Tool
+    cursor = Qt.CursorShape.CrossCursor
+    shows_brush = False  # the canvas outlines the brush footprint under the pointer
+    alt_picks = False  # Alt+press picks the label under the pointer instead
+
+    def __init__(self, host: ToolHost) -> None:
+        self.host = host
+
+    @property
+    def document(self) -> Document:
+        return self.host.document
+
+    @property
+    def active(self) -> bool:
+        return False
+
+    def radius(self) -> float:
+        return self.host.brush_size() / 2.0
+
+    def press(self, mx: float, my: float) -> None:
+        pass
+
+    def move(self, mx: float, my: float) -> None:
+        pass
+
+    def release(self, mx: float, my: float) -> None:
+        self.finish(commit=True)
+
+    def finish(self, commit: bool) -> None:
+        """End the gesture in progress, recording it (``commit``) or dropping it."""
+
+    def cancelled(self) -> None:
+        """The document rolled a live stroke back (undo/redo/reset with the button down)."""
+
+    def paint_preview(self, painter: QPainter, color: QColor) -> None:
+        """Draw the gesture's preview; ``painter`` is in map coordinates."""
+
+    def _usable(self, label: int) -> bool:
+        return label in self.document.label_set.ids
+
+
+class Brush(ToolHandler):
+    """A round brush of ``host.brush_size()`` painting the current label, live."""
+
+    tool = Tool.BRUSH
+    shows_brush = True
+    alt_picks = True
+    undo_text = "Brush stroke"
+
+    def __init__(self, host: ToolHost) -> None:
+        super().__init__(host)
+        self._last: tuple[float, float] | None = None  # the last dab centre of the stroke
+        self._label = 0
+
+    def paint_label(self) -> int:
+        return self.host.current_label()
+
+    @property
+    def active(self) -> bool:
+        return self._last is not None
+
+    def press(self, mx: float, my: float) -> None:
+        label = self.paint_label()
+        if not self._usable(label):
+            return
+        c = dab_centre(mx, my, self.host.brush_size())
+        self._label, self._last = label, c
+        self.document.begin_stroke()
+        self.document.stroke_to([c], self.radius(), label)
+
+    def move(self, mx: float, my: float) -> None:
+        if self._last is None:
+            return
+        c = dab_centre(mx, my, self.host.brush_size())
+        if c != self._last:
+            self.document.stroke_to([self._last, c], self.radius(), self._label)
+            self._last = c
+
+    def finish(self, commit: bool) -> None:
+        if self._last is None:
+            return
+        self._last = None
+        doc = self.document
+        if commit:
+            doc.end_stroke(f"{self.undo_text} ({doc.label_set.name_of(self._label)})")
+            self.host.edit_finished()
+        else:
+            doc.cancel_stroke()
+
+    def cancelled(self) -> None:
+        self._last = None
+
+
+class Eraser(Brush):
+    """The brush with the background label."""
+
+    tool = Tool.ERASER
+    undo_text = "Erase"
+
+    def paint_label(self) -> int:
+        return self.host.background_label()
+
+
+class Fill(ToolHandler):
+    """Flood-fill the 4-connected region under the press with the current label."""
+
+    tool = Tool.FILL
+    alt_picks = True
+
+    def press(self, mx: float, my: float) -> None:
+        label = self.host.current_label()
+        if not self._usable(label):
+            return
+        x, y = pixel_of(mx, my)
+        if self.document.label_at(x, y) >= 0:
+            self.document.fill(x, y, label)
+            self.host.edit_finished()
+
+
+class Eyedropper(ToolHandler):
+    """Pick the label under the pointer, on press and while dragging (outside the map: nothing)."""
+
+    tool = Tool.EYEDROPPER
+    cursor = Qt.CursorShape.PointingHandCursor
+
+    def __init__(self, host: ToolHost) -> None:
+        super().__init__(host)
+        self._picking = False
+
+    @property
+    def active(self) -> bool:
+        return self._picking
+
+    def press(self, mx: float, my: float) -> None:
+        self._picking = True
+        self._pick(mx, my)
+
+    def move(self, mx: float, my: float) -> None:
+        if self._picking:
+            self._pick(mx, my)
+
+    def finish(self, commit: bool) -> None:
+        self._picking = False
+
+    def _pick(self, mx: float, my: float) -> None:
+        label = self.document.label_at(*pixel_of(mx, my))
+        if label >= 0:
+            self.host.pick_label(label)
+
+
+class _Shape(ToolHandler):
+    """A shape dragged from ``start`` to ``end``, previewed, recorded on release."""
+
+    def __init__(self, host: ToolHost) -> None:
+        super().__init__(host)
+        self.start: tuple[float, float] | None = None
+        self.end: tuple[float, float] | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.start is not None
+
+    def _point(self, mx: float, my: float) -> tuple[float, float]:
+        raise NotImplementedError
+
+    def _commit(self, start: tuple[float, float], end: tuple[float, float], label: int) -> None:
+        raise NotImplementedError
+
+    def press(self, mx: float, my: float) -> None:
+        if not self._usable(self.host.current_label()):
+            return
+        self.start = self.end = self._point(mx, my)
+        self.host.preview_changed()
+
+    def move(self, mx: float, my: float) -> None:
+        if self.start is None:
+            return
+        old, self.end = self.end, self._point(mx, my)
+        if self.end != old:
+            self.host.preview_changed()
+
+    def finish(self, commit: bool) -> None:
+        if self.start is None:
+            return
+        start, end = self.start, self.end or self.start
+        self.start = self.end = None
+        label = self.host.current_label()
+        if commit and self._usable(label):
+            self._commit(start, end, label)
+            self.host.edit_finished()
+        self.host.preview_changed()
+
+
+class Line(_Shape):
+    """A straight line as wide as the brush, between two dab centres."""
+
+    tool = Tool.LINE
+    shows_brush = True
+
+    def _point(self, mx: float, my: float) -> tuple[float, float]:
+        return dab_centre(mx, my, self.host.brush_size())
+
+    def _commit(self, start, end, label) -> None:
+        self.document.line(start[0], start[1], end[0], end[1], self.radius(), label)
+
+    def paint_preview(self, painter: QPainter, color: QColor) -> None:
+        if self.start is None or self.end is None:
+            return
+        region = lm.brush_region(self.document.label_map.shape, [self.start, self.end], self.radius())
+        if region is None:
+            return
+        ry, rx, mask = region
+        argb = np.where(mask, np.uint32(color.rgba()), np.uint32(0)).astype(np.uint32)
+        h, w = mask.shape
+        img = QImage(argb.data, w, h, 4 * w, QImage.Format.Format_ARGB32)
+        painter.drawImage(QRectF(rx, ry, w, h), img, QRectF(0, 0, w, h))
+
+
+class Rect(_Shape):
+    """A filled rectangle between two pixels (both included)."""
+
+    tool = Tool.RECT
+
+    def _point(self, mx: float, my: float) -> tuple[float, float]:
+        return pixel_of(mx, my)
+
+    def _commit(self, start, end, label) -> None:
+        self.document.rect(int(start[0]), int(start[1]), int(end[0]), int(end[1]), label)
+
+    def paint_preview(self, painter: QPainter, color: QColor) -> None:
+        if self.start is None or self.end is None:
+            return
+        (xa, ya), (xb, yb) = self.start, self.end
+        r = QRectF(min(xa, xb), min(ya, yb), abs(xb - xa) + 1, abs(yb - ya) + 1)
+        painter.fillRect(r.intersected(QRectF(0, 0, self.document.width, self.document.height)), color)
+
+
+TOOL_CLASSES: dict[Tool, type[ToolHandler]] = {
+    cls.tool: cls for cls in (Brush, Eraser, Fill, Eyedropper, Line, Rect)
+}
+
+
+def make_tools(host: ToolHost) -> dict[Tool, ToolHandler]:
+    """One handler per tool, all serving ``host``."""
+    return {tool: TOOL_CLASSES[tool](host) for tool in Tool}
