@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from trainer.segmenter import confusion, scores_from_confusion
+from trainer.evaluation import confusion, scores_from_confusion
 
 
 def test_scores_from_confusion_by_hand():

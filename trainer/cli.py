@@ -113,7 +113,7 @@ def cmd_check_data(a: argparse.Namespace) -> int:
 
 
 def cmd_train_segmenter(a: argparse.Namespace) -> int:
-    from .segmenter import train_segmenter
+    from .evaluation import train_segmenter
 
     def progress(ev: dict) -> None:
         print(f"segmenter {ev['step']}/{ev['total']} loss {ev['loss']:.3f} ({ev['elapsed_s']:.0f} s)",
@@ -127,7 +127,7 @@ def cmd_train_segmenter(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from .segmenter import evaluate, format_table
+    from .evaluation import evaluate, format_table
 
     res = evaluate(a.model, a.data, a.segmenter, size=a.size, split=a.split, limit=a.limit, device=a.device,
                    style=a.style, seed=a.seed)

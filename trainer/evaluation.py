@@ -1,4 +1,4 @@
-"""The SPADE paper's evaluation protocol: segment generated images and compare with the input map.
+"""Evaluation: the SPADE paper's protocol (segment generated images, compare with the input map) and its segmenter.
 
 ``train_segmenter`` fits a small U-Net on a dataset's real images; ``evaluate`` renders every label
 map with a model, segments the result, and reports mIoU and pixel accuracy next to the
