@@ -724,10 +724,16 @@ class PairedDataset(torch.utils.data.Dataset):
     Item ``i`` of epoch ``e`` draws its crop and flip from ``np.random.default_rng([seed, e, i])``,
     so a resumed run sees the same augmentation. Call :meth:`set_epoch` before each epoch's
     DataLoader iterator is created (with ``persistent_workers=False``, the default, workers
-    get a fresh copy of the dataset, epoch included, every epoch)."""
+    get a fresh copy of the dataset, epoch included, every epoch).
+
+    Training augmentations (``trainer.simplify``), each on a share of the items, from their own
+    random stream ``[seed, e, i, 11]``: ``simplify`` replaces the label map by a painted-looking
+    version of itself (the image stays), ``color_jitter`` gives the image a random global colour
+    change."""
 
     def __init__(self, samples: list[Sample], preprocess: PreprocessConfig, label_set: LabelSet | None, train: bool,
-                 seed: int = 0, use_instance: bool = False, allowed_ids: set[int] | None = None):
+                 seed: int = 0, use_instance: bool = False, allowed_ids: set[int] | None = None,
+                 simplify: float = 0.0, color_jitter: float = 0.0):
         self.samples = list(samples)
         self.preprocess = preprocess
         self.label_set = label_set
@@ -735,6 +741,10 @@ class PairedDataset(torch.utils.data.Dataset):
         self.seed = int(seed)
         self.use_instance = use_instance
         self.allowed_ids = None if allowed_ids is None else set(allowed_ids)
+        if not (0.0 <= simplify <= 1.0 and 0.0 <= color_jitter <= 1.0):
+            raise ValueError(f"simplify ({simplify}) and color_jitter ({color_jitter}) are shares in 0..1")
+        self.simplify = float(simplify) if train else 0.0
+        self.color_jitter = float(color_jitter) if train else 0.0
         self.epoch = 0
         self.skipped = 0  # in this process only; use collate_skip_none's count across workers
         self._warned: set[str] = set()
@@ -760,7 +770,16 @@ class PairedDataset(torch.utils.data.Dataset):
         if probs:
             raise SampleError(probs)
         inst_in = loaded.instance if self.use_instance else None
-        image, label, inst, _ = preprocess(self.preprocess, loaded.rgb, loaded.ids, inst_in, self.rng(i), self.train)
+        rgb, aug = loaded.rgb, np.random.default_rng([self.seed, self.epoch, int(i), 11])
+        if self.color_jitter and aug.random() < self.color_jitter:
+            from .simplify import jitter_colors
+
+            rgb = jitter_colors(rgb, aug)
+        image, label, inst, _ = preprocess(self.preprocess, rgb, loaded.ids, inst_in, self.rng(i), self.train)
+        if self.simplify and aug.random() < self.simplify:
+            from .simplify import simplify_labels
+
+            label = label_to_tensor(simplify_labels(label[0].numpy(), aug))
         item: dict[str, Any] = {"label": label, "image": image}
         if self.use_instance:
             if inst is None:  # no instance map: every connected region of one label is an instance
