@@ -224,10 +224,6 @@ class PalettePanel(QWidget):
         """Recently used label ids, most recent first."""
         return list(self._recent)
 
-    def note_used(self, label_id: int) -> None:
-        """Record a label as used (e.g. after a stroke painted with it)."""
-        self._add_recent(int(label_id))
-
     def set_filter(self, text: str) -> None:
         self.search.setText(text)
 

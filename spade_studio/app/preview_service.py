@@ -36,6 +36,8 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal
 
+from .enums import Quality, StrEnum
+
 PREVIEW_NOTE = "preview: half-size draft, the full render follows"
 
 
@@ -97,7 +99,7 @@ class _Render:
     label: np.ndarray
     style: StyleSpec
     instance: np.ndarray | None
-    quality: str = "exact"  # "preview" while a stroke is in progress (live stroke updates)
+    quality: Quality = Quality.EXACT  # PREVIEW while a stroke is in progress (live stroke updates)
 
 
 @dataclass
@@ -121,6 +123,20 @@ class _Encode:
     token: Any
     rgb: np.ndarray | None = None
     seed: int | None = None
+
+
+class _Post(StrEnum):
+    """What a message from the worker reports (its first field)."""
+
+    BUSY = "busy"  # (BUSY, bool)
+    LOADED = "loaded"  # (LOADED, gen, ModelInfo)
+    LOAD_FAILED = "load_failed"  # (LOAD_FAILED, gen, message)
+    RENDERED = "rendered"  # (RENDERED, gen, id, image, seconds, notes, is_preview)
+    RENDER_FAILED = "render_failed"  # (RENDER_FAILED, gen, id, message)
+    ENCODED = "encoded"  # (ENCODED, gen, token, z)
+    STYLE_FAILED = "style_failed"  # (STYLE_FAILED, gen, token, message)
+    VARIATIONS = "variations"  # (VARIATIONS, gen, id, [(seed, rgb), ...])
+    VARIATIONS_FAILED = "variations_failed"  # (VARIATIONS_FAILED, gen, id, message)
 
 
 class _Bridge(QObject):
@@ -204,14 +220,14 @@ class PreviewService(QObject):
             self._cond.notify()
 
     def request(self, label_map: np.ndarray, style: StyleSpec, instance: np.ndarray | None = None,
-                debounce_ms: int | None = None, quality: str = "exact") -> int:
+                debounce_ms: int | None = None, quality: Quality | str = Quality.EXACT) -> int:
         """Ask for a render of ``label_map``; returns its id. The newest request wins.
 
         ``quality="preview"`` (while a stroke is in progress): faster, within the preview
         bounds; the caller asks for an exact render when the stroke ends."""
         self._next_id += 1
         job = _Render(self._next_id, self._gen, np.array(label_map, copy=True), style or StyleSpec(),
-                      None if instance is None else np.array(instance, copy=True), quality)
+                      None if instance is None else np.array(instance, copy=True), Quality(quality))
         if self._closed:
             return job.id
         delay = self.debounce_ms if debounce_ms is None else debounce_ms
@@ -289,44 +305,44 @@ class PreviewService(QObject):
         if self._closed:
             return
         kind = msg[0]
-        if kind == "busy":
+        if kind == _Post.BUSY:
             if msg[1] != self._busy:
                 self._busy = msg[1]
                 self.busy_changed.emit(self._busy)
             return
         gen = msg[1]
-        if kind == "loaded":
+        if kind == _Post.LOADED:
             if gen == self._gen:
                 self.model_info = msg[2]
                 self.model_loaded.emit(msg[2])
             return
-        if kind == "load_failed":
+        if kind == _Post.LOAD_FAILED:
             if gen == self._gen:
                 self.model_failed.emit(msg[2])
             return
         if gen != self._gen:  # made with (or for) a model that has been replaced since
             self.stale_dropped += 1
             return
-        if kind == "rendered":
+        if kind == _Post.RENDERED:
             _, _, rid, image, seconds, notes, preview = msg
             if rid < self._delivered_id or (rid == self._delivered_id and (preview or not self._delivered_preview)):
                 self.stale_dropped += 1
                 return
             self._delivered_id, self._delivered_preview = rid, preview
             self.rendered.emit(rid, image, seconds, notes)
-        elif kind == "render_failed":
+        elif kind == _Post.RENDER_FAILED:
             _, _, rid, message = msg
             if rid < self._delivered_id:
                 self.stale_dropped += 1
                 return
             self.render_failed.emit(rid, message)
-        elif kind == "encoded":
+        elif kind == _Post.ENCODED:
             self.style_encoded.emit(msg[2], msg[3])
-        elif kind == "style_failed":
+        elif kind == _Post.STYLE_FAILED:
             self.style_failed.emit(msg[2], msg[3])
-        elif kind == "variations":
+        elif kind == _Post.VARIATIONS:
             self.variations_ready.emit(msg[2], msg[3])
-        elif kind == "variations_failed":
+        elif kind == _Post.VARIATIONS_FAILED:
             self.render_failed.emit(msg[2], msg[3])
 
     # == worker thread ========================================================================
@@ -340,7 +356,7 @@ class PreviewService(QObject):
         with self._cond:
             while not (self._stop or self._jobs or self._render or self._variations):
                 if busy:
-                    self._post("busy", False)
+                    self._post(_Post.BUSY, False)
                     busy = False
                 self._cond.wait()
             if self._stop:
@@ -352,7 +368,7 @@ class PreviewService(QObject):
             else:
                 job, self._variations = self._variations, None
         if not busy:
-            self._post("busy", True)
+            self._post(_Post.BUSY, True)
         return job, True
 
     def _newer_render_pending(self) -> bool:
@@ -393,11 +409,11 @@ class PreviewService(QObject):
                         where = str(models_dir() / "landscape.safetensors")
                     except FileNotFoundError:
                         where = "resources/models/landscape.safetensors"
-                    self._post("load_failed", job.gen,
+                    self._post(_Post.LOAD_FAILED, job.gen,
                                f"The bundled default model is missing ({where}). Open a model file instead.")
                     return
             elif isinstance(source, (str, Path)) and not Path(source).exists():
-                self._post("load_failed", job.gen, f"Could not load the model {source}: no such file or folder.")
+                self._post(_Post.LOAD_FAILED, job.gen, f"Could not load the model {source}: no such file or folder.")
                 return
             from spade_studio.model.synthesize import Synthesizer  # torch loads here, in the worker
 
@@ -405,7 +421,7 @@ class PreviewService(QObject):
                                 precision=self.precision)
         except Exception as e:  # noqa: BLE001 - every failure becomes a message
             kept = " The previous model stays loaded." if self._synth is not None else ""
-            self._post("load_failed", job.gen, f"Could not load the model {source}: {e}.{kept}")
+            self._post(_Post.LOAD_FAILED, job.gen, f"Could not load the model {source}: {e}.{kept}")
             return
         self._synth = synth
         self._last_full_s = 0.0
@@ -417,7 +433,7 @@ class PreviewService(QObject):
             source=str(source) if isinstance(source, (str, Path)) else getattr(synth, "source", ""),
             z_dim=int(getattr(cfg, "z_dim", 256)),
         )
-        self._post("loaded", job.gen, info)
+        self._post(_Post.LOADED, job.gen, info)
 
     def _do_encode(self, job: _Encode) -> None:
         synth = self._synth
@@ -426,9 +442,9 @@ class PreviewService(QObject):
                 raise RuntimeError(self._no_model())
             z = synth.random_z(job.seed) if job.seed is not None else synth.encode_style(job.rgb)
         except Exception as e:  # noqa: BLE001
-            self._post("style_failed", job.gen, job.token, str(e))
+            self._post(_Post.STYLE_FAILED, job.gen, job.token, str(e))
             return
-        self._post("encoded", job.gen, job.token, z)
+        self._post(_Post.ENCODED, job.gen, job.token, z)
 
     def _render_args(self, style: StyleSpec) -> dict:
         if not self._synth.uses_style:
@@ -442,32 +458,32 @@ class PreviewService(QObject):
             return  # asked for before a model change: its ids/labels may not fit the new model
         synth = self._synth
         if synth is None:
-            self._post("render_failed", job.gen, job.id, self._no_model())
+            self._post(_Post.RENDER_FAILED, job.gen, job.id, self._no_model())
             return
         try:
             args = self._render_args(job.style)
             h, w = job.label.shape[:2]
-            if (job.quality == "exact" and self._last_full_s > self.preview_after_s
+            if (job.quality == Quality.EXACT and self._last_full_s > self.preview_after_s
                     and max(h, w) > self.preview_min_side):
                 small = job.label[::2, ::2]
                 inst = None if job.instance is None else job.instance[::2, ::2]
                 res = synth.render(small, inst, **args)
                 up = _resize_rgb(res.image, w, h)
-                self._post("rendered", job.gen, job.id, up, res.seconds, [PREVIEW_NOTE, *res.notes], True)
+                self._post(_Post.RENDERED, job.gen, job.id, up, res.seconds, [PREVIEW_NOTE, *res.notes], True)
                 if self._newer_render_pending():
                     return  # the full render would be out of date at once
-            res = synth.render(job.label, job.instance, quality=job.quality, **args)
-            if job.quality == "exact":
+            res = synth.render(job.label, job.instance, quality=job.quality.value, **args)
+            if job.quality == Quality.EXACT:
                 self._last_full_s = res.seconds
         except Exception as e:  # noqa: BLE001
-            self._post("render_failed", job.gen, job.id, str(e))
+            self._post(_Post.RENDER_FAILED, job.gen, job.id, str(e))
             return
-        self._post("rendered", job.gen, job.id, res.image, res.seconds, list(res.notes), False)
+        self._post(_Post.RENDERED, job.gen, job.id, res.image, res.seconds, list(res.notes), False)
 
     def _do_variations(self, job: _Variations) -> None:
         synth = self._synth
         if synth is None:
-            self._post("variations_failed", job.gen, job.id, "Variations: " + self._no_model())
+            self._post(_Post.VARIATIONS_FAILED, job.gen, job.id, "Variations: " + self._no_model())
             return
         label = _fit_nearest(job.label, self.variation_side)
         out = []
@@ -478,9 +494,9 @@ class PreviewService(QObject):
                         return  # superseded by a newer variations request
                 out.append((seed, synth.render(label, seed=seed).image))
         except Exception as e:  # noqa: BLE001
-            self._post("variations_failed", job.gen, job.id, f"Variations: {e}")
+            self._post(_Post.VARIATIONS_FAILED, job.gen, job.id, f"Variations: {e}")
             return
-        self._post("variations", job.gen, job.id, out)
+        self._post(_Post.VARIATIONS, job.gen, job.id, out)
 
 
 def _resize_rgb(rgb: np.ndarray, w: int, h: int) -> np.ndarray:

@@ -15,6 +15,7 @@ from conftest import make_tiny_bundle  # noqa: E402
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication, QPushButton  # noqa: E402
 
 from spade_studio.app.output_view import OutputView  # noqa: E402
 from spade_studio.app.palette_panel import PalettePanel  # noqa: E402
@@ -95,6 +96,31 @@ def slow_renders(monkeypatch, seconds=0.3):
     return started, calls
 
 
+def held_renders(monkeypatch):
+    """Make every Synthesizer.render wait until the test sets the returned ``release`` event;
+    returns (started, release)."""
+    from spade_studio.model.synthesize import Synthesizer
+
+    original = Synthesizer.render
+    started, release = threading.Event(), threading.Event()
+
+    def held_render(self, label, *a, **kw):
+        started.set()
+        release.wait(LOAD_MS / 1000)
+        return original(self, label, *a, **kw)
+
+    monkeypatch.setattr(Synthesizer, "render", held_render)
+    return started, release
+
+
+def settle(qtbot, service, delivered):
+    """Send one more request and wait for it: results arrive in order, so anything still on
+    its way from earlier requests has been delivered (or dropped) by then. Returns its id."""
+    rid = service.request(painted_map(), StyleSpec(seed=99), debounce_ms=0)
+    qtbot.waitUntil(lambda: rid in delivered, timeout=LOAD_MS)
+    return rid
+
+
 def delivered_ids(service) -> list:
     delivered = []
     service.rendered.connect(lambda rid, img, s, n: delivered.append(rid))
@@ -111,9 +137,9 @@ def test_rapid_requests_only_newest_is_rendered(qtbot, service, model_path, monk
     ids += [service.request(lab, StyleSpec(seed=i), debounce_ms=0) for i in range(1, 10)]
     assert ids == sorted(ids) and len(set(ids)) == 10
     qtbot.waitUntil(lambda: ids[-1] in delivered, timeout=LOAD_MS)
-    qtbot.wait(400)  # nothing else may trickle in
-    assert delivered == [ids[0], ids[-1]]
-    assert calls == [0, 9], "superseded requests must never be rendered"
+    last = settle(qtbot, service, delivered)  # nothing else trickles in before it
+    assert delivered == [ids[0], ids[-1], last]
+    assert calls == [0, 9, 99], "superseded requests must never be rendered"
     qtbot.waitUntil(lambda: not service.is_busy(), timeout=5000)
 
 
@@ -123,12 +149,12 @@ def test_debounce_coalesces_requests(qtbot, service, model_path):
     service.rendered.connect(lambda rid, img, s, n: delivered.append(rid))
     lab = painted_map()
     ids = []
-    for i in range(5):  # spread over ~40 ms, well inside the 250 ms window
+    for i in range(5):  # well inside the 250 ms window; events run in between
         ids.append(service.request(lab, StyleSpec(seed=i), debounce_ms=250))
-        qtbot.wait(10)
+        QApplication.processEvents()
     qtbot.waitUntil(lambda: bool(delivered), timeout=LOAD_MS)
-    qtbot.wait(300)
-    assert delivered == [ids[-1]]
+    last = settle(qtbot, service, delivered)
+    assert delivered == [ids[-1], last]
 
 
 def test_result_of_a_replaced_model_is_dropped(qtbot, service, model_path, monkeypatch):
@@ -139,33 +165,38 @@ def test_result_of_a_replaced_model_is_dropped(qtbot, service, model_path, monke
     assert started.wait(10)
     with qtbot.waitSignal(service.model_loaded, timeout=LOAD_MS):
         service.load_model(str(model_path), "cpu")  # waits for the running render, not the GUI
-    qtbot.wait(200)
+    # the old render's result was posted before the load's, so it has arrived and was dropped
     assert delivered == [] and service.stale_dropped >= 1
     with qtbot.waitSignal(service.rendered, timeout=LOAD_MS) as blocker:
         rid = service.request(painted_map(), StyleSpec(seed=1))
-    assert blocker.args[0] == rid
+    assert blocker.args[0] == rid and delivered == [rid]
 
 
 def test_event_loop_keeps_turning_during_a_render(qtbot, service, model_path, monkeypatch):
-    slow_renders(monkeypatch, 0.2)  # the fast path renders this tiny model in a few ms
+    started, release = held_renders(monkeypatch)  # the render waits until the GUI lets it go
     load(qtbot, service, model_path)
-    stamps: list[float] = []
+    ticks = []
     timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(lambda: stamps.append(time.perf_counter()))
-    timer.start()
+    timer.setInterval(1)
+    timer.timeout.connect(lambda: ticks.append(1))
+    delivered = delivered_ids(service)
     try:
+        rid = service.request(painted_map(384, 384), StyleSpec(seed=2))
+        assert started.wait(LOAD_MS / 1000), "the worker never started rendering"
+        timer.start()
+        # the GUI thread runs timers and handles input while the worker is inside render()
+        qtbot.waitUntil(lambda: len(ticks) >= 5, timeout=LOAD_MS)
+        button = QPushButton()
+        qtbot.addWidget(button)
+        with qtbot.waitSignal(button.clicked):
+            QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+        assert delivered == [] and service.is_busy()  # ...and the render is still running
         with qtbot.waitSignal(service.rendered, timeout=LOAD_MS) as blocker:
-            t0 = time.perf_counter()
-            service.request(painted_map(384, 384), StyleSpec(seed=2))
-        t1 = time.perf_counter()
+            release.set()
     finally:
+        release.set()
         timer.stop()
-    during = [t for t in stamps if t0 <= t <= t1]
-    assert blocker.args[1].shape == (384, 384, 3)
-    assert t1 - t0 > 0.1, "the render was too fast to tell anything"
-    gaps = np.diff([t0, *during, t1])
-    assert len(during) >= 3 and gaps.max() < 0.25, f"GUI stalled for {gaps.max() * 1000:.0f} ms"
+    assert blocker.args[0] == rid and blocker.args[1].shape == (384, 384, 3)
 
 
 def test_large_canvas_gets_a_quick_preview_first(qtbot, service, model_path):
@@ -399,8 +430,11 @@ def test_style_panel_blend_mixes_two_z(qtbot, service, model_path, tmp_path):
     np.testing.assert_allclose(mixed.numpy(), (0.75 * za + 0.25 * zb).numpy(), atol=1e-6)
 
     # the style stays put until the user changes it: rendering emits nothing
-    with qtbot.assertNotEmitted(panel.style_changed, wait=100):
-        service.request(painted_map(), panel.current_style())
+    asked = []
+    with qtbot.assertNotEmitted(panel.style_changed):
+        with qtbot.waitSignal(service.rendered, timeout=LOAD_MS,
+                              check_params_cb=lambda rid, *_: rid in asked):
+            asked.append(service.request(painted_map(), panel.current_style()))
 
     # open / drop an image: it becomes the style and a recent entry
     from PIL import Image
