@@ -1,4 +1,4 @@
-"""The trainer as a child process that the app follows through files.
+"""The trainer as a child process that the app follows through files: :class:`TrainerProcess`.
 
 Process model
 -------------
@@ -18,7 +18,8 @@ of its own (``start_new_session`` / ``CREATE_NEW_PROCESS_GROUP``) so a terminal 
 aimed at the app does not reach it. The app writes ``<run>/trainer.pid`` (pid, start time,
 command, events offset); a later session of the app finds a live run through it and reattaches
 (:meth:`TrainerProcess.attach`), reading the events from then on and the loss history from
-``metrics.jsonl``. The logs stay in the run folder for a post-mortem.
+``metrics.jsonl``. The logs stay in the run folder for a post-mortem. Reading run folders
+(status, pid files, file tails) is Qt-free and lives in :mod:`trainer.runs`.
 
 Stopping: :meth:`stop` sends SIGTERM; the trainer finishes its step, writes a checkpoint and
 the model file, emits ``stopped`` and exits. :meth:`pause` is the same with the status
@@ -45,36 +46,25 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-EVENTS_FILE = "events.jsonl"
-LOG_FILE = "trainer.log"
-PID_FILE = "trainer.pid"
-STATUS_FILE = "status.json"
-FINAL_EVENTS = ("done", "stopped", "error")
-_STILL_ACTIVE = 259  # Windows GetExitCodeProcess
-
-
-def decode(line: str) -> dict[str, Any] | None:
-    """:func:`trainer.events.decode`, imported on first use: importing the ``trainer`` package
-    loads torch, which the GUI thread must not wait for at start-up (the tab's worker threads
-    import it first)."""
-    from trainer.events import decode as _decode
-
-    return _decode(line)
-
-
-def read_run_config(run_dir: str | Path) -> dict[str, Any]:
-    """A run's config.json as a dict ({} when missing or unreadable)."""
-    try:
-        cfg = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))
-        return cfg if isinstance(cfg, dict) else {}
-    except (OSError, ValueError):
-        return {}
+from trainer.config import TrainConfig, to_args
+from trainer.events import decode
+from trainer.runs import (
+    EVENTS_FILE,
+    FINAL_EVENTS,
+    LOG_FILE,
+    PID_FILE,
+    STATUS_FILE,
+    RunStatus,
+    pid_alive,
+    read_pid_file,
+    running_pid,
+    tail_text,
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,182 +92,10 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def train_args_from_config(cfg: dict[str, Any]) -> list[str]:
-    """``train`` options that reproduce a run's ``config.json`` (used to resume a run); derived
-    from TrainConfig's fields, the one place that defines them."""
-    from trainer.config import to_args
-
+def train_args_from_config(cfg: TrainConfig | dict[str, Any]) -> list[str]:
+    """``train`` options that reproduce a TrainConfig or a run's ``config.json`` (new runs and
+    resumed ones); derived from TrainConfig's fields, the one place that defines them."""
     return to_args(cfg)
-
-
-# ---------------------------------------------------------------------------------------------
-# processes and run folders (no Qt)
-# ---------------------------------------------------------------------------------------------
-def pid_alive(pid: int, run_dir: str | Path | None = None) -> bool:
-    """Whether ``pid`` is a live process (on Linux: one whose command line names ``run_dir``,
-    so a recycled pid is not mistaken for the trainer)."""
-    if pid <= 0:
-        return False
-    if sys.platform == "win32":
-        import ctypes
-
-        k32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-        h = k32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-        if not h:
-            return False
-        try:
-            code = ctypes.c_ulong()
-            return bool(k32.GetExitCodeProcess(h, ctypes.byref(code))) and code.value == _STILL_ACTIVE
-        finally:
-            k32.CloseHandle(h)
-    proc = Path(f"/proc/{pid}")
-    if proc.is_dir():
-        try:
-            if (proc / "stat").read_text().split(")")[-1].split()[0] == "Z":
-                return False  # a zombie has finished
-            if run_dir is not None:
-                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                return str(Path(run_dir)) in cmd or Path(run_dir).name in cmd
-        except (OSError, IndexError):
-            return False
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def read_pid_file(run_dir: str | Path) -> dict[str, Any] | None:
-    try:
-        info = json.loads((Path(run_dir) / PID_FILE).read_text(encoding="utf-8"))
-        return info if isinstance(info, dict) and isinstance(info.get("pid"), int) else None
-    except (OSError, ValueError):
-        return None
-
-
-def running_pid(run_dir: str | Path) -> int | None:
-    """The pid of a live trainer working on ``run_dir`` (from its pid file), else None."""
-    info = read_pid_file(run_dir)
-    if info and pid_alive(info["pid"], run_dir):
-        return info["pid"]
-    return None
-
-
-def _tail_lines(path: Path, max_bytes: int = 65536) -> list[str]:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - max_bytes))
-            data = f.read()
-    except OSError:
-        return []
-    lines = data.decode("utf-8", errors="replace").splitlines()
-    return lines[1:] if size > max_bytes and lines else lines
-
-
-def tail_text(path: str | Path, n: int = 30) -> list[str]:
-    """The last ``n`` lines of a text file ([] when missing)."""
-    return _tail_lines(Path(path))[-n:]
-
-
-def last_metrics_step(run_dir: str | Path) -> dict[str, Any] | None:
-    for line in reversed(_tail_lines(Path(run_dir) / "metrics.jsonl", 16384)):
-        try:
-            d = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(d, dict) and "step" in d:
-            return d
-    return None
-
-
-@dataclass
-class RunInfo:
-    path: Path
-    status: str  # running | finished | paused | stopped | error | crashed | unfinished | new
-    step: int = 0
-    total: int | None = None
-    data: str = ""
-    started: float | None = None
-    pid: int | None = None
-    message: str = ""
-    has_model: bool = False
-    config: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    @property
-    def resumable(self) -> bool:
-        return self.status in ("paused", "stopped", "error", "crashed", "unfinished") and bool(self.config)
-
-
-def read_run_info(run_dir: str | Path) -> RunInfo:
-    """What a run folder says about its run: status, step, model file (reads only file tails)."""
-    run_dir = Path(run_dir)
-    cfg = read_run_config(run_dir)
-    info = RunInfo(run_dir, "new", total=cfg.get("iters"), data=str(cfg.get("data") or ""), config=cfg,
-                   has_model=(run_dir / "model.safetensors").is_file())
-    last = last_metrics_step(run_dir)
-    if last:
-        info.step = int(last.get("step", 0))
-    pid = read_pid_file(run_dir)
-    if pid:
-        info.started = pid.get("started")
-    elif (run_dir / "config.json").exists():
-        info.started = (run_dir / "config.json").stat().st_mtime
-    alive = running_pid(run_dir)
-    final: dict[str, Any] | None = None
-    saw_start = False
-    events = run_dir / EVENTS_FILE
-    for line in reversed(_tail_lines(events)):
-        ev = decode(line)
-        if ev is None:
-            continue
-        if ev["event"] in FINAL_EVENTS:
-            final = ev
-            break
-        if ev["event"] == "start":
-            saw_start = True
-            break
-    if alive:
-        info.status, info.pid = "running", alive
-    elif final is not None:
-        kind = final["event"]
-        info.status = {"done": "finished", "stopped": "stopped", "error": "error"}[kind]
-        info.message = str(final.get("message") or "")
-        if "step" in final:
-            info.step = max(info.step, int(final["step"]))
-    elif events.exists() and (saw_start or pid):
-        info.status = "crashed"
-    elif cfg:
-        info.status = "finished" if info.total is not None and info.step >= info.total else "unfinished"
-    try:
-        st = json.loads((run_dir / STATUS_FILE).read_text(encoding="utf-8"))
-        size = events.stat().st_size if events.exists() else 0
-        if isinstance(st, dict) and st.get("events_size") == size and not alive:
-            # the app saw this session end: it knows pause from stop and keeps crash reasons
-            info.status = {"done": "finished"}.get(st.get("status"), st.get("status")) or info.status
-            info.message = st.get("message") or info.message
-    except (OSError, ValueError):
-        pass
-    return info
-
-
-def list_runs(runs_dir: str | Path) -> list[RunInfo]:
-    """Run folders under ``runs_dir`` (those with a config.json or a trainer event log), newest first."""
-    root = Path(runs_dir)
-    if not root.is_dir():
-        return []
-    found = [p for p in root.iterdir() if p.is_dir() and ((p / "config.json").exists() or (p / EVENTS_FILE).exists())]
-    runs = [read_run_info(p) for p in found]
-    runs.sort(key=lambda r: r.started or 0.0, reverse=True)
-    return runs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,7 +163,7 @@ class TrainerProcess(QObject):
         self._events: _Tail | None = None
         self._log: _Tail | None = None
         self.run_dir: Path | None = None
-        self.status: str = ""  # "" until finished
+        self.status: RunStatus | None = None  # None until finished
         self.exit_code: int | None = None
         self.error_message = ""
         self.last_step: dict[str, Any] | None = None
@@ -457,7 +275,7 @@ class TrainerProcess(QObject):
 
     def _reset(self, run_dir: Path) -> None:
         self.run_dir = run_dir
-        self.status = ""
+        self.status = None
         self.exit_code = None
         self.error_message = ""
         self.last_step = self.last_event = self.final_event = self.start_event = None
@@ -575,18 +393,19 @@ class TrainerProcess(QObject):
         self._timer.stop()
         final = self.final_event
         kind = final.get("event") if final else None
+        stopped = RunStatus.PAUSED if self.stop_requested == "pause" else RunStatus.STOPPED
         if kind == "done":
-            status = "done"
+            status = RunStatus.DONE
         elif kind == "stopped":
-            status = "paused" if self.stop_requested == "pause" else "stopped"
+            status = stopped
         elif kind == "error":
-            status = "error"
+            status = RunStatus.ERROR
             self.error_message = str(final.get("message") or "the trainer reported an error")
         elif self.stop_requested in ("stop", "pause") and self.start_event is None and code != 0:
             # the stop signal arrived before the trainer had set up its handler: nothing to save
-            status = "paused" if self.stop_requested == "pause" else "stopped"
+            status = stopped
         else:
-            status = "crashed"
+            status = RunStatus.CRASHED
             if code < 0 and sys.platform != "win32":
                 try:
                     why = f"killed by signal {signal.Signals(-code).name}"
@@ -613,13 +432,13 @@ class TrainerProcess(QObject):
         self._pid = None
         self.finished.emit(status, code)
 
-    def _write_status(self, status: str, code: int) -> None:
+    def _write_status(self, status: RunStatus, code: int) -> None:
         from spade_studio.imageio import atomic_write
 
         step = (self.final_event or self.last_step or {}).get("step")
         try:
             atomic_write(self.run_dir / STATUS_FILE, json.dumps({
-                "status": status, "exit_code": code, "step": step, "message": self.error_message,
+                "status": status.value, "exit_code": code, "step": step, "message": self.error_message,
                 "time": time.time(), "events_size": _file_size(self.run_dir / EVENTS_FILE),
             }, indent=1).encode())
         except OSError:
