@@ -658,3 +658,37 @@ def test_undo_cap_keeps_clean_index(tmp_path, ls):
     for _ in range(4):
         d.undo_stack.undo()
     assert not d.dirty and np.array_equal(d.label_map, saved)
+
+
+def test_autosaver_timer_tick_and_failure(tmp_path, doc, qtbot):
+    saver = Autosaver(doc, tmp_path / "as", interval_s=1)
+    assert saver.interval_s == 5  # never more often than every 5 s
+    saver.save_now()  # clean: nothing written
+    assert find_recovery(tmp_path / "as") == []
+    doc.rect(1, 1, 4, 4, 3)
+    saver.save_now()
+    png, side = saver.paths()
+    assert find_recovery(tmp_path / "as") == [png] and side.is_file()
+    assert png.stem == f"autosave-{saver.autosave_id}"
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the folder should be")
+    broken = Autosaver(doc, blocked)
+    with qtbot.waitSignal(broken.failed) as failed:
+        broken.save_now()  # reported, never raised
+    assert failed.args[0]
+    saver.start()
+    assert saver.timer.isActive() and saver.timer.interval() == 5000
+    saver.stop()
+    assert not saver.timer.isActive()
+
+
+def test_recovering_ids_outside_the_label_set_keeps_the_document(tmp_path, doc):
+    doc.rect(0, 0, 5, 5, 7)
+    png = Autosaver(doc, tmp_path).write()
+    ids = np.zeros((30, 40), np.uint8)
+    ids[2, 3] = 99
+    write_label_map(png, ids)
+    other = Document(load_label_set("landscape"), 8, 8)
+    with pytest.raises(LabelError, match="99"):
+        Autosaver(other, tmp_path).recover(png)
+    assert other.label_map.shape == (8, 8) and not other.dirty
