@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -231,5 +230,3 @@ def test_export_and_python_m_trainer(landscapes, tmp_path):
     assert load_model_file(tmp_path / "exported.safetensors").generator.ngf == 4
     assert main(["export", str(tmp_path / "nothing"), "-o", str(tmp_path / "x.safetensors")]) == 1
 
-
-_ = Path
