@@ -61,3 +61,10 @@ class Quality(StrEnum):
 
     EXACT = "exact"  # the plain network's result
     PREVIEW = "preview"  # faster, within the preview bounds (while a stroke is in progress)
+
+
+class SourceKind(StrEnum):
+    """What a style comes from (``StyleSource.kind``)."""
+
+    IMAGE = "image"  # a style photo, encoded by the model
+    SEED = "seed"  # a random style vector drawn from a seed

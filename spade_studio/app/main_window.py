@@ -51,7 +51,6 @@ class MainWindow(QMainWindow):
         self.autosave_dir = autosave_dir or (user_data_dir() / "autosave")
         self.model_info = None
         self.style = StyleSpec(seed=0)
-        self._last_render_s: float | None = None
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
         self.resize(1360, 820)
@@ -282,7 +281,6 @@ class MainWindow(QMainWindow):
 
     def _rendered(self, request_id: int, image: np.ndarray, seconds: float, notes) -> None:
         self.last_image = image
-        self._last_render_s = seconds
         self.output.set_image(image)
         if self.view_mode == ViewMode.OVERLAY:
             self.canvas.set_overlay(image, self.settings.overlay_opacity)

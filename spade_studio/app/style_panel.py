@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .enums import SourceKind
 from .preview_service import ModelInfo, PreviewService, StyleSpec
 from .qimage import rgb_to_qimage
 
@@ -46,17 +47,17 @@ SEED_MAX = 2**31 - 1
 
 @dataclass(frozen=True)
 class StyleSource:
-    kind: str  # "image" | "seed"
+    kind: SourceKind
     key: str | int  # path (str) or seed (int)
     name: str
 
     @staticmethod
     def seed(n: int) -> StyleSource:
-        return StyleSource("seed", int(n), f"seed {int(n)}")
+        return StyleSource(SourceKind.SEED, int(n), f"seed {int(n)}")
 
     @staticmethod
     def image(path: str | Path) -> StyleSource:
-        return StyleSource("image", str(path), Path(path).stem)
+        return StyleSource(SourceKind.IMAGE, str(path), Path(path).stem)
 
 
 def preset_paths() -> list[Path]:
@@ -312,13 +313,13 @@ class StylePanel(QWidget):
         self.current_label.setText(self._a.name if controls else "")
         images_ok = images
         if not images_ok:
-            if self._a.kind == "image":
+            if self._a.kind == SourceKind.IMAGE:
                 self._a = StyleSource.seed(self.seed_spin.value())
                 if controls:
                     self._emit()
-            if self._b is not None and self._b.kind == "image":
+            if self._b is not None and self._b.kind == SourceKind.IMAGE:
                 self._b = None
-        elif self._a.kind == "image" or (self._b is not None and self._b.kind == "image"):
+        elif self._a.kind == SourceKind.IMAGE or (self._b is not None and self._b.kind == SourceKind.IMAGE):
             self._emit()  # the z of an image belongs to one encoder: encode it again
         self._update_roles()
 
@@ -356,7 +357,7 @@ class StylePanel(QWidget):
 
     def current_style(self) -> StyleSpec:
         """The style as last chosen (for a seed this is exact; image styles need their z)."""
-        if self._a.kind == "seed" and (self._b is None or self._t() == 0):
+        if self._a.kind == SourceKind.SEED and (self._b is None or self._t() == 0):
             return StyleSpec(seed=int(self._a.key), name=self._a.name)
         spec = self._spec_now()
         return spec if spec is not None else StyleSpec(seed=self.seed_spin.value())
@@ -370,7 +371,7 @@ class StylePanel(QWidget):
     def pick(self, source: StyleSource) -> None:
         """Use ``source`` as the style (A)."""
         self._a = source
-        if source.kind == "seed":
+        if source.kind == SourceKind.SEED:
             self.seed_spin.blockSignals(True)
             self.seed_spin.setValue(int(source.key))
             self.seed_spin.blockSignals(False)
@@ -453,14 +454,14 @@ class StylePanel(QWidget):
 
     def _make_thumb(self, source: StyleSource, caption: str = "", image: QImage | None = None,
                     size: int = 56) -> StyleThumb:
-        if image is None and source.kind == "image":
+        if image is None and source.kind == SourceKind.IMAGE:
             img = QImage(str(source.key))
             image = img.scaled(128, 128, Qt.AspectRatioMode.KeepAspectRatioByExpanding,
                                Qt.TransformationMode.SmoothTransformation) if not img.isNull() else None
         t = StyleThumb(source, image, caption, size)
         t.picked.connect(self.pick)
         t.picked_b.connect(self.pick_b)
-        t.setEnabled(source.kind == "seed" or self.images_enabled())
+        t.setEnabled(source.kind == SourceKind.SEED or self.images_enabled())
         return t
 
     def _relayout_thumbs(self) -> None:
@@ -505,7 +506,7 @@ class StylePanel(QWidget):
         if k not in self._asked:
             self._asked.add(k)
             token = (self._token_tag, k)
-            if s.kind == "seed":
+            if s.kind == SourceKind.SEED:
                 self.service.seed_to_z(int(s.key), token)
             else:
                 rgb = _read_style_rgb(str(s.key))
@@ -526,7 +527,7 @@ class StylePanel(QWidget):
         else:
             one, t_one = None, t
         if one is not None:
-            if one.kind == "seed":
+            if one.kind == SourceKind.SEED:
                 return StyleSpec(seed=int(one.key), name=one.name)
             z = self._need_z(one)
             return None if z is None else StyleSpec(z=z, name=one.name)
