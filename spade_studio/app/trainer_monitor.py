@@ -207,6 +207,24 @@ class MonitorPanel(QWidget):
         self.progress.setRange(0, max(1, total))
         self.stats_label.setText("Starting the trainer (loading torch and the data)…")
 
+    def begin_follow(self, run: Path, total: int | None, last: dict[str, Any]) -> None:
+        """A run that trains in the background is about to be followed (``last``: its last metrics)."""
+        self.show_error(None)
+        self.log_view.clear()
+        self.set_title(run, tooltip=False)
+        self.plot.load_metrics(run / "metrics.jsonl")
+        self.show_latest_sample(run)
+        if total:
+            self.progress.setRange(0, int(total))
+            self.progress.setValue(min(int(last.get("step", 0)), int(total)))
+
+    def following(self, log: list[str]) -> None:
+        """The background run is followed now (``log``: its trainer's last lines)."""
+        for line in log:
+            self.append_log(line)
+        self.set_status(RunStatus.RUNNING)
+        self.stats_label.setText("Following a run that kept training in the background.")
+
     def show_run(self, info: RunInfo) -> None:
         """A run folder that is not training here: its curves, latest samples, status and log."""
         run = info.path

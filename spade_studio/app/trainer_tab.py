@@ -244,24 +244,12 @@ class TrainerTab(QWidget):
         """Follow a run that is training in the background (started by an earlier session)."""
         if self.process.is_running():
             return False
-        run, m = Path(run_dir).resolve(), self.monitor
-        m.show_error(None)
-        m.log_view.clear()
+        run = Path(run_dir).resolve()
         self._run_dir = run
-        m.set_title(run, tooltip=False)
-        m.plot.load_metrics(run / "metrics.jsonl")
-        m.show_latest_sample(run)
-        total = read_run_config(run).get("iters")
-        last = last_metrics_step(run) or {}
-        if total:
-            m.progress.setRange(0, int(total))
-            m.progress.setValue(min(int(last.get("step", 0)), int(total)))
+        self.monitor.begin_follow(run, read_run_config(run).get("iters"), last_metrics_step(run) or {})
         if not self.process.attach(run):
             return False
-        for line in self.process.log_tail(60):
-            m.append_log(line)
-        m.set_status(RunStatus.RUNNING)
-        m.stats_label.setText("Following a run that kept training in the background.")
+        self.monitor.following(self.process.log_tail(60))
         self._update_buttons()
         return True
 
