@@ -208,6 +208,26 @@ def test_transfer_weights_reports_label_layers():
     assert copied == len(a.state_dict()) - len(fresh)
 
 
+def test_a_vae_model_moves_to_another_size_as_the_same_function():
+    """Fine-tuning a 64-px VAE model at 128 px: its fc is resampled to the new latent grid, so
+    the new network starts as exactly what the old one renders at 128 px."""
+    from spade_studio.model.config import GeneratorConfig
+    from spade_studio.model.generator import SPADEGenerator
+    from spade_studio.model.semantics import make_semantics
+
+    small = SPADEGenerator(GeneratorConfig(label_nc=5, ngf=4, crop_size=64, use_vae=True, z_dim=16)).eval()
+    big = SPADEGenerator(GeneratorConfig(label_nc=5, ngf=4, crop_size=128, use_vae=True, z_dim=16))
+    copied, fresh = transfer_weights(big, small.state_dict(), False, True)
+    assert fresh == [] and copied == len(small.state_dict())
+    big.eval()
+    torch.manual_seed(0)
+    sem = make_semantics(torch.randint(0, 5, (1, 1, 128, 128)), None, big.cfg)
+    z = torch.randn(1, 16)
+    with torch.no_grad():
+        want, got = small(sem, z, (4, 4)), big(sem, z)
+    assert (want - got).abs().max().item() < 1e-5 and want.std() > 0.01
+
+
 def test_check_data_cli_exit_codes(landscapes, tmp_path):
     from spade_studio.cli import main
 

@@ -35,6 +35,10 @@ class TrainConfig:
     load_size: int | None = opt(None, "resize before cropping to this (default: size * 286/256 for crop modes)")
     preprocess: str | None = opt(None, "official pre-processing mode (default: fixed for paired folders)")
     flip: bool = opt(True, "random horizontal flips")
+    simplify_labels: float = opt(0.0, "share of training maps replaced by a painted-looking version of themselves "
+                                      "(flat shapes, crude boundaries; the image stays)")
+    color_jitter: float = opt(0.0, "share of training images given a random global colour change (the style "
+                                   "encoder learns colours beyond the data's)")
     ngf: int = opt(64, "generator width")
     ndf: int = opt(64, "discriminator width")
     spade_hidden: int = opt(128, "SPADE hidden width (official: 128)")

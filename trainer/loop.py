@@ -227,7 +227,8 @@ def _make_dataset(cfg: TrainConfig, data: _Data, plan: ModelPlan, train: bool):
                            aspect_ratio=cfg.aspect, flip=cfg.flip and train)
     samples = data.samples if train else data.samples[: min(4, len(data.samples))]
     return ds.PairedDataset(samples, pre, plan.label_set, train=train, seed=cfg.seed,
-                            use_instance=plan.use_instance, allowed_ids=plan.allowed_ids())
+                            use_instance=plan.use_instance, allowed_ids=plan.allowed_ids(),
+                            simplify=cfg.simplify_labels, color_jitter=cfg.color_jitter)
 
 
 def _prepare_run_dir(run_dir: Path, cfg: TrainConfig, plan: ModelPlan) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from spade_studio.labels import LabelSet, numbered_label_set
@@ -61,6 +62,26 @@ def _label_dependent(key: str, use_vae: bool) -> bool:
     return not use_vae and key in ("fc.weight", "fc.bias")
 
 
+def _resampled_latent(target: nn.Module, src: torch.Tensor) -> torch.Tensor | None:
+    """A VAE generator's ``fc`` (z -> a ``16 ngf x h0 x w0`` grid) resampled bilinearly to
+    ``target``'s latent grid. Bilinear resampling is linear, so the new ``fc`` computes exactly
+    what the old one followed by the generator's bilinear latent resize computes: a model
+    trained at 128 px starts at 256 px as the same function it renders there. None when the
+    shapes do not fit that pattern."""
+    cfg = getattr(target, "cfg", None)
+    if cfg is None:
+        return None
+    c, (h, w) = 16 * cfg.ngf, cfg.latent_hw
+    n = src.shape[0] // c if src.shape[0] % c == 0 else 0
+    w0 = int(round((n * w / h) ** 0.5)) if n else 0
+    if not w0 or n % w0 or (n // w0) * w != h * w0:
+        return None
+    h0 = n // w0
+    grid = src.reshape(c, h0, w0, -1).permute(3, 0, 1, 2).float()  # [z or 1, C, h0, w0]
+    out = F.interpolate(grid, size=(h, w), mode="bilinear", align_corners=False)
+    return out.permute(1, 2, 3, 0).reshape(c * h * w, *src.shape[1:]).to(src.dtype)
+
+
 def transfer_weights(target: nn.Module, source: dict[str, torch.Tensor], reinit_label_layers: bool,
                      use_vae: bool) -> tuple[int, list[str]]:
     """Copy matching weights into ``target``; returns (copied, re-initialised keys)."""
@@ -70,6 +91,8 @@ def transfer_weights(target: nn.Module, source: dict[str, torch.Tensor], reinit_
     new_sd = {}
     for k, v in own.items():
         src = source.get(k)
+        if src is not None and use_vae and k in ("fc.weight", "fc.bias") and tuple(src.shape) != tuple(v.shape):
+            src = _resampled_latent(target, src)  # another latent grid (trained at another size)
         if src is not None and tuple(src.shape) == tuple(v.shape) and not (
                 reinit_label_layers and _label_dependent(k, use_vae)):
             new_sd[k] = src
