@@ -52,8 +52,8 @@ def main() -> None:
     ap.add_argument("--compare", action="store_true")
     a = ap.parse_args()
     import torch
-
     from inference import cpu_line
+
     from trainer.landscapes import make_landscapes
 
     torch.set_num_threads(a.threads)

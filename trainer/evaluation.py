@@ -109,7 +109,7 @@ def load_segmenter(path: str | Path) -> tuple[UNet, LabelSet, dict[str, Any]]:
     return net.eval(), LabelSet.from_json(meta["label_set"]), json.loads(meta.get("info", "{}"))
 
 
-def _class_index(label_set: LabelSet) -> tuple[np.ndarray, int]:
+def class_index(label_set: LabelSet) -> tuple[np.ndarray, int]:
     """Map label ids to contiguous class indices (dontcare -> -1)."""
     ids = [i for i in label_set.ids if i != label_set.dontcare_id]
     lut = np.full(65536, -1, np.int64)
@@ -146,7 +146,7 @@ def train_segmenter(data: str | Path, out: str | Path, *, size: int = 128, iters
     """Fit the segmenter on real images of ``data``; returns its training-set scores."""
     torch.manual_seed(seed)
     items, ls = _load_pairs(Path(data), size, dataset_mode, label_set, "train", limit)
-    lut, n_cls = _class_index(ls)
+    lut, n_cls = class_index(ls)
     images = torch.stack([it["image"] for it in items])
     targets = torch.from_numpy(lut[torch.stack([it["label"][0] for it in items]).numpy()])
     net = UNet(SegmenterConfig(n_cls, width))
@@ -231,7 +231,7 @@ def evaluate(model: str | Path, data: str | Path, segmenter: str | Path, *, size
     if names_model != names_seg or [lab.name for lab in ls] != [lab.name for lab in seg_ls]:
         raise ValueError("the model, the segmenter and the data must share one label set "
                          f"({synth.label_set.name} / {seg_ls.name} / {ls.name})")
-    lut, n_cls = _class_index(seg_ls)
+    lut, n_cls = class_index(seg_ls)
     real = torch.stack([it["image"] for it in items])
     targets = torch.from_numpy(lut[torch.stack([it["label"][0] for it in items]).numpy()])
     fakes = []
