@@ -1,4 +1,4 @@
-"""trainer.augment (pre-processing modes) and trainer.datasets (layouts, check_data, PairedDataset)."""
+"""trainer.augment (pre-processing modes), trainer.layouts, trainer.datacheck and trainer.datasets (PairedDataset)."""
 
 from __future__ import annotations
 
@@ -23,16 +23,9 @@ from trainer.augment import (
     image_to_tensor,
     preprocess,
 )
-from trainer.datasets import (
-    DatasetError,
-    PairedDataset,
-    allowed_label_ids,
-    check_data,
-    collate_skip_none,
-    detect_layout,
-    find_samples,
-    resolve_label_set,
-)
+from trainer.datacheck import check_data
+from trainer.datasets import PairedDataset, allowed_label_ids, collate_skip_none, resolve_label_set
+from trainer.layouts import DatasetError, detect_layout, find_samples
 
 # ----------------------------------------------------------------------------------------
 # helpers

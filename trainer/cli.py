@@ -101,7 +101,7 @@ def cmd_export(a: argparse.Namespace) -> int:
 
 
 def cmd_check_data(a: argparse.Namespace) -> int:
-    from .datasets import check_data
+    from .datacheck import check_data
 
     report = check_data(a.folder, label_set=a.label_set, label_nc=a.label_nc, dataset_mode=a.dataset_mode,
                         split=a.split)

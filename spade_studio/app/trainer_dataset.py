@@ -34,7 +34,7 @@ class DataCheck:
     """A dataset folder's check report with what the set-up needs next to it."""
 
     root: Path
-    report: Any  # trainer.datasets.DataReport
+    report: Any  # trainer.datacheck.DataReport
     label_set: Any  # LabelSet | None
     thumbs: list[tuple[str, Any, Any]]  # (stem, label RGB, image RGB)
     cuda: bool
@@ -47,7 +47,8 @@ def check_folder(root: str | Path, thumbs: int = 4, height: int = 64) -> DataChe
     from PIL import Image
 
     from spade_studio.imageio import read_label_map
-    from trainer.datasets import check_data, find_samples, resolve_label_set
+    from trainer.datacheck import check_data
+    from trainer.datasets import find_samples, resolve_label_set
 
     root = Path(root)
     report = check_data(root)
