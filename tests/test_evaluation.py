@@ -18,6 +18,7 @@ def test_scores_from_confusion_by_hand():
     assert s["pixel_accuracy"] == pytest.approx(3 / 5)
 
 
+@pytest.mark.slow
 def test_train_segmenter_and_evaluate(tmp_path, tiny_model):
     from spade_studio.cli import main
     from trainer.landscapes import make_landscapes

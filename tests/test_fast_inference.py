@@ -188,6 +188,7 @@ def test_exact_on_real_coco_map_with_instances():
     assert d1 <= EXACT and d2 <= EXACT
 
 
+@pytest.mark.slow
 def test_the_bundled_model_is_exact_at_256_and_512():
     from spade_studio.model.checkpoint import load_any
     from spade_studio.paths import default_model_path

@@ -116,6 +116,7 @@ def _run_cli(*args):
                           text=True, cwd=ROOT, timeout=300)
 
 
+@pytest.mark.slow
 def test_cli_convert_info_render_roundtrip(tmp_path):
     sys.path.insert(0, str(ROOT / "tests"))
     from test_official import _random_folder
@@ -145,6 +146,7 @@ def test_cli_convert_info_render_roundtrip(tmp_path):
     assert not np.array_equal(imgs[0], imgs[1])
 
 
+@pytest.mark.slow
 def test_cli_errors_are_one_line(tmp_path, tiny_model):
     r = _run_cli("render", tmp_path / "missing.png", "-o", tmp_path / "o.png", "--model", tiny_model)
     assert r.returncode == 1 and r.stderr.strip().count("\n") == 0 and "missing.png" in r.stderr

@@ -65,6 +65,7 @@ def _weights(path):
     return load_model_file(path).G_state_dict
 
 
+@pytest.mark.slow
 def test_resume_equals_uninterrupted(landscapes, tmp_path):
     full = train(cfg(landscapes, tmp_path / "full", iters=6, use_vae=True, save_every=3, sample_every=0))
     calls = {"n": 0}
@@ -120,6 +121,7 @@ def _cli(*args, **kw):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_loses_only_unsaved_steps(landscapes, tmp_path):
     run = tmp_path / "killed"
     args = ["train", "--data", landscapes, "--out", run, "--size", 64, "--ngf", 4, "--ndf", 8, "--spade-hidden", 16,
@@ -151,6 +153,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_only_rank0_writes(landscapes, tmp_path):
     run = tmp_path / "ddp"
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
@@ -238,6 +241,7 @@ def test_check_data_cli_exit_codes(landscapes, tmp_path):
     assert main(["check-data", str(empty)]) == 1
 
 
+@pytest.mark.slow
 def test_export_and_python_m_trainer(landscapes, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     r = subprocess.run([sys.executable, "-m", "trainer", "--data", str(landscapes), "--out", str(tmp_path / "m"),

@@ -393,6 +393,7 @@ def test_pixels_are_drawn_crisp_and_in_place(canvas, doc, ls):
                 assert color_at(canvas, img, x + fx, y + fy) == ls.by_id(int(m[y, x])).color, (x, y)
 
 
+@pytest.mark.slow
 def test_high_dpi_view_in_a_subprocess(tmp_path):
     """The view tests again with a device pixel ratio of 1.5 (mouse mapping, crisp drawing)."""
     import os

@@ -157,6 +157,7 @@ def test_about_mentions_nvidia_only_for_official(window):
     assert "CC BY-NC-SA" in about_text(True)
 
 
+@pytest.mark.slow
 def test_smoke_test_command(tiny, tmp_path):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
     r = subprocess.run([sys.executable, "-m", "spade_studio", "--smoke-test", "--model", str(tiny)], cwd=ROOT,

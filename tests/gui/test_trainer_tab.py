@@ -218,6 +218,7 @@ def test_starting_point_with_another_label_set_is_explained(qtbot, make_tab, lan
 # ---------------------------------------------------------------------------------------------
 # with a trainer process
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_progress_events_move_the_bar(qtbot, make_tab, landscapes):
     tab = ready(qtbot, make_tab(), landscapes, iters=24, sample_every=8)
     seen: list[int] = []
@@ -235,6 +236,7 @@ def test_progress_events_move_the_bar(qtbot, make_tab, landscapes):
     assert listed_status(qtbot, tab, run, "finished")
 
 
+@pytest.mark.slow
 def test_stop_writes_a_checkpoint(qtbot, make_tab, landscapes):
     tab = ready(qtbot, make_tab(), landscapes, iters=LONG)
     assert tab.start()
@@ -251,6 +253,7 @@ def test_stop_writes_a_checkpoint(qtbot, make_tab, landscapes):
     assert tab.error_shown() is None
 
 
+@pytest.mark.slow
 def test_pause_then_resume_continues_from_the_checkpoint(qtbot, make_tab, landscapes):
     tab = ready(qtbot, make_tab(), landscapes, iters=LONG)
     assert tab.start()
@@ -276,6 +279,7 @@ def test_pause_then_resume_continues_from_the_checkpoint(qtbot, make_tab, landsc
     assert wait_end(qtbot, tab) == "stopped"
 
 
+@pytest.mark.slow
 def test_use_in_editor_loads_the_runs_model(qtbot, make_tab, landscapes):
     import numpy as np
 
@@ -300,6 +304,7 @@ def test_use_in_editor_loads_the_runs_model(qtbot, make_tab, landscapes):
     assert res.image.std() > 0
 
 
+@pytest.mark.slow
 def test_killed_trainer_is_reported_as_crashed(qtbot, make_tab, landscapes):
     tab = ready(qtbot, make_tab(), landscapes, iters=LONG)
     assert tab.start()
@@ -314,6 +319,7 @@ def test_killed_trainer_is_reported_as_crashed(qtbot, make_tab, landscapes):
     assert tab.monitor.resume_button.isVisible() and tab.monitor.log_view.isVisible()
 
 
+@pytest.mark.slow
 def test_trainer_error_event_is_shown(qtbot, make_tab, landscapes):
     tab = ready(qtbot, make_tab(), landscapes, iters=10, batch=16)  # 8 pairs: fewer than one batch
     assert tab.start()
@@ -323,6 +329,7 @@ def test_trainer_error_event_is_shown(qtbot, make_tab, landscapes):
     assert "fewer than one batch" in err[1]
 
 
+@pytest.mark.slow
 def test_editor_stays_responsive_while_training(qtbot, make_tab, landscapes):
     """While the trainer works, the GUI thread's event loop keeps serving other work between the
     tab's reads of the trainer's files: a 10 ms timer of the editor ticks between every two polls
@@ -347,6 +354,7 @@ def test_editor_stays_responsive_while_training(qtbot, make_tab, landscapes):
     assert tab.monitor.progress.value() >= step0 + 3  # the polls did reach the widgets
 
 
+@pytest.mark.slow
 def test_close_keeps_training_in_the_background_and_a_new_tab_reattaches(qtbot, make_tab, landscapes):
     tab = ready(qtbot, make_tab(), landscapes, iters=LONG)
     assert tab.start()
@@ -377,6 +385,7 @@ def test_close_keeps_training_in_the_background_and_a_new_tab_reattaches(qtbot, 
     assert info.status == "stopped" and any((run / "checkpoints").glob("ckpt_*.pt"))
 
 
+@pytest.mark.slow
 def test_measure_speed_runs_a_short_probe(qtbot, make_tab, landscapes):
     tab = ready(qtbot, make_tab(), landscapes, iters=1000)
     assert tab.measure_speed()
