@@ -154,8 +154,10 @@ def test_the_apps_status_file_wins_while_the_events_did_not_grow(tmp_path):
 
 def test_a_live_process_named_in_the_pid_file_makes_the_run_running(tmp_path):
     run = make_run(tmp_path, "live", steps=1, events=[make_event("start", step=0)])
-    child = subprocess.Popen([sys.executable, "-c", "import sys, time; time.sleep(60)", str(run)])
+    child = subprocess.Popen([sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(60)",
+                              str(run)], stdout=subprocess.PIPE, text=True)
     try:
+        assert child.stdout.readline().strip() == "ready"  # running: its /proc command line is in place
         (run / PID_FILE).write_text(json.dumps({"pid": child.pid, "started": 123.0}))
         info = read_run_info(run)
         if sys.platform.startswith("linux"):
@@ -165,6 +167,7 @@ def test_a_live_process_named_in_the_pid_file_makes_the_run_running(tmp_path):
     finally:
         child.kill()
         child.wait()
+        child.stdout.close()
     assert read_run_info(run).status is RunStatus.CRASHED
 
 
