@@ -39,6 +39,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from spade_studio.model.images import image_to_tensor
+
 MODES = (
     "resize_and_crop",
     "scale_width",
@@ -160,11 +162,6 @@ def apply_to_image(image: np.ndarray | Image.Image, params: AugmentParams) -> np
         img = img.convert("RGB")
     return np.asarray(_apply(img, params, Image.Resampling.BICUBIC))
 
-
-def image_to_tensor(rgb: np.ndarray) -> torch.Tensor:
-    """RGB uint8 ``[H, W, 3]`` -> float32 ``[3, H, W]`` in [-1, 1]: ``(x/255 - 0.5) / 0.5``."""
-    t = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1).float()  # copy: PIL arrays are read-only
-    return (t / 255.0 - 0.5) / 0.5
 
 
 def label_to_tensor(label: np.ndarray) -> torch.Tensor:

@@ -220,7 +220,7 @@ def evaluate(model: str | Path, data: str | Path, segmenter: str | Path, *, size
 
     ``style``: ``image`` encodes each real image (models with an encoder), ``seed`` draws z."""
     from spade_studio.model import Synthesizer
-    from spade_studio.model.synthesize import image_to_tensor
+    from spade_studio.model.images import image_to_tensor
 
     net, seg_ls, info = load_segmenter(segmenter)
     size = size or int(info.get("size", 128))
@@ -244,7 +244,7 @@ def evaluate(model: str | Path, data: str | Path, segmenter: str | Path, *, size
             res = synth.render(lab, style_image=rgb)
         else:
             res = synth.render(lab, seed=seed)
-        fakes.append(image_to_tensor(res.image)[0])
+        fakes.append(image_to_tensor(res.image))
     render_s = time.perf_counter() - t0
     fake = torch.stack(fakes)
     gen = segment_scores(net, fake, targets, n_cls, names_seg)

@@ -15,6 +15,7 @@ from .checkpoint import ModelBundle, load_any
 from .encoder import StyleEncoder
 from .fast import FastGenerator, optimize_for_inference
 from .generator import SPADEGenerator
+from .images import image_to_tensor, to_uint8
 from .layers import fold_spectral_norm
 from .official import CheckpointError, load_official_state_dict
 from .semantics import allowed_label_values, label_indices, make_semantics
@@ -64,16 +65,6 @@ def resolve_precision(requested: str, device: torch.device) -> str:
     return req
 
 
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """``[N,3,H,W]`` in [-1,1] -> ``[N,H,W,3]`` uint8 (truncation, as the official viewer)."""
-    x = ((images.float().cpu() + 1) / 2 * 255).clamp(0, 255)
-    return x.to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
-
-
-def image_to_tensor(rgb: np.ndarray) -> torch.Tensor:
-    """``[H,W,3]`` uint8 -> ``[1,3,H,W]`` float in [-1,1]."""
-    t = torch.from_numpy(np.ascontiguousarray(rgb[..., :3])).permute(2, 0, 1).float() / 255.0
-    return (t * 2 - 1).unsqueeze(0)
 
 
 @dataclass
@@ -192,7 +183,7 @@ class Synthesizer:
         if self.E is None:
             raise RuntimeError("this model has no style encoder")
         with self._lock, torch.inference_mode():
-            mu, logvar = self.E(image_to_tensor(rgb).to(self.device))
+            mu, logvar = self.E(image_to_tensor(rgb)[None].to(self.device))
             mu, logvar = mu.float().cpu(), logvar.float().cpu()
         if not sample:
             return mu
