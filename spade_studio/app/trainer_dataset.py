@@ -102,8 +102,8 @@ class DatasetBox(QGroupBox):
         dl = QVBoxLayout(self)
         row = QHBoxLayout()
         self.data_edit = QLineEdit()
-        self.data_edit.setPlaceholderText("Choose or drop a folder with images/ and labels/")
-        self.data_edit.setReadOnly(True)
+        self.data_edit.setPlaceholderText("Choose, drop or type a folder with images/ and labels/")
+        self.data_edit.setClearButtonEnabled(True)
         self.data_button = QPushButton("Choose…")
         self.recheck_button = QToolButton()
         self.recheck_button.setText("⟳")
@@ -137,6 +137,18 @@ class DatasetBox(QGroupBox):
         self.thumbs_box.hide()
         dl.addWidget(self.thumbs_box)
         self.recheck_button.clicked.connect(lambda: self.root() and self.set_folder(self.root()))
+        self.data_edit.returnPressed.connect(self._typed)
+
+    def _typed(self) -> None:
+        """A typed or pasted path: check it when it is a folder, else say so (nothing else changes)."""
+        root = self.root()
+        if root is None:
+            return
+        if not root.expanduser().is_dir():
+            self.data_summary.setText(f"<span style='color:#e57373'><b>Not a folder:</b> "
+                                      f"{escape(str(root), quote=False)}</span>")
+            return
+        self.set_folder(root)
 
     # -- state --------------------------------------------------------------------------------------
     def root(self) -> Path | None:

@@ -188,3 +188,27 @@ def test_a_stroke_in_progress_renders_previews_and_its_end_an_exact_render(windo
         mouse(canvas, QEvent.Type.MouseButtonRelease, (70.0, 60.0), Qt.MouseButton.NoButton)
         qtbot.waitUntil(lambda: asked and asked[-1] == "exact", timeout=5000)
     assert asked[-1] == "exact"
+
+
+def test_typing_a_dataset_path_goes_into_the_field_not_to_the_editor_shortcuts(window, qtbot, tmp_path):
+    """Letters and digits are tool and label shortcuts of the editor; in the Train tab's dataset
+    field they must type text (a user types or pastes the folder path there)."""
+    from trainer.landscapes import make_landscapes
+
+    make_landscapes(tmp_path / "l1", 2, size=32, seed=1)
+    window.show()
+    window.tabs.setCurrentWidget(window.train_tab)
+    field = window.train_tab.setup.dataset.data_edit
+    field.setFocus()
+    qtbot.waitUntil(field.hasFocus)
+    tool, label = window.canvas.tool(), window.canvas.current_label()
+    qtbot.keyClicks(field, str(tmp_path / "missing1"))
+    assert field.text() == str(tmp_path / "missing1")
+    assert window.canvas.tool() == tool and window.canvas.current_label() == label  # no shortcut fired
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+    assert "Not a folder" in window.train_tab.setup.dataset.data_summary.text()
+    field.clear()
+    qtbot.keyClicks(field, str(tmp_path / "l1"))
+    with qtbot.waitSignal(window.train_tab.setup.dataset.folder_set, timeout=LOAD_MS):
+        qtbot.keyClick(field, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.train_tab.setup.dataset.data_check() is not None, timeout=LOAD_MS)
