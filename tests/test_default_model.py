@@ -1,17 +1,22 @@
 """The bundled default model: present, small, renders the sample maps, and styles change the look."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from spade_studio.cli import main as cli
 from spade_studio.paths import default_model_path, resources_dir
 
-pytestmark = pytest.mark.skipif(default_model_path() is None, reason="no bundled model in this build")
+PAINTED = Path(__file__).parent / "data" / "painted"
+PHOTOS = Path(__file__).parent / "data" / "shared" / "data"
 
 
 def test_bundled_model_file():
     path = default_model_path()
+    assert path is not None, "the bundled model resources/models/landscape.safetensors is missing"
     assert path.stat().st_size <= 30 * 1024 * 1024
     from spade_studio.model.checkpoint import load_model_file
 
@@ -45,3 +50,46 @@ def test_bundled_model_metadata_holds_no_machine_paths():
         meta = f.metadata()
     assert json.loads(meta["provenance"])["run"] == "default"
     assert not any(p in v for v in meta.values() for p in ('"/work/', '"/root/', '"/home/'))
+
+
+@pytest.fixture(scope="module")
+def synth():
+    from spade_studio.model import Synthesizer
+
+    return Synthesizer(None, device="cpu")
+
+
+@pytest.mark.parametrize("size", [256, 512])
+def test_renders_painted_maps_at_256_and_512(synth, size):
+    import cv2
+
+    from spade_studio.imageio import read_label_map
+
+    maps = sorted(PAINTED.glob("*.png"))
+    assert len(maps) >= 12
+    lab = cv2.resize(read_label_map(maps[0]).ids, (size, size), interpolation=cv2.INTER_NEAREST).astype(np.int64)
+    img = synth.render(lab, seed=0).image
+    assert img.shape == (size, size, 3) and img.std() > 10
+    sky = img[: size // 8].reshape(-1, 3).mean(0)
+    assert sky[2] > sky[0]  # the painted sky at the top renders blue-ish
+
+
+def test_real_photos_as_styles_move_the_colours_toward_them(synth):
+    """Style images that do not come from the training renderer (COCO-Stuff / ADE20K photos):
+    most renders must move, in mean Lab colour, toward their photo compared with the mean style."""
+    from spade_studio.imageio import read_label_map, read_rgb
+    from trainer.metrics import mean_lab
+
+    lab = read_label_map(sorted(PAINTED.glob("*.png"))[0]).ids.astype(np.int64)
+    base = mean_lab(synth.render(lab, z=torch.zeros(1, synth.config.z_dim)).image)
+    photos = sorted(PHOTOS.rglob("*.jpg"))
+    assert len(photos) >= 10
+    moved, lightness = 0, []
+    for p in photos:
+        ph = read_rgb(p)
+        target, got = mean_lab(ph), mean_lab(synth.render(lab, style_image=ph).image)
+        moved += int(np.linalg.norm(got - target) < np.linalg.norm(base - target))
+        lightness.append((target[0], got[0]))
+    assert moved >= 0.6 * len(photos), f"{moved}/{len(photos)} renders moved toward their photo"
+    lightness.sort()
+    assert lightness[0][1] < lightness[-1][1] - 10  # the darkest photo gives a darker render than the brightest
