@@ -15,7 +15,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QSlider, QToolBar, QWidget
 
-from .dialogs import show_about
+from .dialogs import show_about, show_shortcuts
 from .enums import Theme, Tool, ViewMode
 
 # tool, text, shortcut, tip (tool bar order)
@@ -77,6 +77,8 @@ class Actions:
         self.redo = stack.createRedoAction(win, "&Redo")
         self.redo.setShortcut(QKeySequence(ks.Redo))
         self.clear = act("C&lear Map", win.clear_map, "Ctrl+Shift+Del", "Fill the whole map with the background label")
+        self.brush_smaller = act("S&maller Brush", win.canvas.brush_smaller, "[", "Smaller brush")
+        self.brush_larger = act("&Larger Brush", win.canvas.brush_larger, "]", "Larger brush")
         # View
         canvas = win.canvas
         self.zoom_in = act("Zoom &In", canvas.zoom_in, ks.ZoomIn)
@@ -108,6 +110,8 @@ class Actions:
                                 tip="Load an NVIDIA SPADE checkpoint folder (latest_net_G.pth, opt.txt)")
         self.render = act("&Render Now", win.request_render, "F5", "Render the map now")
         # Help
+        self.shortcuts = act("&Keyboard Shortcuts", lambda: show_shortcuts(win, self), "F1",
+                             "Every key and mouse shortcut of the editor")
         self.about = act("&About SPADE Studio", lambda: show_about(
             win, bool(win.model_info and win.model_info.official)))
         # Tools
@@ -137,6 +141,8 @@ def build_menus(win: Any, acts: Actions) -> QMenu:
     em.addActions([acts.undo, acts.redo])
     em.addSeparator()
     em.addAction(acts.clear)
+    em.addSeparator()
+    em.addActions([acts.brush_smaller, acts.brush_larger])
 
     vm = mb.addMenu("&View")
     vm.addActions([acts.zoom_in, acts.zoom_out, acts.zoom_fit, acts.zoom_100])
@@ -155,6 +161,7 @@ def build_menus(win: Any, acts: Actions) -> QMenu:
     mm.addAction(acts.render)
 
     hm = mb.addMenu("&Help")
+    hm.addAction(acts.shortcuts)
     hm.addAction(acts.about)
     return recent
 

@@ -528,15 +528,17 @@ class Canvas(QWidget):
         self.set_zoom(self._zoom * ZOOM_STEP ** (dy / 120.0), event.position())
         event.accept()
 
+    def brush_smaller(self) -> None:
+        d = self._brush
+        self.set_brush_size(d - 1 if d <= 10 else round(d / 1.2))
+
+    def brush_larger(self) -> None:
+        d = self._brush
+        self.set_brush_size(d + 1 if d < 10 else round(d * 1.2))
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        key = event.key()
-        if key == Qt.Key.Key_BracketLeft:
-            d = self._brush
-            self.set_brush_size(d - 1 if d <= 10 else round(d / 1.2))
-        elif key == Qt.Key.Key_BracketRight:
-            d = self._brush
-            self.set_brush_size(d + 1 if d < 10 else round(d * 1.2))
-        elif key == Qt.Key.Key_Space:
+        key = event.key()  # [ and ] are window actions (actions.py): they work whatever has focus
+        if key == Qt.Key.Key_Space:
             if not event.isAutoRepeat():
                 self._space = True
                 self._update_cursor()

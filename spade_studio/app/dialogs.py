@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
@@ -94,6 +96,60 @@ def show_about(parent: QWidget, official_model: bool) -> None:
     box.setTextFormat(Qt.TextFormat.RichText)
     box.setText(about_text(official_model))
     box.exec()
+
+
+# keys that are not actions: the canvas and the palette handle them
+EXTRA_SHORTCUTS = [
+    ("Pan the map", "Space + drag, or middle-button drag"),
+    ("Zoom at the pointer", "Mouse wheel"),
+    ("Pick the label under the pointer", "Alt + click (any tool)"),
+    ("Pick the first ten labels of the palette", "1 2 3 4 5 6 7 8 9 0"),
+    ("Cancel the current line or rectangle", "Esc"),
+    ("Search labels, then use the first match", "type in the search box, Enter"),
+]
+
+
+def shortcut_rows(acts: Any) -> list[tuple[str, str]]:
+    """(what, keys) for every action of ``acts`` (an ``actions.Actions``) that has a shortcut,
+    then the pointer and palette keys."""
+    from PySide6.QtGui import QAction, QKeySequence
+
+    rows, seen = [], set()
+    for value in vars(acts).values():
+        items = value.values() if isinstance(value, dict) else [value]
+        for a in items:
+            if isinstance(a, QAction) and not a.shortcut().isEmpty() and id(a) not in seen:
+                seen.add(id(a))
+                what = a.text().replace("&", "").rstrip(".…")
+                rows.append((what, a.shortcut().toString(QKeySequence.SequenceFormat.NativeText)))
+    return rows + EXTRA_SHORTCUTS
+
+
+def show_shortcuts(parent: QWidget, acts: Any) -> QDialog:
+    """A non-modal list of the editor's keys (Help > Keyboard Shortcuts)."""
+    from PySide6.QtWidgets import QDialogButtonBox, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout
+
+    dlg = QDialog(parent)
+    dlg.setWindowTitle("Keyboard Shortcuts")
+    rows = shortcut_rows(acts)
+    table = QTableWidget(len(rows), 2, dlg)
+    table.setHorizontalHeaderLabels(["Action", "Keys"])
+    table.verticalHeader().hide()
+    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    for r, (what, keys) in enumerate(rows):
+        table.setItem(r, 0, QTableWidgetItem(what))
+        table.setItem(r, 1, QTableWidgetItem(keys))
+    table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dlg)
+    buttons.rejected.connect(dlg.close)
+    lay = QVBoxLayout(dlg)
+    lay.addWidget(table)
+    lay.addWidget(buttons)
+    dlg.resize(520, 560)
+    dlg.setObjectName("shortcuts_dialog")
+    dlg.show()
+    return dlg
 
 
 def remap_by_name(old: LabelSet, new: LabelSet, used: list[int]) -> tuple[dict[int, int], list[str]]:

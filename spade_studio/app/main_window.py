@@ -100,7 +100,8 @@ class MainWindow(QMainWindow):
         dock.setObjectName("labels_dock")
         dock.setWidget(self.palette)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)  # View > Labels shows it again
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self.palette_dock = dock
 
@@ -170,6 +171,7 @@ class MainWindow(QMainWindow):
         d.path_changed.connect(lambda _p: self._update_title())
         d.label_set_changed.connect(self._set_label_set)
         self.palette.label_chosen.connect(self.set_current_label)
+        self.palette.search_finished.connect(self.canvas.setFocus)
         self.canvas.label_picked.connect(self.set_current_label)
         self.canvas.cursor_info.connect(self._cursor_info)
         self.canvas.zoom_changed.connect(self._update_canvas_title)

@@ -111,6 +111,7 @@ class PalettePanel(QWidget):
 
     label_chosen = Signal(int)
     recent_changed = Signal(list)
+    search_finished = Signal()  # Enter or Esc in the search box: the window gives the keys back to the canvas
 
     RECENT_MAX = 8
     SETTLE_MS = 500  # arrow-key browsing records a label as recent once it stays picked this long
@@ -133,7 +134,7 @@ class PalettePanel(QWidget):
         self.search.setPlaceholderText("Search labels (name or id)…")
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self._apply_filter)
-        self.search.returnPressed.connect(lambda: self.select_index(0))
+        self.search.returnPressed.connect(self._search_entered)
         self.search.installEventFilter(self)
         self.list = _LabelList()
         self.list.setItemDelegate(_SwatchDelegate(self.list))
@@ -352,6 +353,10 @@ class PalettePanel(QWidget):
             self._recent_buttons.append(b)
         self._recent_none.setVisible(not self._recent)
 
+    def _search_entered(self) -> None:
+        self.select_index(0)
+        self.search_finished.emit()
+
     def recent_buttons(self) -> list[QToolButton]:
         return list(self._recent_buttons)
 
@@ -364,7 +369,10 @@ class PalettePanel(QWidget):
                 if items and (self.list.currentItem() is None or self.list.currentItem().isHidden()):
                     self.list.setCurrentItem(items[0])
                 return True
-            if key == Qt.Key.Key_Escape and self.search.text():
-                self.search.clear()
+            if key == Qt.Key.Key_Escape:
+                if self.search.text():
+                    self.search.clear()
+                else:
+                    self.search_finished.emit()
                 return True
         return super().eventFilter(obj, event)

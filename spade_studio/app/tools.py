@@ -71,7 +71,7 @@ class ToolHandler:
     tool: Tool
     cursor = Qt.CursorShape.CrossCursor
     shows_brush = False  # the canvas outlines the brush footprint under the pointer
-    alt_picks = False  # Alt+press picks the label under the pointer instead
+    alt_picks = True  # Alt+press picks the label under the pointer instead (every tool)
 
     def __init__(self, host: ToolHost) -> None:
         self.host = host
@@ -114,7 +114,6 @@ class Brush(ToolHandler):
 
     tool = Tool.BRUSH
     shows_brush = True
-    alt_picks = True
     undo_text = "Brush stroke"
 
     def __init__(self, host: ToolHost) -> None:
@@ -175,7 +174,6 @@ class Fill(ToolHandler):
     """Flood-fill the 4-connected region under the press with the current label."""
 
     tool = Tool.FILL
-    alt_picks = True
 
     def press(self, mx: float, my: float) -> None:
         label = self.host.current_label()

@@ -275,21 +275,21 @@ def test_eyedropper_emits_label(canvas, doc):
     assert picked == [7, 0]
 
 
-def test_brush_size_keys(canvas, qtbot):
+def test_brush_size_steps(canvas, qtbot):
+    """[ and ] (window actions, see test_first_hour) step the brush: by 1 up to 10 px, then by 20 %."""
     sizes = []
     canvas.brush_size_changed.connect(sizes.append)
     canvas.set_brush_size(5)
-    canvas.setFocus()
-    qtbot.keyClick(canvas, Qt.Key.Key_BracketRight)
-    qtbot.keyClick(canvas, Qt.Key.Key_BracketRight)
-    qtbot.keyClick(canvas, Qt.Key.Key_BracketLeft)
+    canvas.brush_larger()
+    canvas.brush_larger()
+    canvas.brush_smaller()
     assert canvas.brush_size() == 6
     assert sizes == [5, 6, 7, 6]
     canvas.set_brush_size(1)
-    qtbot.keyClick(canvas, Qt.Key.Key_BracketLeft)
+    canvas.brush_smaller()
     assert canvas.brush_size() == 1
     canvas.set_brush_size(40)
-    qtbot.keyClick(canvas, Qt.Key.Key_BracketRight)
+    canvas.brush_larger()
     assert canvas.brush_size() == 48  # large brushes grow by a ratio
 
 

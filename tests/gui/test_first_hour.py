@@ -1,0 +1,90 @@
+"""The first hour in the editor (issue 13, items 12-16): keys, focus, wheel, sizes, stale state."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+import test_main_window as _mw  # noqa: E402 - its fixtures
+from PySide6.QtCore import QEvent, QPointF, Qt  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from spade_studio.app.enums import Tool  # noqa: E402
+
+tiny, window = _mw.tiny, _mw.window  # the main window fixture (a tiny model)
+
+
+def test_bracket_keys_resize_the_brush_whatever_has_focus(window, qtbot):
+    window.show()
+    window.palette.list.setFocus()  # not the canvas
+    qtbot.waitUntil(window.palette.list.hasFocus)
+    size = window.canvas.brush_size()
+    qtbot.keyClick(window.palette.list, Qt.Key.Key_BracketRight)
+    assert window.canvas.brush_size() > size
+    qtbot.keyClick(window.palette.list, Qt.Key.Key_BracketLeft)
+    qtbot.keyClick(window.palette.list, Qt.Key.Key_BracketLeft)
+    assert window.canvas.brush_size() < size
+    # in a text field [ and ] are text
+    window.palette.search.setFocus()
+    qtbot.waitUntil(window.palette.search.hasFocus)
+    before = window.canvas.brush_size()
+    qtbot.keyClicks(window.palette.search, "[]")
+    assert window.palette.search.text() == "[]" and window.canvas.brush_size() == before
+
+
+@pytest.mark.parametrize("tool", [Tool.BRUSH, Tool.LINE, Tool.RECT, Tool.FILL, Tool.ERASER])
+def test_alt_click_picks_the_label_in_every_tool(window, qtbot, tool):
+    canvas = window.canvas
+    before = window.document.snapshot()
+    under = int(before[10, 10])
+    window.set_current_label(under + 1 if under + 1 in window.document.label_set.ids else 0)
+    window.set_tool(tool)
+    pos = QPointF(canvas.map_to_widget(10, 10))
+    for kind in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease):
+        from PySide6.QtGui import QMouseEvent
+
+        buttons = Qt.MouseButton.LeftButton if kind == QEvent.Type.MouseButtonPress else Qt.MouseButton.NoButton
+        ev = QMouseEvent(kind, pos, canvas.mapToGlobal(pos), Qt.MouseButton.LeftButton, buttons,
+                         Qt.KeyboardModifier.AltModifier)
+        QApplication.sendEvent(canvas, ev)
+    assert canvas.current_label() == under
+    assert (window.document.snapshot() == before).all()  # nothing painted
+
+
+def test_search_enter_picks_and_gives_the_keys_back_to_the_canvas(window, qtbot):
+    window.show()
+    search = window.palette.search
+    search.setFocus()
+    qtbot.waitUntil(search.hasFocus)
+    qtbot.keyClicks(search, "sea")
+    qtbot.keyClick(search, Qt.Key.Key_Return)
+    assert window.canvas.current_label() == window.document.label_set.id_of("sea")
+    qtbot.waitUntil(window.canvas.hasFocus)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_L)  # a tool key works again at once
+    assert window.canvas.tool() == Tool.LINE
+    search.setFocus()
+    qtbot.waitUntil(search.hasFocus)
+    qtbot.keyClick(search, Qt.Key.Key_Escape)  # the first Esc clears the search ...
+    assert search.text() == "" and search.hasFocus()
+    qtbot.keyClick(search, Qt.Key.Key_Escape)  # ... the second leaves it
+    qtbot.waitUntil(window.canvas.hasFocus)
+
+
+def test_help_lists_the_shortcuts_and_view_labels_toggles_the_palette(window, qtbot):
+    window.show()
+    window.act.shortcuts.trigger()
+    dlg = [w for w in QApplication.topLevelWidgets() if w.objectName() == "shortcuts_dialog"][0]
+    from PySide6.QtWidgets import QTableWidget
+
+    table = dlg.findChild(QTableWidget)
+    rows = {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
+    assert rows["Undo"] == "Ctrl+Z" and rows["Smaller Brush"] == "[" and "Brush" in rows
+    assert any("Alt" in k for k in rows.values())
+    dlg.close()
+    toggle = window.palette_dock.toggleViewAction()
+    assert toggle.isEnabled() and toggle.isChecked()
+    toggle.trigger()
+    qtbot.waitUntil(lambda: not window.palette_dock.isVisible())
+    toggle.trigger()
+    qtbot.waitUntil(window.palette_dock.isVisible)
