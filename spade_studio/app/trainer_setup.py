@@ -35,6 +35,7 @@ from trainer.suggest import suggest_settings
 from .trainer_dataset import DataCheck, DatasetBox
 from .trainer_options import OptionsBox
 from .trainer_process import TrainerProcess, train_args_from_config
+from .wheel import guard_wheel
 from .workers import Jobs
 
 SCRATCH_NOTE = "Fresh random weights: needs the most iterations."
@@ -141,6 +142,7 @@ class SetupPanel(QScrollArea):
 
         self.setWidget(inner)
         self.setWidgetResizable(True)
+        guard_wheel(inner)  # the wheel scrolls the panel; a spin box changes only once clicked
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setMinimumWidth(410)  # the settings form with "Advanced" open, plus a scroll bar
         self.setMaximumWidth(480)

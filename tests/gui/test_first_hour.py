@@ -88,3 +88,31 @@ def test_help_lists_the_shortcuts_and_view_labels_toggles_the_palette(window, qt
     qtbot.waitUntil(lambda: not window.palette_dock.isVisible())
     toggle.trigger()
     qtbot.waitUntil(window.palette_dock.isVisible)
+
+
+def _wheel(widget, dy=-120):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+
+    pos = QPointF(widget.rect().center())
+    ev = QWheelEvent(pos, QPointF(widget.mapToGlobal(pos.toPoint())), QPoint(0, 0), QPoint(0, dy),
+                     Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, ev)
+
+
+def test_the_wheel_scrolls_the_train_panel_instead_of_changing_a_spin_box(window, qtbot):
+    window.resize(900, 420)  # short: the set-up panel scrolls
+    window.show()
+    window.tabs.setCurrentWidget(window.train_tab)
+    setup = window.train_tab.setup
+    iters = setup.options.iters_box
+    qtbot.waitUntil(lambda: setup.verticalScrollBar().maximum() > 0)
+    window.train_tab.setFocus()
+    value, scroll = iters.value(), setup.verticalScrollBar().value()
+    _wheel(iters)
+    assert iters.value() == value  # unchanged ...
+    assert setup.verticalScrollBar().value() != scroll  # ... the panel scrolled instead
+    iters.setFocus()
+    qtbot.waitUntil(iters.hasFocus)
+    _wheel(iters, 120)
+    assert iters.value() != value  # a focused spin box takes the wheel
