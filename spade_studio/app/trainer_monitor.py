@@ -247,6 +247,10 @@ class MonitorPanel(QWidget):
         from trainer.events import format_eta
 
         kind = ev.get("event")
+        if isinstance(ev.get("step"), int) and self.progress.maximum() > 1:
+            # every event that names a step moves the bar (start on resume, samples, checkpoints,
+            # the end), so the bar and the texts never disagree
+            self.progress.setValue(max(self.progress.value(), min(ev["step"], self.progress.maximum())))
         if kind == "step":
             self.plot.add_point(ev["step"], ev.get("losses") or {})
             parts = [f"{ev.get('it_s', 0):.2f} it/s", f"ETA {format_eta(ev.get('eta_s'))}",

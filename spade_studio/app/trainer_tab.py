@@ -174,7 +174,12 @@ class TrainerTab(QWidget):
             hint.setText("The dataset check failed: fix the problems listed above.")
             return False
         run = self.setup.run_folder()
-        if (run / "config.json").exists() or any(run.glob("checkpoints/ckpt_*.pt")):
+        holds_run = (run / "config.json").exists() or any(run.glob("checkpoints/ckpt_*.pt"))
+        if holds_run and not self.setup.run_edited:  # the default name of an earlier start: a fresh one
+            run = self.setup.default_run_dir(self.setup.data_root())
+            self.setup.run_edit.setText(str(run))
+            holds_run = False
+        if holds_run:
             hint.setText(f"{run.name} already holds a run: choose another folder, or resume it from the Runs list.")
             return False
         self.setup.run_edited = False
@@ -197,10 +202,7 @@ class TrainerTab(QWidget):
         self.setup.start_hint.clear()
         self._update_buttons()
         self.refresh_runs()
-        root = self.setup.data_root()
-        if not resume and root is not None:  # the next Start gets a folder of its own
-            self.setup.run_edit.setText(str(self.setup.default_run_dir(root)))
-        return True
+        return True  # the field keeps naming the run just started; the next Start picks a fresh name
 
     def pause(self) -> None:
         if self.process.is_running():

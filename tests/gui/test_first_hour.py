@@ -116,3 +116,37 @@ def test_the_wheel_scrolls_the_train_panel_instead_of_changing_a_spin_box(window
     qtbot.waitUntil(iters.hasFocus)
     _wheel(iters, 120)
     assert iters.value() != value  # a focused spin box takes the wheel
+
+
+def test_the_progress_bar_follows_every_event_that_names_a_step(qtbot):
+    from spade_studio.app.trainer_monitor import MonitorPanel
+
+    m = MonitorPanel()
+    qtbot.addWidget(m)
+    m.show_progress(46, 100)
+    m.show_event({"event": "checkpoint", "step": 47, "path": "ckpt_47.pt"}, stopping=False)
+    assert m.progress.value() == 47
+    assert "47" in m.log_view.toPlainText()
+    m.show_event({"event": "step", "step": 45, "total": 100, "losses": {}}, stopping=False)
+    assert m.progress.value() == 47  # never backwards from a late event
+
+
+def test_the_run_folder_field_names_the_run_that_starts(qtbot, tmp_path, monkeypatch):
+    import test_trainer_tab as tt
+
+    from trainer.landscapes import make_landscapes
+
+    data = tmp_path / "data"
+    make_landscapes(data, 4, 64, 0)
+    tab = tt.TrainerTab(tt.StubWindow(), runs_dir=tmp_path / "runs")
+    qtbot.addWidget(tab)
+    launched = []
+    monkeypatch.setattr(tab, "_launch", lambda args, run, total, resume: launched.append(run) or True)
+    tt.ready(qtbot, tab, data)
+    shown = tab.setup.run_edit.text()
+    assert tab.start() and str(launched[0]) == shown
+    assert tab.setup.run_edit.text() == shown  # still the run that started, not a new name
+    (launched[0]).mkdir(parents=True)
+    (launched[0] / "config.json").write_text("{}")  # that run exists now
+    assert tab.start() and launched[1] != launched[0]  # the next Start takes a fresh folder ...
+    assert tab.setup.run_edit.text() == str(launched[1])  # ... and shows it
