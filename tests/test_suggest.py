@@ -7,7 +7,14 @@ import pytest
 
 from trainer.config import TrainConfig
 from trainer.runs import RunStatus
-from trainer.suggest import advice_for, config_defaults, estimate_it_s, format_duration, suggest_settings
+from trainer.suggest import (
+    advice_for,
+    config_defaults,
+    estimate_it_s,
+    estimate_seconds,
+    format_duration,
+    suggest_settings,
+)
 
 REF = dict(size=128, ngf=16, spade_hidden=32, ndf=32, batch=4, use_vae=False, device="cpu", threads=2)
 
@@ -64,18 +71,27 @@ def test_iterations_are_bounded():
 
 
 def test_estimate_scales_with_pixels_batch_width_and_device():
-    base = estimate_it_s(REF, cpus=2)
-    assert base == pytest.approx(2.5)  # the calibration point
-    assert estimate_it_s({**REF, "size": 256}, cpus=2) == pytest.approx(base / 4)
-    assert estimate_it_s({**REF, "batch": 8}, cpus=2) == pytest.approx(base / 2)
-    assert estimate_it_s({**REF, "use_vae": True}, cpus=2) == pytest.approx(base / 1.15)
-    assert estimate_it_s({**REF, "ngf": 32}, cpus=2) < base / 2  # roughly quadratic in the width
-    assert estimate_it_s({**REF, "threads": 1}, cpus=2) == pytest.approx(base / 2)
-    assert estimate_it_s({**REF, "threads": 64}, cpus=2) == pytest.approx(base)  # no more than the cores
-    assert estimate_it_s({**REF, "device": "cuda"}, cpus=2) == pytest.approx(base * 16)
-    assert estimate_it_s({**REF, "device": "auto"}, cuda=True, cpus=2) == pytest.approx(base * 16)
-    assert estimate_it_s({**REF, "device": "auto"}, cuda=False, cpus=2) == pytest.approx(base)
-    assert estimate_it_s({**REF, "device": "mps"}, cpus=2) == pytest.approx(base * 4)
+    base = estimate_it_s(REF, cpus=2, avx512=True)
+    assert base == pytest.approx(2.9, rel=0.02)  # the calibration point: measured 2.9 it/s on 2 cores
+    assert estimate_it_s({**REF, "threads": 1}, cpus=2, avx512=True) == pytest.approx(1.7)  # measured
+    assert estimate_it_s({**REF, "threads": 1}, cpus=2, avx512=False) == pytest.approx(1.07, rel=0.02)  # AVX2
+    assert estimate_it_s({**REF, "size": 256}, cpus=2, avx512=True) == pytest.approx(base / 4)
+    assert estimate_it_s({**REF, "batch": 8}, cpus=2, avx512=True) == pytest.approx(base / 2)
+    assert estimate_it_s({**REF, "use_vae": True}, cpus=2, avx512=True) == pytest.approx(base / 1.15)
+    assert estimate_it_s({**REF, "ngf": 32}, cpus=2, avx512=True) < base / 2  # roughly quadratic in the width
+    assert estimate_it_s({**REF, "threads": 64}, cpus=2, avx512=True) == pytest.approx(base)  # no more than the cores
+    assert estimate_it_s({**REF, "threads": 8}, cpus=8, avx512=True) < 4 * base  # threads scale sub-linearly
+    assert estimate_it_s({**REF, "device": "cuda"}, cpus=2) == pytest.approx(40.0)
+    assert estimate_it_s({**REF, "device": "auto"}, cuda=True, cpus=2) == pytest.approx(40.0)
+    assert estimate_it_s({**REF, "device": "mps"}, cpus=2) == pytest.approx(10.0)
+
+
+def test_estimated_run_time_counts_start_up_samples_and_checkpoints():
+    s = {**REF, "iters": 500, "sample_every": 10, "save_every": 50}
+    plain = {**s, "sample_every": 0, "save_every": 0}
+    assert estimate_seconds(plain, 2.0) == pytest.approx(8 + 250 + 0.5)  # start-up, iterations, final export
+    assert estimate_seconds(s, 2.0) == pytest.approx(8 + 250 + 50 * 0.2 + 11 * 0.5)
+    assert estimate_seconds({**s, "size": 256}, 2.0) > estimate_seconds(s, 2.0)
 
 
 @pytest.mark.parametrize("seconds, text", [

@@ -55,23 +55,60 @@ def suggest_settings(pairs: int, cuda: bool = False, cpus: int | None = None) ->
     }
 
 
-def estimate_it_s(s: Mapping[str, Any], cuda: bool = False, cpus: int | None = None) -> float:
-    """Rough iterations per second: calibrated to about 2.5 it/s at 128 px, ngf 16, batch 4 on a
-    2-core CPU, scaled by pixels, batch and (roughly quadratically) network width."""
-    cpus = cpus or os.cpu_count() or 2
+# Calibration (bench/train_speed.py, 128 px, ngf 16, SPADE hidden 32, ndf 32, batch 4, fp32, on a
+# 2-core AMD EPYC with AVX-512): 1.70 it/s on 1 thread, 2.9 on 2 (1.7x, not 2x); the same CPU
+# limited to AVX2 kernels (ONEDNN_MAX_CPU_ISA=AVX2) 1.07 it/s on 1 thread (0.63x).
+ONE_THREAD_IT_S = 1.7
+AVX2_FACTOR = 0.63
+THREAD_EXPONENT = 0.77  # 2 threads: 2 ** 0.77 = 1.7x
+START_S = 8.0  # the trainer child: importing torch, scanning the data, building the networks
+SAMPLE_S = 0.2  # one sample grid at 128 px
+CHECKPOINT_S = 0.5  # one checkpoint and model export at 128 px, ngf 16
+
+
+def _has_avx512() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            return " avx512f" in f.read(200_000)
+    except OSError:
+        import platform
+
+        return platform.machine().lower() in ("arm64", "aarch64")  # Apple silicon: fast enough here
+
+
+def _work(s: Mapping[str, Any]) -> float:
     work = (s["size"] / 128) ** 2 * (s["batch"] / 4) * (
         0.55 * (s["ngf"] / 16) ** 2 + 0.25 * (s["spade_hidden"] / 32) * (s["ngf"] / 16) + 0.2 * (s["ndf"] / 32) ** 2)
-    if s.get("use_vae"):
-        work *= 1.15
+    return work * (1.15 if s.get("use_vae") else 1.0)
+
+
+def estimate_it_s(s: Mapping[str, Any], cuda: bool = False, cpus: int | None = None,
+                  avx512: bool | None = None) -> float:
+    """Rough iterations per second, calibrated on measured CPU runs (the constants above),
+    scaled by pixels, batch and (roughly quadratically) network width; CPUs without AVX-512
+    get the measured AVX2 factor."""
+    cpus = cpus or os.cpu_count() or 2
     device = s.get("device", "auto")
     if device == "cuda" or (device == "auto" and cuda):
         base = 40.0
     elif device == "mps":
         base = 10.0
     else:
-        threads = s.get("threads") or cpus
-        base = 2.5 * min(threads, cpus) / 2
-    return base / max(work, 1e-6)
+        threads = min(s.get("threads") or cpus, cpus)
+        base = ONE_THREAD_IT_S * threads ** THREAD_EXPONENT
+        if not (_has_avx512() if avx512 is None else avx512):
+            base *= AVX2_FACTOR
+    return base / max(_work(s), 1e-6)
+
+
+def estimate_seconds(s: Mapping[str, Any], it_s: float) -> float:
+    """Wall time of a whole run at ``it_s``: start-up, the iterations, sample grids and
+    checkpoints (``sample_every`` / ``save_every`` of the settings)."""
+    iters = int(s.get("iters") or 0)
+    px = (s.get("size", 128) / 128) ** 2
+    samples = iters // s["sample_every"] if s.get("sample_every") else 0
+    ckpts = (iters // s["save_every"] if s.get("save_every") else 0) + 1  # + the final export
+    return START_S + iters / max(it_s, 1e-9) + samples * SAMPLE_S * px + ckpts * CHECKPOINT_S * px * (s["ngf"] / 16) ** 2
 
 
 def format_duration(seconds: float) -> str:

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from trainer.config import TrainConfig
-from trainer.suggest import estimate_it_s, format_duration
+from trainer.suggest import estimate_it_s, estimate_seconds, format_duration
 
 SIZES = (64, 128, 256, 512)
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -205,6 +205,6 @@ class OptionsBox(QGroupBox):
             ms, measured = self.measured
             it_s = measured * it_s / max(estimate_it_s(ms, self.cuda), 1e-9)
             how = f"measured {measured:.2f} it/s" + ("" if ms == s else ", scaled to these settings")
-        self.estimate_label.setText(f"About <b>{format_duration(s['iters'] / max(it_s, 1e-9))}</b> "
+        self.estimate_label.setText(f"About <b>{format_duration(estimate_seconds(s, it_s))}</b> "
                                     f"<span style='color:#9aa5b1'>({it_s:.3g} it/s, {how})</span>")
         self.estimate_label.setTextFormat(Qt.TextFormat.RichText)
