@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QSlider, QToolBar, QWidget
@@ -195,7 +196,27 @@ class ToolBar(QToolBar):
         self.size_label = QLabel(f" {settings.brush_size} px ")
         self.addWidget(self.size_label)
         self.addSeparator()
-        self.addActions([acts.undo, acts.redo, acts.clear])
+        # Undo/Redo with fixed texts: the menu's actions name the command ("Undo Brush stroke
+        # (mountain)"), which would widen the tool bar with every stroke and push the Reference
+        # slider into the overflow menu; here the command is in the tool tip.
+        stack = win.document.undo_stack
+        self.undo = make_action(self, "Undo", stack.undo, tip="Undo")
+        self.redo = make_action(self, "Redo", stack.redo, tip="Redo")
+        undo_keys = acts.undo.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        redo_keys = acts.redo.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+
+        def sync() -> None:
+            if not shiboken6.isValid(stack) or not shiboken6.isValid(self):
+                return  # the window is closing: the stack empties itself while it is deleted
+            self.undo.setEnabled(stack.canUndo())
+            self.redo.setEnabled(stack.canRedo())
+            self.undo.setToolTip(f"Undo {stack.undoText()} ({undo_keys})".replace("  ", " "))
+            self.redo.setToolTip(f"Redo {stack.redoText()} ({redo_keys})".replace("  ", " "))
+
+        for sig in (stack.canUndoChanged, stack.canRedoChanged, stack.undoTextChanged, stack.redoTextChanged):
+            sig.connect(lambda *_: sync())
+        sync()
+        self.addActions([self.undo, self.redo, acts.clear])
         self.addSeparator()
         self.addActions([acts.zoom_fit, acts.zoom_100])
         self.addSeparator()

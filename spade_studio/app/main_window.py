@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         self.palette = PalettePanel()
         self.style_panel = StylePanel(self.service)
         self.style_panel.set_label_source(self.document.snapshot)
+        self.document.reset.connect(self.style_panel.clear_variations)  # they showed the old map
         self.style_panel.set_recent_styles(self.settings.recent_styles)
 
         self.canvas_box = self._titled(self.canvas, "Label map")

@@ -124,6 +124,10 @@ class StylePanel(QWidget):
         self.blend_slider.setValue(0)
         self.blend_slider.setToolTip("Blend from style A (left) to style B (right)")
         self.blend_slider.valueChanged.connect(self._blend_moved)
+        self.blend_slider.setMinimumWidth(100)  # a narrow window squeezes the captions, not the slider
+        for lab in (self.a_label, self.b_label):  # long style names are cut, the full name is the tool tip
+            lab.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            lab.setMinimumWidth(40)
         self.clear_b_button = QToolButton()
         self.clear_b_button.setText("×")
         self.clear_b_button.setToolTip("Stop blending (forget style B)")
@@ -288,8 +292,12 @@ class StylePanel(QWidget):
         if self._b is None:
             return
         self._b = None
+        blended = self._t() > 0
+        self.blend_slider.blockSignals(True)
+        self.blend_slider.setValue(0)  # nothing to blend towards: the slider goes back to A
+        self.blend_slider.blockSignals(False)
         self._update_roles()
-        if self._t() > 0:
+        if blended:
             self._emit()
 
     def random_style(self) -> int:
@@ -373,6 +381,10 @@ class StylePanel(QWidget):
         lay.addStretch(1)
         self._update_roles()
 
+    def clear_variations(self) -> None:
+        """Forget the variation thumbnails (they show another map: File > New, Open)."""
+        self._clear_variations()
+
     def _clear_variations(self) -> None:
         for t in self._var_thumbs:
             self._var_grid.removeWidget(t)
@@ -387,6 +399,8 @@ class StylePanel(QWidget):
             t.set_role("A" if t.source == self._a else "B" if t.source == self._b else "")
         self.a_label.setText(f"A: {self._a.name}")
         self.b_label.setText(f"B: {self._b.name}" if self._b is not None else "B: right-click a style")
+        self.a_label.setToolTip(self.a_label.text())
+        self.b_label.setToolTip(self.b_label.text())
         self.blend_slider.setEnabled(self._b is not None)
         self.clear_b_button.setEnabled(self._b is not None)
 

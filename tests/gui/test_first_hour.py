@@ -150,3 +150,50 @@ def test_the_run_folder_field_names_the_run_that_starts(qtbot, tmp_path, monkeyp
     (launched[0] / "config.json").write_text("{}")  # that run exists now
     assert tab.start() and launched[1] != launched[0]  # the next Start takes a fresh folder ...
     assert tab.setup.run_edit.text() == str(launched[1])  # ... and shows it
+
+
+def test_the_window_keeps_its_size_as_undo_texts_and_recent_labels_grow(window, qtbot):
+    window.resize(1000, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    QApplication.processEvents()
+    width, min_width = window.width(), window.minimumSizeHint().width()
+    ids = window.document.label_set.ids
+    for i, label in enumerate(ids[:10]):  # ten strokes, ten labels: long undo texts, a full recent row
+        window.set_current_label(label)
+        _mw.stroke(window.canvas, [(5 + i, 5), (40, 30 + i)])
+    QApplication.processEvents()
+    assert window.width() == width
+    assert window.minimumSizeHint().width() <= min_width
+    tb = window.tool_bar
+    ref = tb.ref_slider
+    assert ref.isVisible() and tb.undo.text() == "Undo" and "Brush stroke" in tb.undo.toolTip()
+    n = window.document.undo_stack.index()
+    assert n >= 8
+    tb.undo.trigger()  # the tool bar's Undo undoes
+    assert window.document.undo_stack.index() == n - 1
+    assert tb.width() >= sum(tb.widgetForAction(a).sizeHint().width() for a in tb.actions()
+                             if tb.widgetForAction(a) is not None and a.isVisible()) - 1  # nothing overflows
+
+
+def test_at_900x600_the_blend_slider_stays_usable(window, qtbot):
+    window.resize(900, 600)
+    window.show()
+    qtbot.waitExposed(window)
+    QApplication.processEvents()
+    assert window.style_panel.blend_slider.width() >= 80
+
+
+def test_clearing_style_b_puts_the_blend_back_and_new_maps_drop_old_variations(window, qtbot):
+    from spade_studio.app.style_panel import StyleSource
+
+    panel = window.style_panel
+    panel.pick_b(StyleSource.seed(7))
+    panel.blend_slider.setValue(50)
+    panel.clear_b()
+    assert panel.blend_slider.value() == 0 and panel.current_style() is not None
+    panel.request_variations()
+    qtbot.waitUntil(lambda: len(panel.variation_thumbs()) > 0, timeout=_mw.LOAD_MS)
+    ls = window.document.label_set
+    window.document.new(64, 64, ls, ls.ids[0])  # what File > New does after its dialog
+    assert panel.variation_thumbs() == []
