@@ -17,6 +17,39 @@ class CLIError(Exception):
     """A user-facing error: printed as one line, exit code 1."""
 
 
+def _special_kind(path: Path) -> str | None:
+    """What ``path`` is when it exists and is neither a regular file nor a folder."""
+    import stat
+
+    from spade_studio.imageio import file_kind
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return file_kind(mode)
+
+
+def output_target(out: Path, default_name: str, suffixes: tuple[str, ...], folder_only: bool = False) -> Path:
+    """The file ``-o OUT`` names: OUT itself when it has one of ``suffixes`` (or is an existing
+    regular file), else ``OUT/default_name`` (a folder, made when missing). Devices, FIFOs and
+    sockets are refused: they are never replaced or taken for folders."""
+    kind = _special_kind(out)
+    if kind:
+        raise CLIError(f"-o {out}: exists and is {kind}, not a file or folder: give an image file or a folder")
+    if folder_only:
+        if out.exists() and not out.is_dir():
+            raise CLIError(f"-o {out}: several files are made: give a folder, not a file")
+        return out
+    if out.is_dir():
+        return out / default_name
+    if out.suffix.lower() in suffixes or out.is_file():
+        return out
+    return out / default_name
+
+
 # ---------------------------------------------------------------------------------------------
 # render
 # ---------------------------------------------------------------------------------------------
@@ -32,8 +65,10 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     labels = [Path(p) for p in args.labels]
     for p in labels:
-        if not p.is_file():
+        if not p.exists():
             raise CLIError(f"{p}: no such label map")
+        if _special_kind(p) or p.is_dir():
+            raise CLIError(f"{p}: {_special_kind(p) or 'a folder'}, not a label map image")
     if args.instance and len(args.instance) != len(labels):
         raise CLIError(f"--instance: {len(args.instance)} instance map(s) for {len(labels)} label map(s)")
     k = max(1, args.variations)
@@ -41,8 +76,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if many and out.suffix.lower() in (".png", ".jpg", ".jpeg"):
         raise CLIError(f"-o {out}: several images are made (maps x variations): give a folder, not a file")
-    if not many and out.suffix == "":
-        out = out / (labels[0].stem + ".png")
+    out = output_target(out, labels[0].stem + ".png", (".png", ".jpg", ".jpeg", ".webp", ".bmp"), folder_only=many)
     synth = _load_synth(args)
     for note in synth.bundle.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -97,8 +131,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
     for note in bundle.notes:
         print(f"note: {note}", file=sys.stderr)
     out = Path(args.output)
+    if _special_kind(out):
+        raise CLIError(f"-o {out}: exists and is {_special_kind(out)}, not a file or folder: give a .safetensors file")
     if out.suffix != ".safetensors":
-        out = out.with_suffix(".safetensors") if out.suffix else out / (src.stem + ".safetensors")
+        out = out / (src.stem + ".safetensors") if out.is_dir() or not out.suffix else out.with_suffix(".safetensors")
     save_model(bundle, out)
     print(f"{out}: {bundle.label_set.name}, {bundle.generator.label_nc} classes, "
           f"encoder {'yes' if bundle.has_encoder else 'no'}")

@@ -7,14 +7,16 @@ ids above 255 are saved as 16-bit greyscale PNGs.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, PngImagePlugin
 
 from .labels import LabelError, LabelSet
 
@@ -27,11 +29,89 @@ class ImageReadError(ValueError):
     """An image that cannot be read; the message names the file."""
 
 
-def atomic_write(path: str | os.PathLike, data: bytes, fsync: bool = True) -> Path:
-    """Write ``data`` to a temp file beside ``path``, then rename it over ``path``."""
+_KINDS = [(stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket")]
+
+
+def file_kind(mode: int) -> str:
+    """``'a character device'`` ... : what a non-regular file is, for messages."""
+    for test, name in _KINDS:
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def check_replaceable(path: str | os.PathLike) -> None:
+    """Refuse (``IsADirectoryError`` / ``OSError``) when ``path`` exists and is not a regular file
+    (a symlink is followed): devices, FIFOs, sockets and folders are never replaced."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError:
+        return  # the write itself reports it, naming the path
+    if not stat.S_ISREG(st.st_mode):
+        kind = file_kind(st.st_mode)
+        code = errno.EISDIR if stat.S_ISDIR(st.st_mode) else errno.EEXIST
+        raise OSError(code, f"exists and is {kind}, not a regular file: not replaced", str(path))
+
+
+def read_regular_file(path: str | os.PathLike, max_bytes: int, what: str = "file") -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``. The file is opened without
+    blocking, so a FIFO or a device is refused at once, never waited on (``ValueError``
+    naming the path; ``OSError`` when it cannot be opened)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(f"{path}: {file_kind(st.st_mode)}, not a regular {what}: not read")
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"{path}: {file_kind(st.st_mode)}, not a regular {what}: not read")
+        if st.st_size > max_bytes:
+            raise ValueError(f"{path}: {st.st_size:,} bytes: too large for a {what} (at most {max_bytes:,})")
+        chunks, total = [], 0
+        while True:
+            b = os.read(fd, min(1 << 20, max_bytes + 1 - total))
+            if not b:
+                break
+            chunks.append(b)
+            total += len(b)
+            if total > max_bytes:
+                raise ValueError(f"{path}: too large for a {what} (at most {max_bytes:,} bytes)")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _name_target(exc: OSError, path: Path) -> OSError:
+    """The same error naming the target file (not the temp file beside it)."""
+    why = exc.strerror or str(exc)
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        why += f" (cannot write in {path.parent})"
+    elif exc.errno == errno.ENOSPC:
+        why += f" (writing {path})"
+    new = OSError(exc.errno, why, str(path))
+    return new
+
+
+def atomic_write(path: str | os.PathLike, data: bytes, fsync: bool = True) -> Path:
+    """Write ``data`` to a temp file beside ``path``, then rename it over ``path``.
+
+    Only a regular file (or nothing) at ``path`` is replaced; every ``OSError`` (full disk,
+    read-only folder ...) names ``path``, not the temp file."""
+    path = Path(path)
+    check_replaceable(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    except OSError as exc:
+        raise _name_target(exc, path) from None
     try:
         umask = os.umask(0)
         os.umask(umask)
@@ -41,28 +121,42 @@ def atomic_write(path: str | os.PathLike, data: bytes, fsync: bool = True) -> Pa
             if fsync:
                 f.flush()
                 os.fsync(f.fileno())
+        check_replaceable(path)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError) and exc.filename != str(path):
+            raise _name_target(exc, path) from None
         raise
     return path
 
 
+MAX_IMAGE_FILE_BYTES = 1 << 30
+
+
 def _open(path: str | os.PathLike) -> Image.Image:
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ImageReadError(f"{path}: no such file")
     try:
-        img = Image.open(path)
+        data = read_regular_file(path, MAX_IMAGE_FILE_BYTES, what="image file")
+    except PermissionError:
+        raise ImageReadError(f"{path}: permission denied (cannot read the file)") from None
+    except OSError as exc:
+        raise ImageReadError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise ImageReadError(str(exc)) from None
+    try:
+        img = Image.open(io.BytesIO(data))
         img.load()
         return img
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(f"{path}: not a readable image ({exc})") from None
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"{path}: image too large ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - any decoder failure of a damaged file
+        raise ImageReadError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from None
 
 
 @dataclass

@@ -64,8 +64,17 @@ class LabelSet:
         if len(set(ids)) != len(ids):
             raise LabelError(f"label set {self.name!r}: duplicate ids")
         for lab in self.labels:
-            if not 0 <= lab.id <= 65535:
-                raise LabelError(f"label set {self.name!r}: id {lab.id} outside 0..65535")
+            if isinstance(lab.id, bool) or not isinstance(lab.id, int) or not 0 <= lab.id <= 65535:
+                raise LabelError(f"label set {self.name!r}: id {lab.id!r} outside 0..65535")
+            if not isinstance(lab.name, str) or not lab.name.strip():
+                raise LabelError(f"label set {self.name!r}: label {lab.id} has no name")
+            c = lab.color
+            if (not isinstance(c, tuple) or len(c) != 3
+                    or any(isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 255 for v in c)):
+                raise LabelError(f"label set {self.name!r}: label {lab.id} ({lab.name}) has colour {c!r}: "
+                                 f"expected three values 0..255 (R, G, B)")
+        if self.dontcare_id is not None and self.dontcare_id not in ids:
+            raise LabelError(f"label set {self.name!r}: dontcare id {self.dontcare_id} is not one of its labels")
 
     # -- lookup -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -172,19 +181,34 @@ class LabelSet:
 
     @classmethod
     def from_dict(cls, data: dict) -> LabelSet:
+        def whole(v: object, what: str) -> int:
+            if isinstance(v, bool) or not isinstance(v, (int, str)) and not (isinstance(v, float) and v.is_integer()):
+                raise LabelError(f"{what} {v!r} is not a whole number")
+            if isinstance(v, str) and (len(v) > 12 or not v.strip().lstrip("+-").isdigit()):
+                raise LabelError(f"{what} {v!r} is not a whole number")
+            return int(v)
+
         try:
+            if not isinstance(data, dict) or not isinstance(data.get("labels"), list):
+                raise LabelError("a label set needs a 'labels' list")
+            for e in data["labels"]:
+                if not isinstance(e, dict) or not isinstance(e.get("color"), (list, tuple)):
+                    raise LabelError(f"label entry {str(e)[:60]} needs an id, a name and a colour [R, G, B]")
             labels = tuple(
-                Label(int(e["id"]), str(e["name"]), tuple(int(c) for c in e["color"]))  # type: ignore[arg-type]
+                Label(whole(e["id"], "label id"), str(e["name"]),
+                      tuple(whole(c, "colour component") for c in e["color"]))  # type: ignore[arg-type]
                 for e in data["labels"]
             )
             return cls(
                 name=str(data.get("name", "unnamed")),
                 labels=labels,
-                dontcare_id=None if data.get("dontcare_id") is None else int(data["dontcare_id"]),
+                dontcare_id=None if data.get("dontcare_id") is None else whole(data["dontcare_id"], "dontcare_id"),
                 description=str(data.get("description", "")),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise LabelError(f"malformed label set: {exc}") from exc
+        except LabelError as exc:
+            raise LabelError(f"malformed label set: {exc}") from None
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise LabelError(f"malformed label set: {type(exc).__name__} {exc}") from None
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
@@ -193,6 +217,8 @@ class LabelSet:
     def from_json(cls, text: str) -> LabelSet:
         try:
             return cls.from_dict(json.loads(text))
+        except RecursionError:
+            raise LabelError("label set is nested too deeply to be a label set") from None
         except json.JSONDecodeError as exc:
             raise LabelError(f"label set is not valid JSON: {exc}") from exc
 

@@ -100,11 +100,31 @@ def cmd_export(a: argparse.Namespace) -> int:
     return 0
 
 
+class CheckProgress:
+    """``check-data`` progress on stderr: a line updated in place on a terminal (every
+    ``tty_every`` pairs), else a line every ``every`` pairs for folders of at least that many."""
+
+    def __init__(self, stream=sys.stderr, every: int = 1000, tty_every: int = 50) -> None:
+        self.stream, self.every, self.tty_every = stream, every, tty_every
+        try:
+            self.tty = bool(stream.isatty())
+        except (AttributeError, ValueError):
+            self.tty = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.tty:
+            if done % self.tty_every == 0 or done == total:
+                end = "\n" if done == total else ""
+                print(f"\rchecking pairs: {done}/{total}", end=end, file=self.stream, flush=True)
+        elif total >= self.every and (done % self.every == 0 or done == total):
+            print(f"checking pairs: {done}/{total}", file=self.stream, flush=True)
+
+
 def cmd_check_data(a: argparse.Namespace) -> int:
     from .datacheck import check_data
 
     report = check_data(a.folder, label_set=a.label_set, label_nc=a.label_nc, dataset_mode=a.dataset_mode,
-                        split=a.split)
+                        split=a.split, on_progress=CheckProgress())
     if a.json:
         print(json.dumps(report.to_dict(), indent=1))
     else:
@@ -203,7 +223,7 @@ def add_commands(sub) -> None:
     c = sub.add_parser("check-data", help="report on a dataset folder before training")
     c.add_argument("folder")
     c.add_argument("--label-set", help="label set name or JSON file")
-    c.add_argument("--label-nc", type=int, help="number of classes (no label set)")
+    c.add_argument("--label-nc", type=int, help="number of classes (no label set; 1..4096)")
     c.add_argument("--dataset-mode", choices=DATASET_MODES)
     c.add_argument("--split", default="train", help="split of official layouts (train, val)")
     c.add_argument("--json", action="store_true")

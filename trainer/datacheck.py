@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,7 +127,8 @@ MAX_EXAMPLES = 3
 
 def check_data(root: str | Path, label_set: LabelSet | str | Path | None = None, label_nc: int | None = None,
                dataset_mode: str | None = None, split: str = "train", max_files: int | None = None, *,
-               contain_dontcare_label: bool | None = None) -> DataReport:
+               contain_dontcare_label: bool | None = None,
+               on_progress: Callable[[int, int], None] | None = None) -> DataReport:
     """Read every pair under ``root`` (at most ``max_files``) and report what training would meet.
 
     Reports pairs found, unmatched files, unreadable files, size mismatches, label ids present
@@ -134,9 +136,16 @@ def check_data(root: str | Path, label_set: LabelSet | str | Path | None = None,
     decoded, and instance maps. ``fatal`` is True when training could not start: unknown
     layout, a broken ``dataset.json`` / label set, no pairs, neither a label set nor
     ``label_nc`` known, or no checked pair usable. Bad pairs alone are not fatal (training
-    skips them)."""
+    skips them). ``on_progress(done, total)`` is called after each pair read."""
+    from spade_studio.model.config import LIMITS
+
     root = Path(root)
     report = DataReport(root=str(root), split=split, label_nc=label_nc)
+    lo, hi = LIMITS["label_nc"]
+    if label_nc is not None and (isinstance(label_nc, bool) or not isinstance(label_nc, int)
+                                 or not lo <= label_nc <= hi):
+        report._fail("label_set", f"label_nc {label_nc!r}: the number of classes must be {int(lo)}..{int(hi)}")
+        return report
     try:
         meta = _read_dataset_json(root) if root.is_dir() else {}
     except DatasetError as exc:
@@ -178,6 +187,8 @@ def check_data(root: str | Path, label_set: LabelSet | str | Path | None = None,
     for s in samples:
         loaded, probs = _load_sample(s, ls, root, want_instance=True, want_rgb=False)
         report.checked += 1
+        if on_progress is not None:
+            on_progress(report.checked, len(samples))
         if s.instance is not None:
             report.instances += 1
         bad = any(p.kind in BAD_FILE_KINDS for p in probs)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,7 @@ PROBLEM_KINDS = {
     "unmatched_label": "label map without image",
     "unmatched_instance": "instance map without pair",
     "unreadable": "unreadable file",
+    "unreadable_folder": "folder that cannot be read (permissions)",
     "size_mismatch": "size mismatch",
     "needs_label_set": "colour label map without label set",
     "unmappable_colors": "colours not in the label set",
@@ -201,6 +203,7 @@ class _Scan:
     samples: list[Sample]
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # folders that could not be listed
 
 
 def _rel(root: Path, path: Path) -> str:
@@ -211,22 +214,39 @@ def _rel(root: Path, path: Path) -> str:
 
 
 def _index(folder: Path, exts: tuple[str, ...], root: Path, suffix: str = "",
-           problems: list[Problem] | None = None) -> dict[str, Path]:
+           problems: list[Problem] | None = None, unreadable: list[str] | None = None) -> dict[str, Path]:
     """``{key: path}`` for the files under ``folder`` with one of ``exts``; the key is the path
-    relative to ``folder`` without extension (and without ``suffix``, which the name must end with)."""
+    relative to ``folder`` without extension (and without ``suffix``, which the name must end with).
+
+    A folder that cannot be listed (permissions) is reported as an ``unreadable_folder``
+    problem (and appended to ``unreadable``), never silently taken as empty."""
     found: dict[str, list[Path]] = {}
     if not folder.is_dir():
         return {}
-    for p in folder.rglob("*"):
-        rel = p.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts) or p.suffix.lower() not in exts or not p.is_file():
-            continue
-        key = rel.with_suffix("").as_posix()
-        if suffix:
-            if not key.endswith(suffix):
+
+    def on_error(exc: OSError) -> None:
+        where = Path(exc.filename) if exc.filename else folder
+        why = "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or str(exc))
+        if problems is not None:
+            problems.append(Problem("unreadable_folder", _rel(root, where),
+                                    f"cannot read this folder: {why} (check its permissions)"))
+        if unreadable is not None:
+            unreadable.append(_rel(root, where))
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=on_error):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        base = Path(dirpath)
+        for name in filenames:
+            p = base / name
+            if name.startswith(".") or p.suffix.lower() not in exts or not p.is_file():
                 continue
-            key = key[: -len(suffix)]
-        found.setdefault(key, []).append(p)
+            rel = p.relative_to(folder)
+            key = rel.with_suffix("").as_posix()
+            if suffix:
+                if not key.endswith(suffix):
+                    continue
+                key = key[: -len(suffix)]
+            found.setdefault(key, []).append(p)
     out: dict[str, Path] = {}
     for key, paths in found.items():
         paths.sort(key=lambda q: (exts.index(q.suffix.lower()), q.name))
@@ -239,9 +259,19 @@ def _index(folder: Path, exts: tuple[str, ...], root: Path, suffix: str = "",
 
 def _pair(root: Path, images: dict[str, Path], labels: dict[str, Path], instances: dict[str, Path],
           scan: _Scan, label_where: str, image_where: str) -> None:
+    if scan.unreadable:
+        scan.notes.append("folder(s) that cannot be read (permission denied): " + ", ".join(scan.unreadable[:5]))
+
+    def under(where: str) -> bool:
+        d = where.split(" ")[0].rstrip("/")
+        return any(u == d or u.startswith(d + "/") for u in scan.unreadable)
+
+    unreadable_labels, unreadable_images = under(label_where), under(image_where)
     for key in sorted(set(images) | set(labels)):
         if key in images and key in labels:
             scan.samples.append(Sample(key, images[key], labels[key], instances.get(key)))
+        elif key in images and unreadable_labels or key in labels and unreadable_images:
+            continue  # the unreadable folder is the problem reported, not each file
         elif key in images:
             scan.problems.append(Problem("unmatched_image", _rel(root, images[key]),
                                          f"image has no label map (looked for {key} in {label_where})"))
@@ -272,9 +302,9 @@ def _scan(root: Path, layout: str, split: str) -> _Scan:
         for name in ("images", "labels"):
             if not (root / name).is_dir():
                 scan.notes.append(f"{name}/ is missing")
-        images = _index(root / "images", IMAGE_EXTS, root, problems=probs)
-        labels = _index(root / "labels", LABEL_EXTS, root, problems=probs)
-        instances = _index(root / "instances", LABEL_EXTS, root, problems=probs)
+        images = _index(root / "images", IMAGE_EXTS, root, problems=probs, unreadable=scan.unreadable)
+        labels = _index(root / "labels", LABEL_EXTS, root, problems=probs, unreadable=scan.unreadable)
+        instances = _index(root / "instances", LABEL_EXTS, root, problems=probs, unreadable=scan.unreadable)
         _pair(root, images, labels, instances, scan, "labels/", "images/")
     elif layout == "coco":
         prefix = next((s for s in _split_names(split) if (root / f"{s}_img").is_dir() or (root / f"{s}_label").is_dir()),
@@ -283,23 +313,23 @@ def _scan(root: Path, layout: str, split: str) -> _Scan:
             found = ", ".join(d for d in _visible_dirs(root) if d.endswith(("_img", "_label"))) or "nothing"
             scan.notes.append(f"no {split}_img/ or {split}_label/ (found: {found})")
             return scan
-        images = _index(root / f"{prefix}_img", IMAGE_EXTS, root, problems=probs)
-        labels = _index(root / f"{prefix}_label", LABEL_EXTS, root, problems=probs)
-        instances = _index(root / f"{prefix}_inst", LABEL_EXTS, root, problems=probs)
+        images = _index(root / f"{prefix}_img", IMAGE_EXTS, root, problems=probs, unreadable=scan.unreadable)
+        labels = _index(root / f"{prefix}_label", LABEL_EXTS, root, problems=probs, unreadable=scan.unreadable)
+        instances = _index(root / f"{prefix}_inst", LABEL_EXTS, root, problems=probs, unreadable=scan.unreadable)
         _pair(root, images, labels, instances, scan, f"{prefix}_label/", f"{prefix}_img/")
     elif layout == "ade20k":
         img_dir = _split_dir(root / "images", split, scan)
         ann_dir = _split_dir(root / "annotations", split, scan)
-        images = _index(img_dir, IMAGE_EXTS, root, problems=probs) if img_dir else {}
-        labels = _index(ann_dir, LABEL_EXTS, root, problems=probs) if ann_dir else {}
+        images = _index(img_dir, IMAGE_EXTS, root, problems=probs, unreadable=scan.unreadable) if img_dir else {}
+        labels = _index(ann_dir, LABEL_EXTS, root, problems=probs, unreadable=scan.unreadable) if ann_dir else {}
         _pair(root, images, labels, {}, scan,
               _rel(root, ann_dir) + "/" if ann_dir else "annotations/", _rel(root, img_dir) + "/" if img_dir else "images/")
     elif layout == "cityscapes":
         img_dir = _split_dir(root / "leftImg8bit", split, scan)
         gt_dir = _split_dir(root / "gtFine", split, scan)
-        images = _index(img_dir, (".png",), root, CITYSCAPES_IMAGE, probs) if img_dir else {}
-        labels = _index(gt_dir, (".png",), root, CITYSCAPES_LABEL, probs) if gt_dir else {}
-        instances = _index(gt_dir, (".png",), root, CITYSCAPES_INSTANCE, probs) if gt_dir else {}
+        images = _index(img_dir, (".png",), root, CITYSCAPES_IMAGE, probs, scan.unreadable) if img_dir else {}
+        labels = _index(gt_dir, (".png",), root, CITYSCAPES_LABEL, probs, scan.unreadable) if gt_dir else {}
+        instances = _index(gt_dir, (".png",), root, CITYSCAPES_INSTANCE, probs, scan.unreadable) if gt_dir else {}
         _pair(root, images, labels, instances, scan,
               "gtFine/ (*_gtFine_labelIds.png)", "leftImg8bit/ (*_leftImg8bit.png)")
     else:

@@ -28,6 +28,7 @@ from .config import TrainConfig
 from .distributed import DistInfo, init_distributed
 from .errors import TrainError
 from .events import ProgressFn, make_event
+from .lock import RunLock, remove_stale_temp_files
 from .networks import (
     ModelPlan,
     Networks,
@@ -429,6 +430,29 @@ def train(config: TrainConfig, on_progress: ProgressFn | None = None,
     rep = _Reporter(on_progress or (lambda ev: None), dist_info.is_main)
     run_dir = Path(config.out)
 
+    # one trainer per run folder (a second one is refused, naming the owner); the temp files an
+    # interrupted write left are removed under the lock
+    existed = run_dir.exists()
+    lock = RunLock(run_dir).acquire() if rep.main else None
+    try:
+        if lock is not None:
+            removed = remove_stale_temp_files(run_dir)
+            if removed:
+                rep.note(f"removed {len(removed)} temp file(s) left by an interrupted write: "
+                         + ", ".join(p.name for p in removed[:5]))
+        return _train_locked(config, run_dir, resume, rep, dist_info, device, stop)
+    finally:
+        if lock is not None:
+            lock.release()
+            if not existed:
+                try:
+                    run_dir.rmdir()  # only when the run never wrote anything
+                except OSError:
+                    pass
+
+
+def _train_locked(config: TrainConfig, run_dir: Path, resume: bool, rep: _Reporter, dist_info: DistInfo,
+                  device: torch.device, stop: Callable[[], bool]) -> TrainResult:
     # the config, the data and the architecture
     cfg, saved = _resolve_resume(config, run_dir, resume, rep)
     cfg, data = _find_data(cfg)

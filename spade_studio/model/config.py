@@ -7,6 +7,7 @@ official vocabulary (``label_nc``, ``norm_G`` ...) appears only in :func:`from_o
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
@@ -43,6 +44,71 @@ class ConfigError(ValueError):
     """An option value the networks cannot be built with."""
 
 
+# Documented limits of every architecture value a model file, an official folder or an opt.txt
+# may hold. They are checked before any network is built (a file under 1 MB must not make the
+# app allocate gigabytes). The official models use ngf 64, z_dim 256, at most 182 classes,
+# crop sizes up to 1024 and SPADE hidden 128; the limits leave generous room above that.
+LIMITS: dict[str, tuple[float, float]] = {
+    "label_nc": (1, 4096),
+    "semantic_nc": (1, 4098),
+    "ngf": (1, 256),
+    "z_dim": (1, 4096),
+    "crop_size": (1, 8192),
+    "aspect_ratio": (0.0625, 16.0),
+    "spade_hidden": (1, 1024),
+    "kernel_size": (1, 9),
+    "encoder_crop_size": (1, 8192),
+}
+
+
+def check_int(name: str, value: Any, limit: str | None = None) -> int:
+    """``value`` as an int within ``LIMITS[limit or name]``; a :class:`ConfigError` otherwise.
+
+    Accepts ints and integral floats / numeric strings (opt.txt values); never bools."""
+    lo, hi = LIMITS[limit or name]
+    v = value
+    if isinstance(v, str):
+        t = v.strip()
+        try:
+            v = int(t) if re.fullmatch(r"[+-]?\d{1,12}", t) else float(t)
+        except ValueError:
+            raise ConfigError(f"{name} {value!r} is not a number") from None
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ConfigError(f"{name} {value!r} is not a whole number")
+    if isinstance(v, float):
+        if not math.isfinite(v) or v != int(v):
+            raise ConfigError(f"{name} {value!r} is not a whole number")
+        v = int(v)
+    if not lo <= v <= hi:
+        raise ConfigError(f"{name} {v} is outside the supported range {int(lo)}..{int(hi)}")
+    return int(v)
+
+
+def check_float(name: str, value: Any) -> float:
+    lo, hi = LIMITS[name]
+    v = value
+    if isinstance(v, str):
+        try:
+            v = float(v.strip())
+        except ValueError:
+            raise ConfigError(f"{name} {value!r} is not a number") from None
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ConfigError(f"{name} {value!r} is not a number")
+    try:
+        v = float(v)
+    except OverflowError:
+        raise ConfigError(f"{name} {value!r} is out of range") from None
+    if not math.isfinite(v) or not lo <= v <= hi:
+        raise ConfigError(f"{name} {value!r} is outside the supported range {lo:g}..{hi:g}")
+    return v
+
+
+def check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} {value!r} is not true or false")
+    return value
+
+
 def _to_bool(v: Any) -> bool:
     if isinstance(v, str):
         return v.strip().lower() in ("1", "true", "yes", "on")
@@ -57,9 +123,20 @@ class SPADENormConfig:
     kernel_size: int = 3
     hidden: int = 128  # width of mlp_shared; 128 in every official model
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.param_free_norm, str) or self.param_free_norm not in ("syncbatch", "batch", "instance"):
+            raise ConfigError(f"unknown parameter-free norm {self.param_free_norm!r} (syncbatch, batch, instance)")
+        k = check_int("SPADE kernel size", self.kernel_size, "kernel_size")
+        if k % 2 != 1:
+            raise ConfigError(f"the SPADE kernel size must be odd, not {k}")
+        object.__setattr__(self, "kernel_size", k)
+        object.__setattr__(self, "hidden", check_int("SPADE hidden width", self.hidden, "spade_hidden"))
+
     @classmethod
     def parse(cls, norm_g: str, hidden: int = 128) -> tuple[bool, SPADENormConfig]:
         """``'spectralspadesyncbatch3x3'`` -> (spectral=True, SPADENormConfig('syncbatch', 3))."""
+        if not isinstance(norm_g, str) or len(norm_g) > 100:
+            raise ConfigError(f"norm_G {str(norm_g)[:100]!r} is not a norm name")
         spectral = "spectral" in norm_g
         rest = norm_g.replace("spectral", "")
         m = re.fullmatch(r"spade(\D+)(\d)x\d", rest)
@@ -86,12 +163,17 @@ class GeneratorConfig:
     z_dim: int = 256
 
     def __post_init__(self) -> None:
-        if self.num_upsampling_layers not in N_UP:
+        if not isinstance(self.num_upsampling_layers, str) or self.num_upsampling_layers not in N_UP:
             raise ConfigError(f"num_upsampling_layers must be normal, more or most, not {self.num_upsampling_layers!r}")
-        if self.label_nc < 1 or self.ngf < 1:
-            raise ConfigError("label_nc and ngf must be positive")
-        if self.spade.kernel_size % 2 != 1:
-            raise ConfigError("the SPADE kernel size must be odd")
+        if not isinstance(self.spade, SPADENormConfig):
+            raise ConfigError(f"spade {self.spade!r} is not a SPADE norm config")
+        for name in ("label_nc", "ngf", "z_dim", "crop_size"):
+            object.__setattr__(self, name, check_int(name, getattr(self, name)))
+        for name in ("contain_dontcare_label", "use_instance", "spectral", "use_vae"):
+            check_bool(name, getattr(self, name))
+        object.__setattr__(self, "aspect_ratio", check_float("aspect_ratio", self.aspect_ratio))
+        if self.num_upsampling_layers == "most" and self.ngf < 2:
+            raise ConfigError("ngf must be at least 2 with 'most' upsampling")
         sh, sw = self.latent_hw
         if sh < 1 or sw < 1:
             raise ConfigError(
@@ -148,12 +230,22 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GeneratorConfig:
+        if not isinstance(d, dict):
+            raise ConfigError(f"generator config is a {type(d).__name__}, not a mapping")
         d = dict(d)
-        spade = SPADENormConfig(**d.pop("spade", {}))
+        sp = d.pop("spade", {})
+        if not isinstance(sp, dict):
+            raise ConfigError(f"generator config field spade is a {type(sp).__name__}, not a mapping")
+        unknown_sp = set(sp) - {f.name for f in fields(SPADENormConfig)}
+        if unknown_sp:
+            raise ConfigError(f"unknown SPADE config field(s): {', '.join(sorted(map(str, unknown_sp)))}")
+        spade = SPADENormConfig(**sp)
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise ConfigError(f"unknown generator config field(s): {', '.join(sorted(unknown))}")
+            raise ConfigError(f"unknown generator config field(s): {', '.join(sorted(map(str, unknown)))}")
+        if "label_nc" not in d:
+            raise ConfigError("generator config has no label_nc")
         return cls(spade=spade, **d)
 
     def with_(self, **kw: Any) -> GeneratorConfig:
@@ -168,6 +260,14 @@ class EncoderConfig:
     crop_size: int = 256  # 6 layers when >= 256 (every encoder the official code can train)
     z_dim: int = 256  # fixed at 256 by the official code
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ngf", check_int("encoder ngf", self.ngf, "ngf"))
+        check_bool("encoder spectral", self.spectral)
+        if not isinstance(self.norm, str) or self.norm not in ("instance", "batch", "sync_batch", "none"):
+            raise ConfigError(f"encoder norm {self.norm!r} is not one of instance, batch, sync_batch, none")
+        object.__setattr__(self, "crop_size", check_int("encoder crop_size", self.crop_size, "encoder_crop_size"))
+        object.__setattr__(self, "z_dim", check_int("encoder z_dim", self.z_dim, "z_dim"))
+
     @property
     def n_layers(self) -> int:
         return 6 if self.crop_size >= 256 else 5
@@ -178,6 +278,8 @@ class EncoderConfig:
 
     @classmethod
     def parse_norm(cls, norm_e: str) -> tuple[bool, str]:
+        if not isinstance(norm_e, str) or len(norm_e) > 100:
+            raise ConfigError(f"norm_E {str(norm_e)[:100]!r} is not a norm name")
         spectral = norm_e.startswith("spectral")
         sub = norm_e[len("spectral"):] if spectral else norm_e
         sub = sub or "none"
@@ -190,6 +292,11 @@ class EncoderConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EncoderConfig:
+        if not isinstance(d, dict):
+            raise ConfigError(f"encoder config is a {type(d).__name__}, not a mapping")
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown encoder config field(s): {', '.join(sorted(map(str, unknown)))}")
         return cls(**d)
 
 
@@ -199,21 +306,23 @@ def official_value(opt: dict[str, Any], name: str) -> Any:
 
 def generator_config_from_official(opt: dict[str, Any], spade_hidden: int = 128) -> GeneratorConfig:
     """Typed generator config from official option names (missing names: official defaults)."""
+    spade_hidden = check_int("spade_hidden", spade_hidden)
     spectral, spade = SPADENormConfig.parse(str(official_value(opt, "norm_G")), spade_hidden)
     cfg = GeneratorConfig(
-        label_nc=int(official_value(opt, "label_nc")),
+        label_nc=check_int("label_nc", official_value(opt, "label_nc")),
         contain_dontcare_label=_to_bool(official_value(opt, "contain_dontcare_label")),
         use_instance=not _to_bool(official_value(opt, "no_instance")),
-        ngf=int(official_value(opt, "ngf")),
+        ngf=check_int("ngf", official_value(opt, "ngf")),
         spectral=spectral,
         spade=spade,
         num_upsampling_layers=str(official_value(opt, "num_upsampling_layers")),  # type: ignore[arg-type]
-        crop_size=int(official_value(opt, "crop_size")),
-        aspect_ratio=float(official_value(opt, "aspect_ratio")),
+        crop_size=check_int("crop_size", official_value(opt, "crop_size")),
+        aspect_ratio=check_float("aspect_ratio", official_value(opt, "aspect_ratio")),
         use_vae=_to_bool(official_value(opt, "use_vae")),
-        z_dim=int(official_value(opt, "z_dim")),
+        z_dim=check_int("z_dim", official_value(opt, "z_dim")),
     )
-    if "semantic_nc" in opt and opt["semantic_nc"] is not None and int(opt["semantic_nc"]) != cfg.semantic_nc:
+    if "semantic_nc" in opt and opt["semantic_nc"] is not None and \
+            check_int("semantic_nc", opt["semantic_nc"]) != cfg.semantic_nc:
         raise ConfigError(
             f"semantic_nc {opt['semantic_nc']} does not match label_nc {cfg.label_nc} + dontcare "
             f"{int(cfg.contain_dontcare_label)} + instance {int(cfg.use_instance)}"
@@ -224,9 +333,10 @@ def generator_config_from_official(opt: dict[str, Any], spade_hidden: int = 128)
 def encoder_config_from_official(opt: dict[str, Any], crop_size: int | None = None) -> EncoderConfig:
     spectral, norm = EncoderConfig.parse_norm(str(official_value(opt, "norm_E")))
     if crop_size is None:
-        crop_size = int(opt.get("E_crop_size") or official_value(opt, "crop_size"))
+        crop_size = check_int("E_crop_size", opt.get("E_crop_size") or official_value(opt, "crop_size"),
+                              "encoder_crop_size")
     return EncoderConfig(
-        ngf=int(official_value(opt, "ngf")),
+        ngf=check_int("ngf", official_value(opt, "ngf")),
         spectral=spectral,
         norm=norm,  # type: ignore[arg-type]
         crop_size=crop_size,

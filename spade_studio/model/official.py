@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,9 @@ DATASET_PRESETS: dict[str, dict[str, Any]] = {
 # The section-11 interface (official option names in, modules out)
 # --------------------------------------------------------------------------------------------
 def _spade_hidden(config: Mapping[str, Any]) -> int:
-    return int(config.get("spade_hidden", 128) or 128)
+    from .config import check_int
+
+    return check_int("spade_hidden", config.get("spade_hidden", 128) or 128)
 
 
 def build_generator(config: Mapping[str, Any]) -> SPADEGenerator:
@@ -94,15 +96,53 @@ def normalize_keys(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Te
     return out
 
 
-def describe_key_problems(module: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> list[str]:
-    own = module.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    shapes = [
-        f"{k} {tuple(state_dict[k].shape)} (expected {tuple(own[k].shape)})"
-        for k in own
-        if k in state_dict and tuple(own[k].shape) != tuple(state_dict[k].shape)
-    ]
+@dataclass(frozen=True)
+class TensorSpec:
+    """What one entry of a state dict must be: its shape and whether it holds floats."""
+
+    shape: tuple[int, ...]
+    floating: bool
+
+
+def expected_specs(build: Callable[[], nn.Module]) -> dict[str, TensorSpec]:
+    """The state-dict entries a network would have, computed on the ``meta`` device: no
+    memory is allocated for the weights, however large the configuration."""
+    with torch.device("meta"):
+        module = build()
+    return {k: TensorSpec(tuple(v.shape), v.is_floating_point()) for k, v in module.state_dict().items()}
+
+
+def generator_specs(cfg: GeneratorConfig) -> dict[str, TensorSpec]:
+    return expected_specs(lambda: SPADEGenerator(cfg))
+
+
+def encoder_specs(cfg: EncoderConfig) -> dict[str, TensorSpec]:
+    return expected_specs(lambda: StyleEncoder(cfg))
+
+
+def _spec_of(t: Any) -> tuple[tuple[int, ...], bool]:
+    """(shape, floating) of a tensor or of a (shape, dtype-string) pair read from a file header."""
+    if isinstance(t, torch.Tensor):
+        return tuple(t.shape), t.is_floating_point()
+    shape, dtype = t
+    return tuple(shape), str(dtype).upper().startswith(("F", "BF"))
+
+
+def describe_spec_problems(expected: Mapping[str, TensorSpec], found: Mapping[str, Any]) -> list[str]:
+    """Missing, unexpected, wrong-shape and wrong-type entries of ``found`` (tensors, or
+    (shape, dtype) pairs from a file header) against ``expected``."""
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    shapes, dtypes = [], []
+    for k, spec in expected.items():
+        if k not in found:
+            continue
+        shape, floating = _spec_of(found[k])
+        if shape != spec.shape:
+            shapes.append(f"{k} {shape} (expected {spec.shape})")
+        elif floating != spec.floating:
+            dtypes.append(f"{k} ({'floating point' if floating else 'integer'}; expected "
+                          f"{'floating point' if spec.floating else 'integer'})")
 
     def fmt(title: str, items: list[str]) -> str:
         more = f" (+{len(items) - 6} more)" if len(items) > 6 else ""
@@ -115,7 +155,33 @@ def describe_key_problems(module: nn.Module, state_dict: Mapping[str, torch.Tens
         problems.append(fmt(f"{len(unexpected)} unexpected key(s)", unexpected))
     if shapes:
         problems.append(fmt(f"{len(shapes)} shape mismatch(es)", shapes))
+    if dtypes:
+        problems.append(fmt(f"{len(dtypes)} wrong tensor type(s)", dtypes))
     return problems
+
+
+def describe_key_problems(module: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> list[str]:
+    own = {k: TensorSpec(tuple(v.shape), v.is_floating_point()) for k, v in module.state_dict().items()}
+    return describe_spec_problems(own, state_dict)
+
+
+def nonfinite_tensors(state_dict: Mapping[str, torch.Tensor]) -> list[str]:
+    """Names of the floating-point tensors holding NaN or infinity."""
+    return [k for k, v in state_dict.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+
+
+def check_weights(expected: Mapping[str, TensorSpec], state_dict: Mapping[str, torch.Tensor], where: str,
+                  what: str = "weights") -> None:
+    """Names, shapes, types and finiteness of ``state_dict`` (official key layout, normalised)
+    against the expected entries; a :class:`CheckpointError` that says what is wrong."""
+    problems = describe_spec_problems(expected, state_dict)
+    if problems:
+        raise CheckpointError(f"{where}: the {what} do not fit the network: " + "; ".join(problems))
+    bad = nonfinite_tensors(state_dict)
+    if bad:
+        more = f" (+{len(bad) - 6} more)" if len(bad) > 6 else ""
+        raise CheckpointError(f"{where}: the {what} hold NaN or infinite values ({len(bad)} tensor(s): "
+                              f"{', '.join(bad[:6])}{more}): the model is damaged")
 
 
 def load_official_state_dict(module: nn.Module, state_dict: Mapping[str, torch.Tensor],
@@ -159,6 +225,23 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             f"{', '.join(map(str, bad[:5]))})"
         )
     return dict(obj)
+
+
+MAX_OPT_TXT_BYTES = 1 << 20
+
+
+def read_opt_txt(path: str | Path) -> str:
+    """The text of an ``opt.txt``: a regular file (a FIFO or a device is refused, never
+    waited on) of at most 1 MB."""
+    from spade_studio.imageio import read_regular_file
+
+    try:
+        data = read_regular_file(path, MAX_OPT_TXT_BYTES, what="options file")
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise CheckpointError(str(exc)) from None
+    return data.decode("utf-8", errors="replace")
 
 
 def _parse_value(text: str) -> Any:
@@ -224,10 +307,17 @@ def infer_options(sd: Mapping[str, torch.Tensor], dataset: str | None) -> tuple[
         raise CheckpointError(
             "not a SPADE generator state dict (no fc.weight / head_0.conv_0 / head_0.norm_0.mlp_shared.0.weight)"
         )
+    if head.dim() != 4 or mlp.dim() != 4 or fc.dim() not in (2, 4) or head.shape[0] < 16 or head.shape[0] % 16:
+        raise CheckpointError(
+            f"not a SPADE generator state dict (head_0.conv_0 {tuple(head.shape)}, fc {tuple(fc.shape)}, "
+            f"mlp_shared {tuple(mlp.shape)} have shapes no SPADE generator has)"
+        )
     ngf = head.shape[0] // 16
     use_vae = fc.dim() == 2
     semantic_nc = mlp.shape[1]
     k = mlp.shape[-1]
+    if semantic_nc < 2 or mlp.shape[0] < 1:
+        raise CheckpointError(f"head_0.norm_0.mlp_shared.0.weight {tuple(mlp.shape)}: not a SPADE generator")
     spectral = "head_0.conv_0.weight_orig" in sd
     bn = "head_0.norm_0.param_free_norm.running_mean" in sd
     most = any(key.startswith("up_4.") for key in sd)
@@ -265,7 +355,9 @@ def infer_options(sd: Mapping[str, torch.Tensor], dataset: str | None) -> tuple[
     if use_vae:
         opt["z_dim"] = fc.shape[1]
         cells = fc.shape[0] // (16 * ngf)
-        cfg = generator_config_from_official(opt)
+        if cells < 1 or fc.shape[0] % (16 * ngf):
+            raise CheckpointError(f"fc.weight {tuple(fc.shape)} does not fit ngf {ngf} (16 * ngf * cells rows)")
+        cfg = generator_config_from_official(opt, mlp.shape[0])
         sh, sw = cfg.latent_hw
         if sh * sw != cells:
             # find a crop size that gives the stored latent grid with the preset aspect ratio
@@ -298,36 +390,39 @@ def load_official(path: str | Path, dataset: str | None = None) -> OfficialCheck
             notes.append("opt.pkl ignored (never unpickled); settings inferred from the weights")
     else:
         g_file = path
-    g_sd = read_state_dict(g_file)
+    g_sd = normalize_keys(read_state_dict(g_file))
     if opt_file is not None:
-        try:
-            opts = parse_opt_txt(opt_file.read_text(encoding="utf-8", errors="replace"))
-        except OSError as exc:
-            raise CheckpointError(f"{opt_file}: cannot read: {exc}") from None
+        opts = parse_opt_txt(read_opt_txt(opt_file))
         mode = str(opts.get("dataset_mode", dataset or "coco"))
         base = dict(DATASET_PRESETS.get(mode, {}))
         base.update({k: v for k, v in opts.items() if v is not None})
         opts = base
         opts["dataset_mode"] = mode
         mlp = g_sd.get("head_0.norm_0.mlp_shared.0.weight")
-        if mlp is not None:
+        if mlp is not None and mlp.dim() >= 1:
             opts["spade_hidden"] = mlp.shape[0]
     else:
-        opts, inferred = infer_options(g_sd, dataset)
+        try:
+            opts, inferred = infer_options(g_sd, dataset)
+        except (ConfigError, CheckpointError) as exc:
+            raise CheckpointError(f"{g_file}: {exc}") from None
         notes += inferred
     try:
         gcfg = generator_config_from_official(opts, _spade_hidden(opts))
-    except ConfigError as exc:
+    except (ConfigError, TypeError, ValueError, OverflowError) as exc:
         raise CheckpointError(f"{opt_file or g_file}: {exc}") from None
-    # the strict load is the real compatibility check
-    load_official_state_dict(SPADEGenerator(gcfg), g_sd, where=str(g_file))
+    # names, shapes, types and finiteness against the configuration, before anything is built
+    check_weights(generator_specs(gcfg), g_sd, str(g_file), "generator weights")
     ecfg = None
     e_sd = None
     if e_file is not None:
-        e_sd = read_state_dict(e_file)
+        e_sd = normalize_keys(read_state_dict(e_file))
         crop = 256 if gcfg.crop_size < 256 else gcfg.crop_size
-        ecfg = encoder_config_from_official(opts, crop)
-        load_official_state_dict(StyleEncoder(ecfg), e_sd, where=str(e_file))
+        try:
+            ecfg = encoder_config_from_official(opts, crop)
+        except (ConfigError, TypeError, ValueError, OverflowError) as exc:
+            raise CheckpointError(f"{opt_file or e_file}: {exc}") from None
+        check_weights(encoder_specs(ecfg), e_sd, str(e_file), "encoder weights")
         if not gcfg.use_vae:
             notes.append("an encoder file is present but the generator does not take z: encoder ignored")
             ecfg, e_sd = None, None
@@ -336,7 +431,7 @@ def load_official(path: str | Path, dataset: str | None = None) -> OfficialCheck
 
 
 __all__ = [
-    "CheckpointError", "DATASET_PRESETS", "OfficialCheckpoint", "SPADENormConfig", "build_encoder",
-    "build_generator", "infer_options", "load_official", "load_official_state_dict", "normalize_keys",
-    "parse_opt_txt", "read_state_dict",
+    "CheckpointError", "DATASET_PRESETS", "OfficialCheckpoint", "SPADENormConfig", "TensorSpec", "build_encoder",
+    "build_generator", "check_weights", "encoder_specs", "generator_specs", "infer_options", "load_official",
+    "load_official_state_dict", "normalize_keys", "parse_opt_txt", "read_opt_txt", "read_state_dict",
 ]

@@ -11,7 +11,7 @@ import torch
 
 from spade_studio.labels import LabelError
 
-from .checkpoint import ModelBundle, load_any
+from .checkpoint import ModelBundle, load_any, validate_bundle
 from .encoder import StyleEncoder
 from .fast import FastGenerator, optimize_for_inference
 from .generator import SPADEGenerator
@@ -67,6 +67,47 @@ def resolve_precision(requested: str, device: torch.device) -> str:
 
 
 
+class CanvasTooLargeError(LabelError):
+    """A canvas that would need more memory to render than is available; the message says
+    the largest size that fits."""
+
+
+FALLBACK_MEMORY_BYTES = 4 << 30  # when the available memory cannot be read
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes a render may use on ``device``: free GPU memory for CUDA, else the system's
+    ``MemAvailable`` (Linux), else half the physical memory, else 4 GB."""
+    if device.type == "cuda":
+        try:
+            return int(torch.cuda.mem_get_info(device)[0])
+        except (RuntimeError, AssertionError):
+            return FALLBACK_MEMORY_BYTES
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")) // 2
+    except (AttributeError, ValueError, OSError):
+        return FALLBACK_MEMORY_BYTES
+
+
+def estimate_render_bytes(cfg, h: int, w: int) -> int:
+    """Peak memory of rendering an ``h x w`` canvas (padded size), beyond the weights.
+
+    The full-resolution level dominates: the SPADE layers' shared activations (hidden
+    channels, twice), the last block's features and their gamma / beta (4 x its width), the
+    one-hot semantics, and a few planes of indices and the image. Measured on the bundled
+    model (ngf 16, hidden 32, 15 classes): about 600 bytes per pixel, which this gives."""
+    final_nc = cfg.ngf // 2 if cfg.num_upsampling_layers == "most" else cfg.ngf
+    floats_per_px = 2 * cfg.spade.hidden + 4 * final_nc + cfg.semantic_nc + 16
+    return int(4 * floats_per_px * h * w)
+
+
 @dataclass
 class RenderResult:
     image: np.ndarray  # [H, W, 3] uint8
@@ -91,14 +132,18 @@ class Synthesizer:
 
     def __init__(self, model: str | os.PathLike | ModelBundle | None = None, device: str = "auto",
                  dataset: str | None = None, threads: int | None = None, precision: str = "fp32",
-                 fast: bool = True) -> None:
+                 fast: bool = True, memory_budget: int | None = None) -> None:
         if model is None:
             from spade_studio.paths import default_model_path
 
             model = default_model_path()
             if model is None:
                 raise CheckpointError("no bundled default model in this build; pass a model file (--model)")
+        if isinstance(model, ModelBundle):
+            validate_bundle(model, model.provenance.get("path") or "model")
         self.bundle = model if isinstance(model, ModelBundle) else load_any(model, dataset)
+        # bytes a render may use (None: the memory available at each render)
+        self.memory_budget = memory_budget
         self.source = str(model) if not isinstance(model, ModelBundle) else model.provenance.get("path", "")
         self.device = pick_device(device)
         self.precision = resolve_precision(precision, self.device)
@@ -173,6 +218,24 @@ class Synthesizer:
             )
         return ph, pw, notes
 
+    def check_memory(self, h: int, w: int, where: str = "label map") -> None:
+        """Refuse (:class:`CanvasTooLargeError`) a canvas whose render would not fit in memory,
+        saying the largest canvas of the same shape that would."""
+        ph, pw, _ = self.plan_size(h, w)
+        need = estimate_render_bytes(self.config, ph, pw)
+        have = self.memory_budget if self.memory_budget is not None else int(available_memory(self.device) * 0.85)
+        if need <= have:
+            return
+        s = self.stride
+        scale = (max(have, 0) / need) ** 0.5
+        fw, fh = max(s, int(w * scale) // s * s), max(s, int(h * scale) // s * s)
+        gb = 1024**3
+        raise CanvasTooLargeError(
+            f"{where}: a {w}x{h} canvas needs about {need / gb:.1f} GB to render, "
+            f"{have / gb:.1f} GB {'allowed' if self.memory_budget is not None else 'available'} on "
+            f"{self.device.type}: the largest canvas of this shape that fits is about {fw}x{fh}"
+        )
+
     # -- style -----------------------------------------------------------------------------
     def random_z(self, seed: int, n: int = 1) -> torch.Tensor:
         g = torch.Generator().manual_seed(int(seed))
@@ -211,6 +274,7 @@ class Synthesizer:
         if instance is not None and np.asarray(instance).shape != (h, w):
             raise LabelError(f"instance map {np.asarray(instance).shape[::-1]} does not match label map {(w, h)}")
         self.check_labels(label, where)
+        self.check_memory(h, w, where)
         notes: list[str] = []
         if self.config.use_vae:
             if z is None:

@@ -1,0 +1,592 @@
+"""Issue 13, "Data and resources" (items 1-10): every bad input is refused before it costs
+memory, with one documented error naming the file; no run folder has two trainers; only
+regular files are read or replaced."""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import os
+import resource
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from spade_studio.cli import main
+from spade_studio.imageio import atomic_write, write_image, write_label_map
+from spade_studio.labels import LabelError, LabelSet
+from spade_studio.model.checkpoint import load_model_file, save_model
+from spade_studio.model.config import GeneratorConfig
+from spade_studio.model.generator import SPADEGenerator
+from spade_studio.model.official import CheckpointError, load_official
+from tests.conftest import make_tiny_bundle
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(argv, capsys, timeout=120.0):
+    """``main(argv)`` in a thread (a hang fails the test instead of blocking the suite)."""
+    box: dict = {}
+
+    def target():
+        try:
+            box["rc"] = main([str(a) for a in argv])
+        except SystemExit as exc:  # argparse
+            box["rc"] = exc.code
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(timeout)
+    assert not t.is_alive(), f"{argv} still running after {timeout} s (hang)"
+    out, err = capsys.readouterr()
+    return box.get("rc"), out, err
+
+
+def assert_one_line_error(rc, err, *needles):
+    assert rc == 1, err
+    lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, err
+    for leaked in ("ZeroDivisionError", "OverflowError", "TypeError", "invalid literal", "negative dimension",
+                   "KeyError", "AttributeError", "Traceback"):
+        assert leaked not in err, err
+    for n in needles:
+        assert n in lines[0], lines[0]
+    return lines[0]
+
+
+# -------------------------------------------------------------------------------------------
+# official folders for the tests: a tiny generator's .pth (+ opt.txt)
+# -------------------------------------------------------------------------------------------
+TINY_OPT = {"dataset_mode": "custom", "label_nc": 5, "contain_dontcare_label": False, "no_instance": True,
+            "ngf": 4, "crop_size": 64, "aspect_ratio": 1.0, "norm_G": "spectralspadebatch3x3",
+            "num_upsampling_layers": "normal", "use_vae": False}
+
+
+def official_folder(tmp_path: Path, opt_over: dict | None = None, opt_text: str | None = None,
+                    mutate=None, name="ckpt") -> Path:
+    d = tmp_path / name
+    d.mkdir()
+    cfg = GeneratorConfig(label_nc=5, ngf=4, crop_size=64, use_instance=False)
+    from spade_studio.model.config import SPADENormConfig
+
+    cfg = cfg.with_(spade=SPADENormConfig("batch", 3, 16))
+    sd = SPADEGenerator(cfg).state_dict()
+    if mutate:
+        mutate(sd)
+    torch.save(sd, d / "latest_net_G.pth")
+    opts = dict(TINY_OPT)
+    opts.update(opt_over or {})
+    text = opt_text if opt_text is not None else "".join(f"{k}: {v}\n" for k, v in opts.items())
+    if text is not False:
+        (d / "opt.txt").write_text(text)
+    return d
+
+
+def test_tiny_official_folder_loads(tmp_path):
+    ck = load_official(official_folder(tmp_path))
+    assert ck.generator.ngf == 4 and ck.generator.label_nc == 5
+
+
+# -------------------------------------------------------------------------------------------
+# item 1: one trainer per run folder
+# -------------------------------------------------------------------------------------------
+def _train_config(tmp_path, out):
+    from trainer.config import TrainConfig
+
+    return TrainConfig(data=str(tmp_path / "no-data"), out=str(out), device="cpu")
+
+
+def test_item1_second_trainer_on_same_out_is_refused_naming_the_owner(tmp_path):
+    from trainer.errors import TrainError
+    from trainer.lock import RunLock
+    from trainer.loop import train
+
+    out = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; sys.path.insert(0, sys.argv[2]); from trainer.lock import RunLock; "
+         "RunLock(sys.argv[1]).acquire(); print('locked', flush=True); time.sleep(120)", str(out), str(ROOT)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(TrainError) as ei:
+            train(_train_config(tmp_path, out))
+        msg = str(ei.value)
+        assert f"pid {holder.pid}" in msg and str(out) in msg and "in use" in msg
+        # the refusal touched nothing of the owner's
+        assert json.loads((out / "trainer.lock").read_text())["pid"] == holder.pid
+    finally:
+        holder.kill()  # a crash (SIGKILL) must not leave the lock stuck
+        holder.wait()
+    with RunLock(out):
+        assert json.loads((out / "trainer.lock").read_text())["pid"] == os.getpid()
+    assert not (out / "trainer.lock").exists()
+
+
+def test_item1_lock_in_process_and_stale_lock_file(tmp_path):
+    from trainer.errors import TrainError
+    from trainer.lock import RunLock
+    from trainer.loop import train
+
+    out = tmp_path / "run"
+    with RunLock(out):
+        with pytest.raises(TrainError, match=f"pid {os.getpid()}"):
+            RunLock(out).acquire()
+        with pytest.raises(TrainError, match="in use"):
+            train(_train_config(tmp_path, out))
+    # a lock file left by a dead trainer (no lock held) is not in the way
+    (out / "trainer.lock").write_text(json.dumps({"pid": 999999, "host": "x", "started": 0}))
+    with pytest.raises(TrainError, match="no such data folder"):
+        train(_train_config(tmp_path, out))
+    assert not (out / "trainer.lock").exists()
+
+
+# -------------------------------------------------------------------------------------------
+# item 2: validate before allocating
+# -------------------------------------------------------------------------------------------
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@pytest.mark.parametrize("ngf,needles", [(400, ("opt.txt", "ngf 400", "1..256")),
+                                         (200, ("latest_net_G.pth", "shape mismatch", "expected (3200"))])
+def test_item2_opt_txt_big_ngf_is_refused_fast_without_building(tmp_path, monkeypatch, capsys, ngf, needles):
+    import spade_studio.model.generator as gen
+
+    folder = official_folder(tmp_path, {"ngf": ngf})
+    built = []
+    real_init = gen.SPADEGenerator.__init__
+
+    def spy(self, cfg):
+        built.append(torch.empty(0).device.type)
+        real_init(self, cfg)
+
+    monkeypatch.setattr(gen.SPADEGenerator, "__init__", spy)
+    before = _peak_mb()
+    t0 = time.perf_counter()
+    rc, _, err = run_cli(["info", folder], capsys, timeout=60)
+    took = time.perf_counter() - t0
+    assert_one_line_error(rc, err, *needles)
+    assert took < 20, took
+    assert _peak_mb() - before < 1500
+    assert all(d == "meta" for d in built), built  # shapes were computed without real weights
+
+
+@pytest.mark.parametrize("where", ["opt.txt", "safetensors"])
+def test_item2_ngf_100000_is_refused_by_its_limit(tmp_path, capsys, where):
+    if where == "opt.txt":
+        path = official_folder(tmp_path, {"ngf": 100000})
+    else:
+        path = _doctored_model(tmp_path, gen_over={"ngf": 100000})
+    rc, _, err = run_cli(["info", path], capsys, timeout=60)
+    assert_one_line_error(rc, err, "ngf 100000", "1..256", str(path.name))
+
+
+# -------------------------------------------------------------------------------------------
+# model files with doctored metadata / tensors
+# -------------------------------------------------------------------------------------------
+def _doctored_model(tmp_path: Path, gen_over=None, meta_over=None, label_set=None, drop=None, add=None,
+                    reshape=None, nan=None, name="m.safetensors") -> Path:
+    from safetensors.torch import save_file
+
+    good = save_model(make_tiny_bundle(use_vae=False), tmp_path / "good.safetensors")
+    from safetensors import safe_open
+
+    with safe_open(str(good), framework="pt") as f:
+        meta = dict(f.metadata())
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    g = json.loads(meta["generator"])
+    g.update(gen_over or {})
+    meta["generator"] = json.dumps(g)
+    if label_set is not None:
+        meta["label_set"] = json.dumps(label_set)
+    meta.update(meta_over or {})
+    for k in drop or []:
+        del tensors[k]
+    tensors.update(add or {})
+    for k, shape in (reshape or {}).items():
+        tensors[k] = torch.zeros(shape)
+    if nan:
+        tensors[nan] = tensors[nan].clone()
+        tensors[nan].view(-1)[0] = float("nan")
+    path = tmp_path / name
+    save_file(tensors, str(path), metadata=meta)
+    return path
+
+
+def test_good_doctored_model_is_fine(tmp_path, capsys):
+    rc, out, err = run_cli(["info", _doctored_model(tmp_path)], capsys)
+    assert rc == 0, err
+
+
+# -------------------------------------------------------------------------------------------
+# item 3: the memory a canvas needs is estimated before rendering
+# -------------------------------------------------------------------------------------------
+def test_item3_render_memory_estimate_and_refusal(tmp_path):
+    from spade_studio.model.synthesize import CanvasTooLargeError, Synthesizer, estimate_render_bytes
+
+    s = Synthesizer(ROOT / "resources" / "models" / "landscape.safetensors", device="cpu")
+    need = estimate_render_bytes(s.config, 4096, 4096)
+    assert 8e9 < need < 16e9  # measured: about 12 GB
+    assert 2e9 < estimate_render_bytes(s.config, 2048, 2048) < 4.5e9
+    s.memory_budget = 2 << 30
+    with pytest.raises(CanvasTooLargeError) as ei:
+        s.render(np.zeros((4096, 4096), np.uint8), seed=0, where="big.png")
+    msg = str(ei.value)
+    assert "big.png" in msg and "4096x4096" in msg and "GB" in msg and "largest canvas" in msg
+    fits = msg.rsplit("about ", 1)[1].split("x")
+    fw, fh = int(fits[0]), int(fits[1])
+    assert 1024 <= fw <= 2048 and fw == fh
+    assert estimate_render_bytes(s.config, fh, fw) <= s.memory_budget
+    s.check_memory(fh, fw)  # the size it names does fit
+    assert isinstance(ei.value, LabelError)  # the documented vocabulary
+
+
+def test_item3_available_memory_and_cli_message(tmp_path, monkeypatch, capsys):
+    import spade_studio.model.synthesize as syn
+
+    assert syn.available_memory(torch.device("cpu")) > 0
+    monkeypatch.setattr(syn, "available_memory", lambda device: 1 << 30)
+    lab = tmp_path / "big.png"
+    write_label_map(lab, np.zeros((3000, 3000), np.uint8))
+    rc, _, err = run_cli(["render", lab, "-o", tmp_path / "o.png", "--model",
+                          ROOT / "resources" / "models" / "landscape.safetensors", "--device", "cpu"], capsys)
+    assert_one_line_error(rc, err, "big.png", "3000x3000", "largest canvas")
+    assert not (tmp_path / "o.png").exists()
+
+
+# -------------------------------------------------------------------------------------------
+# item 4: only regular files are read; no wait can hang
+# -------------------------------------------------------------------------------------------
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_item4_fifo_opt_txt_does_not_hang_info(tmp_path, capsys):
+    folder = official_folder(tmp_path, opt_text=False)
+    os.mkfifo(folder / "opt.txt")
+    rc, _, err = run_cli(["info", folder], capsys, timeout=30)
+    assert_one_line_error(rc, err, "opt.txt", "FIFO")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_item4_fifo_label_map_model_and_style_do_not_hang(tmp_path, capsys):
+    fifo = tmp_path / "map.png"
+    os.mkfifo(fifo)
+    rc, _, err = run_cli(["render", fifo, "-o", tmp_path / "o.png", "--device", "cpu"], capsys, timeout=30)
+    assert_one_line_error(rc, err, "map.png", "FIFO")
+    model = tmp_path / "m.safetensors"
+    os.mkfifo(model)
+    rc, _, err = run_cli(["info", model], capsys, timeout=30)
+    assert_one_line_error(rc, err, "m.safetensors", "FIFO")
+    from spade_studio.imageio import ImageReadError, read_rgb
+
+    with pytest.raises(ImageReadError, match="FIFO"):
+        read_rgb(fifo)
+
+
+# -------------------------------------------------------------------------------------------
+# item 5: stale temp files are removed at the next start
+# -------------------------------------------------------------------------------------------
+def test_item5_stale_temp_files_removed_at_next_start(tmp_path):
+    from trainer.errors import TrainError
+    from trainer.loop import train
+
+    out = tmp_path / "run"
+    (out / "checkpoints").mkdir(parents=True)
+    big = out / "checkpoints" / ".ckpt_00001000.pt.k3j2h1.tmp"
+    big.write_bytes(b"\0" * 1000)
+    small = [out / f".config.json.{i}abc.tmp" for i in range(3)]
+    for p in small:
+        p.write_text("{}")
+    keep = out / "checkpoints" / "notes.txt"
+    keep.write_bytes(b"x")
+    with pytest.raises(TrainError, match="no such data folder"):
+        train(_train_config(tmp_path, out))
+    assert not big.exists() and not any(p.exists() for p in small)
+    assert keep.exists()
+
+
+def test_item5_interrupted_atomic_write_leaves_no_temp(tmp_path, monkeypatch):
+    def boom(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(tmp_path / "f.bin", b"abc")
+    assert list(tmp_path.iterdir()) == []
+
+
+# -------------------------------------------------------------------------------------------
+# item 6: NaN weights
+# -------------------------------------------------------------------------------------------
+def test_item6_nan_weights_are_refused(tmp_path, capsys):
+    path = _doctored_model(tmp_path, nan="G.conv_img.weight")
+    with pytest.raises(CheckpointError, match="NaN"):
+        load_model_file(path)
+    lab = tmp_path / "l.png"
+    write_label_map(lab, np.zeros((64, 64), np.uint8))
+    rc, _, err = run_cli(["render", lab, "-o", tmp_path / "o.png", "--model", path, "--device", "cpu"], capsys)
+    assert_one_line_error(rc, err, "m.safetensors", "NaN", "conv_img.weight")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_item6_nan_in_official_pth_and_in_a_bundle(tmp_path):
+    def poison(sd):
+        sd["fc.weight"].view(-1)[3] = float("inf")
+
+    with pytest.raises(CheckpointError, match="NaN or infinite"):
+        load_official(official_folder(tmp_path, mutate=poison))
+    from spade_studio.model.synthesize import Synthesizer
+
+    b = make_tiny_bundle(use_vae=False)
+    b.G_state_dict["fc.bias"][0] = float("nan")
+    with pytest.raises(CheckpointError, match="NaN"):
+        Synthesizer(b, device="cpu")
+
+
+# -------------------------------------------------------------------------------------------
+# item 7: inconsistent model files, refused by info as by render
+# -------------------------------------------------------------------------------------------
+def _ls(n, name="t"):
+    return {"name": name, "labels": [{"id": i, "name": f"c{i}", "color": [i, i, i]} for i in range(n)]}
+
+
+def _two_component_colour():
+    d = _ls(15)
+    d["labels"][4]["color"] = [10, 20]
+    return d
+
+
+INCONSISTENT = {
+    "empty label set": (dict(label_set={"name": "e", "labels": []}), "empty"),
+    "3 labels for 15 classes": (dict(label_set=_ls(3)), "15 classes"),
+    "colour with 2 components": (dict(label_set=_two_component_colour()), "colour"),
+    "label id outside": (dict(label_set={**_ls(15), "labels": _ls(15)["labels"] + [
+        {"id": 40, "name": "x", "color": [1, 2, 3]}]}), "40"),
+    "missing tensor": (dict(drop=["G.conv_img.bias"]), "missing"),
+    "extra tensor": (dict(add={"G.extra.weight": torch.zeros(3)}), "unexpected"),
+    "wrong shape": (dict(reshape={"G.conv_img.weight": (3, 4, 1, 1)}), "shape"),
+    "integer weights": (dict(add={"G.conv_img.bias": torch.zeros(3, dtype=torch.int64)}), "type"),
+    "z_dim -5": (dict(gen_over={"z_dim": -5}), "z_dim -5"),
+    "unknown norm": (dict(gen_over={"spade": {"param_free_norm": "group", "kernel_size": 3, "hidden": 128}}),
+                     "group"),
+    "list ngf": (dict(gen_over={"ngf": [4]}), "ngf"),
+    "non-numeric format version": (dict(meta_over={"format_version": "one"}), "format version"),
+    "aspect 0": (dict(gen_over={"aspect_ratio": 0}), "aspect_ratio"),
+    "huge crop": (dict(gen_over={"crop_size": 10**30}), "crop_size"),
+    "label_nc 1e400": (dict(meta_over={"generator": '{"label_nc": 1e400}'}), "label_nc"),
+    "stray tensor": (dict(add={"X.w": torch.zeros(1)}), "outside"),
+}
+
+
+@pytest.mark.parametrize("case", list(INCONSISTENT))
+def test_item7_inconsistent_model_files_are_refused_by_info_and_render(tmp_path, capsys, case):
+    kw, needle = INCONSISTENT[case]
+    path = _doctored_model(tmp_path, **kw)
+    rc, _, err = run_cli(["info", path], capsys)
+    assert_one_line_error(rc, err, str(path), needle)
+    lab = tmp_path / "l.png"
+    write_label_map(lab, np.zeros((64, 64), np.uint8))
+    rc, _, err = run_cli(["render", lab, "-o", tmp_path / "o.png", "--model", path, "--device", "cpu"], capsys)
+    assert_one_line_error(rc, err, str(path), needle)
+
+
+def test_item7_label_set_colour_needs_three_components():
+    with pytest.raises(LabelError, match="colour"):
+        LabelSet.from_dict(_two_component_colour())
+
+
+# -------------------------------------------------------------------------------------------
+# item 8: one error vocabulary (the fuzz properties are in test_fuzz.py)
+# -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("opt,needle", [
+    ({"aspect_ratio": 0}, "aspect_ratio"),
+    ({"label_nc": "1e400"}, "label_nc"),
+    ({"crop_size": "9" * 400}, "crop_size"),
+    ({"z_dim": -5, "use_vae": True}, "z_dim"),
+    ({"norm_G": "spectralspadegroup3x3"}, "group"),
+    ({"num_upsampling_layers": "lots"}, "num_upsampling_layers"),
+    ({"label_nc": "many"}, "label_nc"),
+    ({"semantic_nc": 1e400}, "semantic_nc"),
+])
+def test_item8_opt_txt_values_give_checkpoint_errors_naming_the_file(tmp_path, capsys, opt, needle):
+    folder = official_folder(tmp_path, opt)
+    rc, _, err = run_cli(["info", folder], capsys)
+    assert_one_line_error(rc, err, "opt.txt", needle)
+
+
+def test_item8_pth_shapes_without_opt_txt(tmp_path, capsys):
+    def shrink(sd):  # head conv narrower than 16: ngf 0 in the shape inference
+        sd["head_0.conv_0.weight_orig"] = torch.zeros(8, 8, 3, 3)
+
+    folder = official_folder(tmp_path, opt_text=False, mutate=shrink)
+    rc, _, err = run_cli(["info", folder], capsys)
+    assert_one_line_error(rc, err, "latest_net_G.pth")
+
+    def odd_fc(sd):
+        sd["fc.weight"] = torch.zeros(7, 256)  # a VAE fc whose rows are not 16 * ngf * cells
+
+    folder = official_folder(tmp_path, opt_text=False, mutate=odd_fc, name="c2")
+    rc, _, err = run_cli(["info", folder], capsys)
+    assert_one_line_error(rc, err, "latest_net_G.pth")
+
+
+# -------------------------------------------------------------------------------------------
+# item 9: output paths
+# -------------------------------------------------------------------------------------------
+def _special_file(tmp_path: Path) -> tuple[Path, str]:
+    """A character device if this process may make one, else a FIFO."""
+    p = tmp_path / "dev"
+    try:
+        os.mknod(p, stat.S_IFCHR | 0o600, os.makedev(1, 3))
+        return p, "character device"
+    except (OSError, AttributeError):
+        os.mkfifo(p)
+        return p, "FIFO"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_item9_special_files_are_never_replaced(tmp_path, capsys):
+    target, kind = _special_file(tmp_path)
+    with pytest.raises(OSError, match=kind):
+        atomic_write(target, b"data")
+    assert not stat.S_ISREG(os.stat(target).st_mode)
+    with pytest.raises(OSError, match="a folder, not a regular file"):
+        atomic_write(tmp_path, b"x")
+    lab = tmp_path / "l.png"
+    write_label_map(lab, np.zeros((64, 64), np.uint8))
+    tiny = save_model(make_tiny_bundle(use_vae=False), tmp_path / "t.safetensors")
+    rc, _, err = run_cli(["render", lab, "-o", target, "--model", tiny, "--device", "cpu"], capsys)
+    assert_one_line_error(rc, err, str(target), kind)
+    assert not stat.S_ISREG(os.stat(target).st_mode)
+    rc, _, err = run_cli(["convert", official_folder(tmp_path), "-o", target], capsys)
+    assert_one_line_error(rc, err, str(target), kind)
+    assert not stat.S_ISREG(os.stat(target).st_mode)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+def test_item9_dev_full_is_not_taken_for_a_folder(tmp_path, capsys):
+    lab = tmp_path / "l.png"
+    write_label_map(lab, np.zeros((64, 64), np.uint8))
+    tiny = save_model(make_tiny_bundle(use_vae=False), tmp_path / "t.safetensors")
+    rc, _, err = run_cli(["render", lab, "-o", "/dev/full", "--model", tiny, "--device", "cpu"], capsys)
+    assert_one_line_error(rc, err, "/dev/full", "character device")
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
+def test_item9_full_disk_names_the_path(tmp_path, monkeypatch, capsys):
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    target = tmp_path / "out" / "img.png"
+    with pytest.raises(OSError) as ei:
+        atomic_write(target, b"x" * 100)
+    assert str(target) in str(ei.value) and ei.value.errno == errno.ENOSPC
+    assert list((tmp_path / "out").iterdir()) == []
+    monkeypatch.undo()
+    lab = tmp_path / "l.png"
+    write_label_map(lab, np.zeros((64, 64), np.uint8))
+    model = save_model(make_tiny_bundle(use_vae=False), tmp_path / "t.safetensors")
+    monkeypatch.setattr(os, "fsync", full)
+    rc, _, err = run_cli(["render", lab, "-o", target, "--model", model, "--device", "cpu"], capsys)
+    line = assert_one_line_error(rc, err, str(target), "No space left")
+    assert ".tmp" not in line
+
+
+def test_item9_read_only_folder_names_the_target(tmp_path, monkeypatch):
+    import tempfile
+
+    def denied(prefix="", suffix="", dir=None):
+        raise PermissionError(errno.EACCES, "Permission denied", os.path.join(dir, prefix + "x7f3a" + suffix))
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    target = tmp_path / "ro" / "img.png"
+    with pytest.raises(PermissionError) as ei:
+        atomic_write(target, b"x")
+    msg = str(ei.value)
+    assert str(target) in msg and ".tmp" not in msg and "cannot write in" in msg
+    with pytest.raises(CheckpointError, match="t.safetensors") as ei:
+        save_model(make_tiny_bundle(use_vae=False), tmp_path / "ro" / "t.safetensors")
+    assert ".tmp" not in str(ei.value)
+
+
+# -------------------------------------------------------------------------------------------
+# item 10: check-data
+# -------------------------------------------------------------------------------------------
+def _paired(tmp_path: Path, n: int = 3) -> Path:
+    root = tmp_path / "data"
+    for i in range(n):
+        write_image(root / "images" / f"p{i}.png", np.full((16, 16, 3), 100, np.uint8))
+        write_label_map(root / "labels" / f"p{i}.png", np.full((16, 16), 1, np.uint8))
+    return root
+
+
+def test_item10_unreadable_labels_folder_is_a_permission_problem(tmp_path, monkeypatch, capsys):
+    from trainer.datacheck import check_data
+
+    root = _paired(tmp_path)
+    labels = root / "labels"
+    real = os.scandir
+
+    def scandir(path="."):
+        if Path(path) == labels:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    report = check_data(root, label_nc=3)
+    kinds = [p.kind for p in report.problems]
+    assert "unreadable_folder" in kinds
+    assert "unmatched_image" not in kinds  # not "image has no label map" for every image
+    assert report.fatal
+    text = report.to_text()
+    assert "permission" in text.lower() and "labels" in text
+    rc, out, _ = run_cli(["check-data", root, "--label-nc", "3"], capsys)
+    assert rc == 1 and "permission" in out.lower() and "image has no label map" not in out
+
+
+@pytest.mark.parametrize("n", [0, -5, 100000])
+def test_item10_label_nc_out_of_range_is_refused(tmp_path, capsys, n):
+    from trainer.datacheck import check_data
+
+    root = _paired(tmp_path)
+    report = check_data(root, label_nc=n)
+    assert report.fatal and f"label_nc {n}" in report.to_text()
+    rc, out, _ = run_cli(["check-data", root, "--label-nc", n], capsys)
+    assert rc == 1 and f"label_nc {n}" in out
+
+
+def test_item10_progress_for_large_folders(tmp_path):
+    from trainer.cli import CheckProgress
+    from trainer.datacheck import check_data
+
+    calls = []
+    check_data(_paired(tmp_path, 4), label_nc=3, on_progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    pipe = io.StringIO()
+    p = CheckProgress(pipe, every=1000)
+    for i in range(1, 2501):
+        p(i, 2500)
+    assert pipe.getvalue().splitlines() == ["checking pairs: 1000/2500", "checking pairs: 2000/2500",
+                                            "checking pairs: 2500/2500"]
+    small = io.StringIO()
+    for i in range(1, 11):
+        CheckProgress(small, every=1000)(i, 10)
+    assert small.getvalue() == ""  # small folders, not a terminal: silent
+    tty = Tty()
+    p = CheckProgress(tty, tty_every=50)
+    for i in range(1, 101):
+        p(i, 100)
+    assert tty.getvalue() == "\rchecking pairs: 50/100\rchecking pairs: 100/100\n"
