@@ -126,8 +126,7 @@ class StylePanel(QWidget):
         self.blend_slider.valueChanged.connect(self._blend_moved)
         self.blend_slider.setMinimumWidth(100)  # a narrow window squeezes the captions, not the slider
         for lab in (self.a_label, self.b_label):  # long style names are cut, the full name is the tool tip
-            lab.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-            lab.setMinimumWidth(40)
+            lab.setMaximumWidth(170)
         self.clear_b_button = QToolButton()
         self.clear_b_button.setText("×")
         self.clear_b_button.setToolTip("Stop blending (forget style B)")

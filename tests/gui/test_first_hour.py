@@ -181,7 +181,9 @@ def test_at_900x600_the_blend_slider_stays_usable(window, qtbot):
     window.show()
     qtbot.waitExposed(window)
     QApplication.processEvents()
-    assert window.style_panel.blend_slider.width() >= 80
+    panel = window.style_panel
+    assert panel.blend_slider.width() >= 80
+    assert panel.a_label.width() > 20 and panel.b_label.width() > 20  # the captions stay readable
 
 
 def test_clearing_style_b_puts_the_blend_back_and_new_maps_drop_old_variations(window, qtbot):
