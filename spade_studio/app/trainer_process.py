@@ -4,7 +4,7 @@ Process model
 -------------
 Training runs ``spade-studio-cli train ... --progress jsonl`` in a process of its own;
 :func:`trainer_command` builds the command line (``python -m spade_studio.cli``, or
-``<app> --cli`` in a frozen build) so packaging has one place to adapt. The app never shares
+the bundled ``spade-studio-cli`` in a frozen build) so packaging has one place to adapt. The app never shares
 memory with the trainer, so a trainer crash (or an out-of-memory kill) cannot take the editor
 down, and the editor crashing cannot take a run down.
 
@@ -74,10 +74,22 @@ def trainer_command(args: list[str]) -> tuple[str, list[str]]:
     """``(program, argv)`` that runs ``spade-studio-cli <args>`` in a new process.
 
     From source or an installed wheel: the current interpreter with ``-m spade_studio.cli``. In a
-    frozen (PyInstaller) build ``sys.executable`` is the app itself, which takes ``--cli``."""
+    frozen (PyInstaller) build: the console ``spade-studio-cli`` beside ``sys.executable`` (on
+    Windows the windowed ``spade-studio.exe`` has no stdout, so the trainer's event stream needs
+    the console program); a build without it falls back to the app itself with ``--cli``."""
     if getattr(sys, "frozen", False):
+        cli = frozen_cli_executable()
+        if cli is not None:
+            return str(cli), list(args)
         return sys.executable, ["--cli", *args]
     return sys.executable, ["-m", "spade_studio.cli", *args]
+
+
+def frozen_cli_executable() -> Path | None:
+    """``spade-studio-cli`` (``.exe`` on Windows) in the folder of the running executable, if there."""
+    name = "spade-studio-cli" + (".exe" if os.name == "nt" else "")
+    candidate = Path(sys.executable).with_name(name)
+    return candidate if candidate.is_file() else None
 
 
 def _child_env() -> dict[str, str]:

@@ -106,10 +106,11 @@ def wait_end(qtbot, tab: TrainerTab, timeout: int = START_MS) -> str:
 # ---------------------------------------------------------------------------------------------
 # without a trainer process
 # ---------------------------------------------------------------------------------------------
-def test_trainer_command_source_and_frozen(monkeypatch):
+def test_trainer_command_source_and_frozen(monkeypatch, tmp_path):
     prog, argv = trainer_command(["train", "--data", "d"])
     assert prog == sys.executable and argv == ["-m", "spade_studio.cli", "train", "--data", "d"]
     monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "spade-studio"))  # a build without the CLI beside it
     prog, argv = trainer_command(["train", "--data", "d"])
     assert prog == sys.executable and argv == ["--cli", "train", "--data", "d"]
 
