@@ -78,9 +78,15 @@ DROPPED_FILES = [
 STRIP_GLOBS = ["torch/lib/*.so*", "_internal/torch/lib/*.so*"]
 
 
+# Exceptions to DROPPED_FILES: ``import torch`` checks that torch_shm_manager exists (torch/bin).
+KEPT_FILES = ["torch/bin/torch_shm_manager", "torch/bin/torch_shm_manager.exe"]
+
+
 def dropped(dest: str) -> bool:
     """True when a bundle file (its destination path) is left out of the build."""
     d = dest.replace("\\", "/")
+    if d in KEPT_FILES:
+        return False
     return any(fnmatch.fnmatchcase(d, pat) for pat in DROPPED_FILES)
 
 

@@ -65,9 +65,8 @@ def test_frozen_child_on_windows_is_the_console_exe(monkeypatch, tmp_path):
     gui = _fake_bundle(tmp_path, with_cli=True, windows=True)
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     monkeypatch.setattr(sys, "executable", str(gui))
-    monkeypatch.setattr(trainer_process.os, "name", "nt")
-    prog, argv = trainer_process.trainer_command(["export", "r", "-o", "m.safetensors"])
-    assert Path(prog).name == "spade-studio-cli.exe" and argv[0] == "export"
+    assert trainer_process.frozen_cli_executable(windows=True) == tmp_path / "spade-studio-cli.exe"
+    assert trainer_process.frozen_cli_executable(windows=False) is None  # no Linux-named CLI beside it
 
 
 def test_frozen_child_falls_back_to_the_app_with_cli_flag(monkeypatch, tmp_path):
@@ -139,6 +138,7 @@ def test_dropped(rules, dest):
     "PySide6/Qt/lib/libQt6Widgets.so.6", "PySide6/Qt/lib/libQt6Gui.so.6", "PySide6/Qt/lib/libicudata.so.73",
     "PySide6/Qt/plugins/platforms/libqxcb.so", "PySide6/Qt/plugins/platforms/libqoffscreen.so",
     "PySide6/Qt/plugins/platforms/libqwayland.so", "PySide6/Qt/plugins/imageformats/libqjpeg.so",
+    "torch/bin/torch_shm_manager",  # import torch fails without it
     "resources/models/landscape.safetensors", "resources/palettes/landscape.json", "resources/styles/day.jpg",
     "qdarkstyle/dark/darkstyle.qss", "qdarkstyle/dark/rc/arrow_down.png", "cv2/cv2.abi3.so",
     "python3.11/lib-dynload/_ssl.cpython-311-x86_64-linux-gnu.so", "include/python3.11/pyconfig.h",

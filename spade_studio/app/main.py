@@ -50,6 +50,25 @@ def smoke_test(args: argparse.Namespace) -> int:
     def since_start() -> float:
         return (age0 if age0 is not None else 0.0) + time.perf_counter() - t_import
 
+    # never wait for a person: a message box (a model that failed to load...) is a failure, and a
+    # watchdog ends a hung test
+    import threading
+
+    from PySide6.QtWidgets import QMessageBox
+
+    problems: list[str] = []
+
+    def _box(_parent, title, text, *a, **k):
+        problems.append(f"{title}: {text}")
+        print(f"smoke test: message box '{title}': {text}", file=sys.stderr)
+        return QMessageBox.StandardButton.Ok
+
+    QMessageBox.warning = QMessageBox.critical = QMessageBox.information = QMessageBox.question = _box
+    watchdog = threading.Timer(float(os.environ.get("SPADE_STUDIO_SMOKE_TIMEOUT", "300")),
+                               lambda: (print("smoke test: timed out", file=sys.stderr), os._exit(3)))
+    watchdog.daemon = True
+    watchdog.start()
+
     app = QApplication.instance() or QApplication(["spade-studio"])
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["SPADE_STUDIO_CONFIG_DIR"] = tmp
@@ -70,6 +89,8 @@ def smoke_test(args: argparse.Namespace) -> int:
             if win.model_info is not None:
                 ok_model = True
                 break
+            if problems:
+                break
             time.sleep(0.02)
         if not ok_model:
             print("smoke test: the model did not load", file=sys.stderr)
@@ -82,6 +103,9 @@ def smoke_test(args: argparse.Namespace) -> int:
         t_render = since_start()
         win.document.undo_stack.setClean()
         win.close()
+        watchdog.cancel()
+        if problems:
+            return 1
         if not ok or img is None:
             print("smoke test: no render arrived", file=sys.stderr)
             return 1

@@ -85,9 +85,11 @@ def trainer_command(args: list[str]) -> tuple[str, list[str]]:
     return sys.executable, ["-m", "spade_studio.cli", *args]
 
 
-def frozen_cli_executable() -> Path | None:
+def frozen_cli_executable(windows: bool | None = None) -> Path | None:
     """``spade-studio-cli`` (``.exe`` on Windows) in the folder of the running executable, if there."""
-    name = "spade-studio-cli" + (".exe" if os.name == "nt" else "")
+    if windows is None:
+        windows = os.name == "nt"
+    name = "spade-studio-cli" + (".exe" if windows else "")
     candidate = Path(sys.executable).with_name(name)
     return candidate if candidate.is_file() else None
 
