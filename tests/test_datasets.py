@@ -606,3 +606,19 @@ def test_augmentation_reproducible_per_seed_epoch_index(shared):
     raw = np.asarray(Image.open(samples[i].label))
     p = draw_params(cfg, raw.shape[1], raw.shape[0], np.random.default_rng([7, 3, i]), True)
     np.testing.assert_array_equal(first[i]["label"][0].numpy(), apply_to_label(raw, p))
+
+
+def test_a_large_generated_dataset_json_is_read(tmp_path):
+    """make-landscapes describes every scene in dataset.json: 6,000 scenes are about 3 MB."""
+    import json
+
+    from trainer.layouts import MAX_DATASET_JSON_BYTES, _read_dataset_json
+
+    scenes = {f"scene_{i:05d}": {"time": "day", "season": "summer", "weather": "clear", "seed": i,
+                                 "classes": {str(k): 0.01 * k for k in range(15)}} for i in range(6000)}
+    (tmp_path / "dataset.json").write_text(json.dumps({"label_set": "landscape", "scenes": scenes}, indent=1))
+    assert (tmp_path / "dataset.json").stat().st_size > 2 << 20
+    assert len(_read_dataset_json(tmp_path)["scenes"]) == 6000
+    (tmp_path / "dataset.json").write_bytes(b" " * (MAX_DATASET_JSON_BYTES + 1))
+    with pytest.raises(DatasetError, match="too large"):
+        _read_dataset_json(tmp_path)

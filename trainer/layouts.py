@@ -118,14 +118,22 @@ class SampleError(ValueError):
 # ----------------------------------------------------------------------------------------
 
 
+# make-landscapes writes ~500 bytes of scene description per scene: 64 MB holds 100,000+ scenes
+MAX_DATASET_JSON_BYTES = 64 << 20
+
+
 def _read_dataset_json(root: Path) -> dict[str, Any]:
+    from spade_studio.safefiles import read_regular_file
+
     f = root / DATASET_JSON
-    if not f.is_file():
+    if not os.path.lexists(f):
         return {}
     try:
-        data = json.loads(f.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(read_regular_file(f, MAX_DATASET_JSON_BYTES, what="dataset.json").decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise DatasetError(f"{f}: not readable JSON ({exc})") from None
+    except ValueError as exc:  # not a regular file, or too large
+        raise DatasetError(str(exc)) from None
     if not isinstance(data, dict):
         raise DatasetError(f"{f}: expected a JSON object like {{\"label_set\": \"landscape\"}}")
     return data
