@@ -21,7 +21,7 @@ def _special_kind(path: Path) -> str | None:
     """What ``path`` is when it exists and is neither a regular file nor a folder."""
     import stat
 
-    from spade_studio.imageio import file_kind
+    from spade_studio.safefiles import file_kind
 
     try:
         mode = os.stat(path).st_mode

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import io
 import os
-import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,11 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 from .labels import LabelError, LabelSet
+from .safefiles import check_replaceable, file_kind, read_regular_file
+
+__all__ = ["ImageReadError", "LabelMapFile", "atomic_write", "check_replaceable", "encode_image", "encode_label_png",
+           "file_kind", "read_instance_map", "read_label_map", "read_regular_file", "read_rgb", "write_image",
+           "write_label_map"]
 
 LABELSET_CHUNK = "spade-studio-labelset"
 
@@ -27,66 +31,6 @@ Image.MAX_IMAGE_PIXELS = 20000 * 20000
 
 class ImageReadError(ValueError):
     """An image that cannot be read; the message names the file."""
-
-
-_KINDS = [(stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-          (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket")]
-
-
-def file_kind(mode: int) -> str:
-    """``'a character device'`` ... : what a non-regular file is, for messages."""
-    for test, name in _KINDS:
-        if test(mode):
-            return name
-    return "not a regular file"
-
-
-def check_replaceable(path: str | os.PathLike) -> None:
-    """Refuse (``IsADirectoryError`` / ``OSError``) when ``path`` exists and is not a regular file
-    (a symlink is followed): devices, FIFOs, sockets and folders are never replaced."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return
-    except OSError:
-        return  # the write itself reports it, naming the path
-    if not stat.S_ISREG(st.st_mode):
-        kind = file_kind(st.st_mode)
-        code = errno.EISDIR if stat.S_ISDIR(st.st_mode) else errno.EEXIST
-        raise OSError(code, f"exists and is {kind}, not a regular file: not replaced", str(path))
-
-
-def read_regular_file(path: str | os.PathLike, max_bytes: int, what: str = "file") -> bytes:
-    """The bytes of a regular file of at most ``max_bytes``. The file is opened without
-    blocking, so a FIFO or a device is refused at once, never waited on (``ValueError``
-    naming the path; ``OSError`` when it cannot be opened)."""
-    path = Path(path)
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise OSError(exc.errno, exc.strerror, str(path)) from None
-    if not stat.S_ISREG(st.st_mode):
-        raise ValueError(f"{path}: {file_kind(st.st_mode)}, not a regular {what}: not read")
-    fd = os.open(path, flags)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError(f"{path}: {file_kind(st.st_mode)}, not a regular {what}: not read")
-        if st.st_size > max_bytes:
-            raise ValueError(f"{path}: {st.st_size:,} bytes: too large for a {what} (at most {max_bytes:,})")
-        chunks, total = [], 0
-        while True:
-            b = os.read(fd, min(1 << 20, max_bytes + 1 - total))
-            if not b:
-                break
-            chunks.append(b)
-            total += len(b)
-            if total > max_bytes:
-                raise ValueError(f"{path}: too large for a {what} (at most {max_bytes:,} bytes)")
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
 
 
 def _name_target(exc: OSError, path: Path) -> OSError:

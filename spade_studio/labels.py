@@ -224,11 +224,19 @@ class LabelSet:
 
     @classmethod
     def from_file(cls, path: str | Path) -> LabelSet:
+        from spade_studio.safefiles import read_regular_file
+
         path = Path(path)
         try:
-            return cls.from_json(path.read_text(encoding="utf-8"))
+            text = read_regular_file(path, 16 << 20, what="label set file").decode("utf-8")
         except OSError as exc:
-            raise LabelError(f"cannot read label set {path}: {exc.strerror or exc}") from exc
+            raise LabelError(f"cannot read label set {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise LabelError(f"{path}: not UTF-8 text: not a label set file") from None
+        except ValueError as exc:  # not a regular file, or too large
+            raise LabelError(str(exc)) from None
+        try:
+            return cls.from_json(text)
         except LabelError as exc:
             raise LabelError(f"{path}: {exc}") from exc
 

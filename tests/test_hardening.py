@@ -422,7 +422,8 @@ def test_item8_opt_txt_values_give_checkpoint_errors_naming_the_file(tmp_path, c
 
 
 def test_item8_pth_shapes_without_opt_txt(tmp_path, capsys):
-    def shrink(sd):  # head conv narrower than 16: ngf 0 in the shape inference
+    def shrink(sd):  # a VAE fc and a head conv narrower than 16: ngf 0 in the shape inference
+        sd["fc.weight"] = torch.zeros(64, 256)
         sd["head_0.conv_0.weight_orig"] = torch.zeros(8, 8, 3, 3)
 
     folder = official_folder(tmp_path, opt_text=False, mutate=shrink)
@@ -558,9 +559,10 @@ def test_item10_label_nc_out_of_range_is_refused(tmp_path, capsys, n):
 
     root = _paired(tmp_path)
     report = check_data(root, label_nc=n)
-    assert report.fatal and f"label_nc {n}" in report.to_text()
+    assert report.fatal and f"label_nc {n}: the number of classes must be 1..4096" in report.to_text()
+    assert report.checked == 0  # refused before any file is read
     rc, out, _ = run_cli(["check-data", root, "--label-nc", n], capsys)
-    assert rc == 1 and f"label_nc {n}" in out
+    assert rc == 1 and f"label_nc {n}: the number of classes must be" in out
 
 
 def test_item10_progress_for_large_folders(tmp_path):
@@ -590,3 +592,21 @@ def test_item10_progress_for_large_folders(tmp_path):
     for i in range(1, 101):
         p(i, 100)
     assert tty.getvalue() == "\rchecking pairs: 50/100\rchecking pairs: 100/100\n"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_item4_fifo_dataset_json_and_label_set_file_do_not_hang(tmp_path):
+    from trainer.datacheck import check_data
+
+    root = _paired(tmp_path)
+    os.mkfifo(root / "dataset.json")
+    box = {}
+    t = threading.Thread(target=lambda: box.update(r=check_data(root, label_nc=3)), daemon=True)
+    t.start()
+    t.join(30)
+    assert not t.is_alive()
+    assert box["r"].fatal and "FIFO" in box["r"].to_text()
+    fifo = tmp_path / "set.json"
+    os.mkfifo(fifo)
+    with pytest.raises(LabelError, match="FIFO"):
+        LabelSet.from_file(fifo)

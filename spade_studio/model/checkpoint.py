@@ -130,7 +130,7 @@ def _first_line(exc: BaseException) -> str:
 def _check_regular(path: Path) -> None:
     import stat
 
-    from spade_studio.imageio import file_kind
+    from spade_studio.safefiles import file_kind
 
     try:
         st = os.stat(path)

@@ -233,7 +233,7 @@ MAX_OPT_TXT_BYTES = 1 << 20
 def read_opt_txt(path: str | Path) -> str:
     """The text of an ``opt.txt``: a regular file (a FIFO or a device is refused, never
     waited on) of at most 1 MB."""
-    from spade_studio.imageio import read_regular_file
+    from spade_studio.safefiles import read_regular_file
 
     try:
         data = read_regular_file(path, MAX_OPT_TXT_BYTES, what="options file")
