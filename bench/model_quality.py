@@ -146,24 +146,20 @@ def measure(model: str | None, pairs, size: int, seg, photos: list[np.ndarray], 
             moved += int(np.linalg.norm(got - target) < np.linalg.norm(base - target))
             total += 1
     out["style_photos"] = {"moved_toward": moved / total, "cases": total}
-    # speed: the fast exact path
-    lab = labels[0]
-    synth.render(lab, seed=0)
+    # speed: the fast exact path, and the plain network (what every render ran before)
+    out["render_ms_fast_exact"] = _median_render_ms(synth, labels[0])
+    out["render_ms_plain"] = _median_render_ms(Synthesizer(model, device="cpu", fast=False), labels[0])
+    return out
+
+
+def _median_render_ms(synth, lab: np.ndarray, repeats: int = 5) -> float:
+    synth.render(lab, seed=0)  # warm-up
     ts = []
-    for _ in range(5):
+    for _ in range(repeats):
         t = time.perf_counter()
         synth.render(lab, seed=0)
         ts.append(time.perf_counter() - t)
-    out["render_ms_fast_exact"] = 1000 * statistics.median(ts)
-    plain = Synthesizer(model, device="cpu", fast=False)
-    plain.render(lab, seed=0)
-    ts = []
-    for _ in range(5):
-        t = time.perf_counter()
-        plain.render(lab, seed=0)
-        ts.append(time.perf_counter() - t)
-    out["render_ms_plain"] = 1000 * statistics.median(ts)
-    return out
+    return 1000 * statistics.median(ts)
 
 
 def _photos() -> list[np.ndarray]:
