@@ -16,7 +16,8 @@ EXCLUDED_MODULES = [
     # test frameworks and test packages
     "pytest", "_pytest", "pytestqt", "hypothesis", "py", "pluggy", "iniconfig",
     "numpy.tests", "numpy.f2py", "numpy.distutils", "numpy.testing._private.extbuild",
-    "torch.testing._internal", "torch.utils.benchmark", "torch.utils.tensorboard",
+    # (not torch.testing._internal: torch.utils.checkpoint imports it when torch loads)
+    "torch.utils.benchmark", "torch.utils.tensorboard",
     "torch.utils.bottleneck", "torch._inductor.fx_passes.serialized_patterns",
     "PIL.ImageQt", "PIL.ImageTk",
     # scientific stacks pulled in unasked
@@ -45,7 +46,7 @@ EXCLUDED_MODULES = [
 # Files dropped from the collected binaries and data (fnmatch patterns on bundle paths).
 DROPPED_FILES = [
     # torch: C++ headers, CMake files, test binaries and test libraries, static archives
-    "torch/include/*", "torch/share/*", "torch/bin/*", "torch/test/*", "torch/testing/_internal/*",
+    "torch/include/*", "torch/share/*", "torch/bin/*", "torch/test/*",
     "torch/lib/*.a", "torch/lib/*.lib", "torch/lib/libtorchbind_test*", "torch/lib/libjitbackend_test*",
     "torch/lib/libbackend_with_compiler*", "torch/lib/libaoti_custom_ops*", "torch/lib/*test*.so",
     "torch/_inductor/codegen/aoti_runtime/*", "torch/utils/model_dump/*",
