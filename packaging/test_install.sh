@@ -62,7 +62,7 @@ echo "   installed in $((SECONDS - t1)) s; $(in_root du -sh /opt/spade-studio | 
 in_root sh -c 'command -v python3' && { echo "FAIL: installing pulled in Python"; exit 1; }
 for f in /usr/bin/spade-studio /usr/bin/spade-studio-cli /usr/share/applications/spade-studio.desktop \
          /usr/share/metainfo/spade-studio.metainfo.xml /usr/share/icons/hicolor/256x256/apps/spade-studio.png; do
-    [ -e "$ROOTFS$f" ] || { echo "FAIL: $f missing after install"; exit 1; }
+    in_root test -e "$f" || { echo "FAIL: $f missing after install"; exit 1; }   # inside: /usr/bin links resolve there
 done
 
 echo "== smoke tests inside the root (user 'painter', programs from PATH)"
@@ -79,7 +79,7 @@ in_root sh -c 'ls -d /home/painter/.config/spade-studio /home/painter/.local/sha
 
 echo "== apt-get remove"
 in_root env DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq spade-studio >/dev/null
-if [ -e "$ROOTFS/opt/spade-studio/spade-studio" ] || [ -e "$ROOTFS/usr/bin/spade-studio" ]; then
+if [ -e "$ROOTFS/opt/spade-studio/spade-studio" ] || [ -L "$ROOTFS/usr/bin/spade-studio" ]; then
     echo "FAIL: files left after remove"; rc=1
 else
     echo "   removed cleanly"
