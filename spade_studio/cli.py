@@ -60,6 +60,23 @@ def _load_synth(args: argparse.Namespace):
                        precision=args.precision, fast=not getattr(args, "plain", False))
 
 
+MAX_VARIATIONS = 64
+MAX_SEED = 2**63 - 1
+
+
+def _refuse_overwriting_inputs(out: Path, inputs: list[Path], names_in_folder: list[str]) -> None:
+    """-o must not name a file this command reads (a label map rendered onto itself is lost)."""
+    targets = [out / n for n in names_in_folder] if names_in_folder else [out]
+    for t in targets:
+        for p in inputs:
+            try:
+                same = t.exists() and p.exists() and os.path.samefile(t, p)
+            except OSError:
+                same = False
+            if same:
+                raise CLIError(f"-o {t}: is the input {p}: writing the render there would destroy it; give another file")
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     from spade_studio.imageio import read_instance_map, read_label_map, read_rgb, write_image
 
@@ -71,12 +88,18 @@ def cmd_render(args: argparse.Namespace) -> int:
             raise CLIError(f"{p}: {_special_kind(p) or 'a folder'}, not a label map image")
     if args.instance and len(args.instance) != len(labels):
         raise CLIError(f"--instance: {len(args.instance)} instance map(s) for {len(labels)} label map(s)")
-    k = max(1, args.variations)
+    if not 1 <= args.variations <= MAX_VARIATIONS:
+        raise CLIError(f"--variations {args.variations}: give 1..{MAX_VARIATIONS}")
+    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
+        raise CLIError(f"--seed {args.seed}: give 0..{MAX_SEED}")
+    k = args.variations
     many = len(labels) > 1 or k > 1
     out = Path(args.output)
     if many and out.suffix.lower() in (".png", ".jpg", ".jpeg"):
         raise CLIError(f"-o {out}: several images are made (maps x variations): give a folder, not a file")
     out = output_target(out, labels[0].stem + ".png", (".png", ".jpg", ".jpeg", ".webp", ".bmp"), folder_only=many)
+    inputs = labels + [Path(p) for p in (args.instance or [])] + ([Path(args.style)] if args.style else [])
+    _refuse_overwriting_inputs(out, inputs, [lp.stem + ".png" for lp in labels] if many or out.is_dir() else [])
     synth = _load_synth(args)
     for note in synth.bundle.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -133,6 +156,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if _special_kind(out):
         raise CLIError(f"-o {out}: exists and is {_special_kind(out)}, not a file or folder: give a .safetensors file")
+    _refuse_overwriting_inputs(out, [src] + (list(src.iterdir()) if src.is_dir() else []), [])
     if out.suffix != ".safetensors":
         out = out / (src.stem + ".safetensors") if out.is_dir() or not out.suffix else out.with_suffix(".safetensors")
     save_model(bundle, out)

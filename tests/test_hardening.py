@@ -610,3 +610,60 @@ def test_item4_fifo_dataset_json_and_label_set_file_do_not_hang(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(LabelError, match="FIFO"):
         LabelSet.from_file(fifo)
+
+
+# -------------------------------------------------------------------------------------------
+# the second red-team pass (findings F1-F5, F10, F11)
+# -------------------------------------------------------------------------------------------
+def test_render_refuses_to_write_onto_its_own_input(tmp_path, capsys):
+    lab = tmp_path / "m.png"
+    write_label_map(lab, np.zeros((64, 64), np.uint8))
+    before = lab.read_bytes()
+    tiny = save_model(make_tiny_bundle(use_vae=False), tmp_path / "t.safetensors")
+    rc, _, err = run_cli(["render", lab, "-o", lab, "--model", tiny, "--device", "cpu"], capsys)
+    assert_one_line_error(rc, err, str(lab), "is the input")
+    assert lab.read_bytes() == before  # the label map is intact
+    rc, _, err = run_cli(["render", lab, "-o", tmp_path, "--model", tiny, "--device", "cpu"], capsys)
+    assert_one_line_error(rc, err, "is the input")  # -o the folder that holds m.png: the same file
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--variations", "0"], "--variations 0"), (["--variations", "1000000"], "--variations 1000000"),
+    (["--seed", "1180591620717411303424"], "--seed"), (["--seed", "-1"], "--seed -1"),
+])
+def test_render_numbers_out_of_range_are_named(tmp_path, capsys, args, needle):
+    lab = tmp_path / "m.png"
+    write_label_map(lab, np.zeros((64, 64), np.uint8))
+    tiny = save_model(make_tiny_bundle(use_vae=False), tmp_path / "t.safetensors")
+    rc, _, err = run_cli(["render", lab, "-o", tmp_path / "out", "--model", tiny, "--device", "cpu", *args], capsys)
+    assert_one_line_error(rc, err, needle)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--batch", "0"], "--batch 0"), (["--iters", "-1"], "--iters -1"), (["--threads", "0"], "--threads 0"),
+    (["--ema", "2"], "--ema 2"), (["--lr", "nan"], "--lr nan"), (["--simplify-labels", "2"], "--simplify-labels 2"),
+    (["--keep-last", "0"], "--keep-last 0"), (["--workers", "-3"], "--workers -3"),
+])
+def test_train_options_out_of_range_are_refused_before_anything_starts(tmp_path, args, needle):
+    import argparse
+
+    from trainer.config import add_arguments, from_args
+    from trainer.loop import TrainError, train
+
+    out = tmp_path / "run"
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    cfg = from_args(p.parse_args(["--data", str(tmp_path / "nothing-here"), "--out", str(out), *args]))
+    with pytest.raises(TrainError, match=needle.replace("-", r"\-")):
+        train(cfg)
+    assert not out.exists()  # refused before any folder or lock was made
+
+
+def test_train_cli_names_the_bad_option_in_one_line(tmp_path):
+    import subprocess
+    import sys as _sys
+
+    r = subprocess.run([_sys.executable, "-m", "spade_studio.cli", "train", "--data", str(tmp_path), "--out",
+                        str(tmp_path / "run"), "--batch", "0"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and r.stderr.strip().splitlines()[-1].startswith("error: --batch 0: must be")
+    assert "ZeroDivisionError" not in r.stderr and "Traceback" not in r.stderr

@@ -30,7 +30,8 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
 
 
 class ProgressBar:
-    def __init__(self, stream=sys.stderr) -> None:
+    def __init__(self, stream=None) -> None:
+        stream = sys.stderr if stream is None else stream  # the stream of now, not of import time
         self.stream = stream
         self.tty = stream.isatty()
 

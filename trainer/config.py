@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
@@ -77,6 +78,24 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def problems(self) -> list[str]:
+        """What is wrong with these values (empty: nothing), one ``--option value: why`` each;
+        checked before a run starts anything."""
+        out = []
+        for f in fields(self):
+            rule = RANGES.get(f.name)
+            v = getattr(self, f.name)
+            if rule is None or v is None or isinstance(v, bool):
+                continue
+            lo, hi, lo_open, hi_open = rule
+            bad = not isinstance(v, (int, float)) or not math.isfinite(v) \
+                or v < lo or (lo_open and v == lo) or (hi is not None and (v > hi or (hi_open and v == hi)))
+            if bad:
+                lo_txt = f"above {lo}" if lo_open else f"at least {lo}"
+                hi_txt = "" if hi is None else (f" and below {hi}" if hi_open else f" and at most {hi}")
+                out.append(f"{flag_of(f)} {v}: must be {lo_txt}{hi_txt}")
+        return out
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
@@ -94,6 +113,21 @@ class TrainConfig:
     # the settings that must not change when a run is resumed
     ARCH_FIELDS = ("size", "aspect", "ngf", "ndf", "spade_hidden", "norm_G", "num_upsampling_layers",
                    "n_layers_D", "num_D", "use_vae", "batch", "seed")
+
+
+# (low, high, low excluded, high excluded); None high: no upper bound. Fields not listed take any value.
+RANGES: dict[str, tuple[float, float | None, bool, bool]] = {
+    "label_nc": (1, 4096, False, False), "size": (16, 8192, False, False), "aspect": (0.0625, 16, False, False),
+    "load_size": (16, 16384, False, False), "ngf": (1, 256, False, False), "ndf": (1, 1024, False, False),
+    "spade_hidden": (1, 1024, False, False), "n_layers_D": (1, 8, False, False), "num_D": (1, 8, False, False),
+    "batch": (1, 4096, False, False), "iters": (1, 10**9, False, False), "lr": (0, 1, False, False),
+    "beta1": (0, 1, False, True), "beta2": (0, 1, False, True), "decay_start": (0, None, False, False),
+    "lambda_feat": (0, None, False, False), "lambda_vgg": (0, None, False, False), "lambda_kld": (0, None, False, False),
+    "ema": (0, 1, False, True), "seed": (0, 2**63 - 1, False, False), "sample_every": (0, None, False, False),
+    "save_every": (0, None, False, False), "log_every": (1, None, False, False), "keep_last": (1, 10**6, False, False),
+    "workers": (0, 256, False, False), "threads": (1, 4096, False, False),
+    "simplify_labels": (0, 1, False, False), "color_jitter": (0, 1, False, False),
+}
 
 
 # -- the command line, derived from the fields ----------------------------------------------------

@@ -426,6 +426,9 @@ def train(config: TrainConfig, on_progress: ProgressFn | None = None,
     """Train (or, with ``resume``, continue) the run ``config`` describes. ``config`` is not
     modified: the run works on a copy with every default resolved and saves it as config.json."""
     stop = should_stop or (lambda: False)
+    bad = config.problems()
+    if bad:  # before a lock, a folder or a network exists
+        raise TrainError("; ".join(bad))
     dist_info, device = _set_up_device(config)
     rep = _Reporter(on_progress or (lambda ev: None), dist_info.is_main)
     run_dir = Path(config.out)
