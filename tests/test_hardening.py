@@ -667,3 +667,28 @@ def test_train_cli_names_the_bad_option_in_one_line(tmp_path):
                         str(tmp_path / "run"), "--batch", "0"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and r.stderr.strip().splitlines()[-1].startswith("error: --batch 0: must be")
     assert "ZeroDivisionError" not in r.stderr and "Traceback" not in r.stderr
+
+
+def test_official_booleans_and_odd_checkpoint_files_are_named(tmp_path):
+    from spade_studio.model.config import ConfigError, generator_config_from_official
+    from spade_studio.model.official import CheckpointError, read_state_dict
+
+    with pytest.raises(ConfigError, match="use_vae 'maybe' is not true or false"):
+        generator_config_from_official({"label_nc": 5, "use_vae": "maybe"})
+    assert generator_config_from_official({"label_nc": 5, "use_vae": "True", "no_instance": "1"}).use_vae
+    (tmp_path / "latest_net_G.pth").mkdir()
+    with pytest.raises(CheckpointError, match="latest_net_G.pth: a folder"):
+        read_state_dict(tmp_path / "latest_net_G.pth")
+    fifo = tmp_path / "fifo.pth"
+    os.mkfifo(fifo)
+    with pytest.raises(CheckpointError, match="fifo.pth: not a regular file"):
+        read_state_dict(fifo)
+
+
+def test_an_instance_map_of_another_size_names_the_label_map(tmp_path):
+    from spade_studio.labels import LabelError
+    from spade_studio.model.synthesize import Synthesizer
+
+    s = Synthesizer(make_tiny_bundle(use_vae=False), device="cpu")
+    with pytest.raises(LabelError, match=r"map\.png: its instance map is 32x32, the label map 64x64"):
+        s.render(np.zeros((64, 64), np.int64), np.zeros((32, 32), np.int64), where="map.png")

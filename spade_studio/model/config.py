@@ -109,10 +109,19 @@ def check_bool(name: str, value: Any) -> bool:
     return value
 
 
-def _to_bool(v: Any) -> bool:
-    if isinstance(v, str):
-        return v.strip().lower() in ("1", "true", "yes", "on")
-    return bool(v)
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "none", "")
+
+
+def _to_bool(v: Any, name: str = "option") -> bool:
+    """An official boolean option; words other than true/false (and their usual spellings) are
+    refused instead of read as false (``use_vae: maybe``)."""
+    if isinstance(v, bool) or v is None:
+        return bool(v)
+    if isinstance(v, (int, float)) and v in (0, 1):
+        return bool(v)
+    if isinstance(v, str) and v.strip().lower() in _TRUE + _FALSE:
+        return v.strip().lower() in _TRUE
+    raise ConfigError(f"{name} {v!r} is not true or false")
 
 
 @dataclass(frozen=True)
@@ -310,15 +319,15 @@ def generator_config_from_official(opt: dict[str, Any], spade_hidden: int = 128)
     spectral, spade = SPADENormConfig.parse(str(official_value(opt, "norm_G")), spade_hidden)
     cfg = GeneratorConfig(
         label_nc=check_int("label_nc", official_value(opt, "label_nc")),
-        contain_dontcare_label=_to_bool(official_value(opt, "contain_dontcare_label")),
-        use_instance=not _to_bool(official_value(opt, "no_instance")),
+        contain_dontcare_label=_to_bool(official_value(opt, "contain_dontcare_label"), "contain_dontcare_label"),
+        use_instance=not _to_bool(official_value(opt, "no_instance"), "no_instance"),
         ngf=check_int("ngf", official_value(opt, "ngf")),
         spectral=spectral,
         spade=spade,
         num_upsampling_layers=str(official_value(opt, "num_upsampling_layers")),  # type: ignore[arg-type]
         crop_size=check_int("crop_size", official_value(opt, "crop_size")),
         aspect_ratio=check_float("aspect_ratio", official_value(opt, "aspect_ratio")),
-        use_vae=_to_bool(official_value(opt, "use_vae")),
+        use_vae=_to_bool(official_value(opt, "use_vae"), "use_vae"),
         z_dim=check_int("z_dim", official_value(opt, "z_dim")),
     )
     if "semantic_nc" in opt and opt["semantic_nc"] is not None and \

@@ -8,6 +8,7 @@ tensors is refused. ``opt.pkl`` is never read.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -205,7 +206,8 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     before any of it runs."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such file")
+        what = "a folder" if path.is_dir() else "not a regular file" if os.path.lexists(path) else "no such file"
+        raise CheckpointError(f"{path}: {what}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure of the restricted unpickler

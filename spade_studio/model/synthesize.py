@@ -272,7 +272,8 @@ class Synthesizer:
             raise LabelError(f"{where}: label map must be 2-D, got shape {label.shape}")
         h, w = label.shape
         if instance is not None and np.asarray(instance).shape != (h, w):
-            raise LabelError(f"instance map {np.asarray(instance).shape[::-1]} does not match label map {(w, h)}")
+            raise LabelError(f"{where}: its instance map is {np.asarray(instance).shape[1]}x{np.asarray(instance).shape[0]}, "
+                             f"the label map {w}x{h}")
         self.check_labels(label, where)
         self.check_memory(h, w, where)
         notes: list[str] = []
