@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, PngImagePlugin
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from .labels import LabelError, LabelSet
 from .safefiles import check_replaceable, file_kind, read_regular_file
@@ -93,10 +93,14 @@ def _open(path: str | os.PathLike) -> Image.Image:
         raise ImageReadError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except ValueError as exc:
         raise ImageReadError(str(exc)) from None
+    if not data:
+        raise ImageReadError(f"{path}: empty file, not an image")
     try:
         img = Image.open(io.BytesIO(data))
         img.load()
         return img
+    except UnidentifiedImageError:
+        raise ImageReadError(f"{path}: not an image file (PNG, JPEG, WebP, BMP, TIFF ...) or damaged") from None
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"{path}: image too large ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure of a damaged file

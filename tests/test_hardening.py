@@ -692,3 +692,19 @@ def test_an_instance_map_of_another_size_names_the_label_map(tmp_path):
     s = Synthesizer(make_tiny_bundle(use_vae=False), device="cpu")
     with pytest.raises(LabelError, match=r"map\.png: its instance map is 32x32, the label map 64x64"):
         s.render(np.zeros((64, 64), np.int64), np.zeros((32, 32), np.int64), where="map.png")
+
+
+def test_empty_and_unknown_files_say_so_plainly(tmp_path):
+    from spade_studio.imageio import ImageReadError, read_label_map
+    from spade_studio.model.official import CheckpointError, read_state_dict
+
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "text.png").write_text("hello")
+    (tmp_path / "empty.pth").write_bytes(b"")
+    with pytest.raises(ImageReadError, match="empty.png: empty file"):
+        read_label_map(tmp_path / "empty.png")
+    with pytest.raises(ImageReadError, match=r"text.png: not an image file") as e:
+        read_label_map(tmp_path / "text.png")
+    assert "BytesIO" not in str(e.value) and "UnidentifiedImageError" not in str(e.value)
+    with pytest.raises(CheckpointError, match="empty.pth: empty file"):
+        read_state_dict(tmp_path / "empty.pth")

@@ -208,6 +208,8 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         what = "a folder" if path.is_dir() else "not a regular file" if os.path.lexists(path) else "no such file"
         raise CheckpointError(f"{path}: {what}")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: empty file, not a checkpoint")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure of the restricted unpickler
