@@ -708,3 +708,28 @@ def test_empty_and_unknown_files_say_so_plainly(tmp_path):
     assert "BytesIO" not in str(e.value) and "UnidentifiedImageError" not in str(e.value)
     with pytest.raises(CheckpointError, match="empty.pth: empty file"):
         read_state_dict(tmp_path / "empty.pth")
+
+
+def test_a_looping_opt_txt_link_is_refused_not_ignored(tmp_path):
+    from spade_studio.model.official import CheckpointError, load_official
+
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    (folder / "latest_net_G.pth").write_bytes(b"x")
+    os.symlink(folder / "opt.txt", folder / "opt.txt")  # points at itself
+    with pytest.raises(CheckpointError, match="opt.txt: a link that leads nowhere"):
+        load_official(folder)
+
+
+def test_label_nc_beside_a_label_set_is_reported_as_ignored(tmp_path):
+    from trainer.config import TrainConfig
+    from trainer.landscapes import make_landscapes
+    from trainer.loop import train
+
+    make_landscapes(tmp_path / "data", 4, size=64, seed=0)
+    events = []
+    cfg = TrainConfig(data=str(tmp_path / "data"), out=str(tmp_path / "run"), size=64, ngf=4, ndf=8,
+                      spade_hidden=8, batch=2, iters=1, label_nc=7, sample_every=0, save_every=0, threads=1)
+    train(cfg, events.append)
+    warned = [e["message"] for e in events if e["event"] == "warning"]
+    assert any("--label-nc 7 ignored" in m and "landscape" in m for m in warned), warned

@@ -188,6 +188,9 @@ def plan_model(cfg: TrainConfig, label_set: LabelSet | None, has_instances: bool
         except CheckpointError as exc:
             raise TrainError(f"--init-from: {exc}") from None
     label_nc, dontcare = label_layout(label_set, cfg.label_nc)
+    if label_set is not None and cfg.label_nc is not None and cfg.label_nc != label_nc:
+        note(f"--label-nc {cfg.label_nc} ignored: the data's label set {label_set.name!r} has {label_nc} classes",
+             "warning")
     if label_set is None:
         label_set = numbered_label_set(label_nc)
     spectral, spade = SPADENormConfig.parse(cfg.norm_G, cfg.spade_hidden)

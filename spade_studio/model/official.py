@@ -390,6 +390,8 @@ def load_official(path: str | Path, dataset: str | None = None) -> OfficialCheck
         e_candidate = g_file.with_name(g_file.name.replace("_net_G", "_net_E"))
         e_file = e_candidate if e_candidate.exists() else None
         opt_file = path / "opt.txt" if (path / "opt.txt").exists() else None
+        if opt_file is None and os.path.lexists(path / "opt.txt"):  # a broken or looping symlink
+            raise CheckpointError(f"{path / 'opt.txt'}: a link that leads nowhere (or to itself), not a file")
         if opt_file is None and (path / "opt.pkl").exists():
             notes.append("opt.pkl ignored (never unpickled); settings inferred from the weights")
     else:
