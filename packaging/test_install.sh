@@ -65,17 +65,19 @@ for f in /usr/bin/spade-studio /usr/bin/spade-studio-cli /usr/share/applications
     in_root test -e "$f" || { echo "FAIL: $f missing after install"; exit 1; }   # inside: /usr/bin links resolve there
 done
 
-echo "== smoke tests inside the root (user 'painter', programs from PATH)"
-in_root useradd -m painter
+TEST_USER=painter
+TEST_HOME="/home/$TEST_USER"  # inside the root
+echo "== smoke tests inside the root (user '$TEST_USER', programs from PATH)"
+in_root useradd -m "$TEST_USER"
 cp packaging/smoke_test.sh "$ROOTFS/tmp/smoke_test.sh"
 chmod 755 "$ROOTFS/tmp/smoke_test.sh"
 rc=0
-chroot "$ROOTFS" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/home/painter LANG=C.UTF-8 TMPDIR=/tmp \
-    STARTS="${STARTS:-0}" SMOKE_HOME=/home/painter \
-    /usr/sbin/runuser -u painter -- /bin/bash /tmp/smoke_test.sh PATH || rc=$?
+chroot "$ROOTFS" /usr/bin/env -i PATH=/usr/bin:/bin HOME="$TEST_HOME" LANG=C.UTF-8 TMPDIR=/tmp \
+    STARTS="${STARTS:-0}" SMOKE_HOME="$TEST_HOME" \
+    /usr/sbin/runuser -u "$TEST_USER" -- /bin/bash /tmp/smoke_test.sh PATH || rc=$?
 
 echo "== user folders of the installed app"
-in_root sh -c 'ls -d /home/painter/.config/spade-studio /home/painter/.local/share/spade-studio 2>/dev/null' || true
+in_root sh -c "ls -d $TEST_HOME/.config/spade-studio $TEST_HOME/.local/share/spade-studio 2>/dev/null" || true
 
 echo "== apt-get remove"
 in_root env DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq spade-studio >/dev/null
