@@ -52,6 +52,14 @@ def make_action(parent: QWidget, text: str, slot: Callable | None, shortcut=None
     return act
 
 
+def exclusive(parent: QWidget, actions: dict) -> tuple[QActionGroup, dict]:
+    """``actions`` (key -> checkable action) made mutually exclusive; returns (group, actions)."""
+    group = QActionGroup(parent)
+    for a in actions.values():
+        group.addAction(a)
+    return group, actions
+
+
 class Actions:
     """Every action of the main window ``win`` (File, Edit, View, Model, Help, tools)."""
 
@@ -86,22 +94,16 @@ class Actions:
         self.zoom_out = act("Zoom &Out", canvas.zoom_out, ks.ZoomOut)
         self.zoom_fit = act("&Fit", canvas.zoom_fit, "Ctrl+0", "Zoom to fit")
         self.zoom_100 = act("&100%", canvas.zoom_actual, "Ctrl+1", "Actual pixels")
-        self.view_group = QActionGroup(win)
-        self.view: dict[ViewMode, QAction] = {}
-        for mode, text, tip, _combo in VIEW_ACTIONS:
-            a = act(text, lambda _=False, m=mode: win.set_view_mode(m), None, tip, checkable=True)
-            self.view_group.addAction(a)
-            self.view[mode] = a
+        self.view_group, self.view = exclusive(win, {
+            mode: act(text, lambda _=False, m=mode: win.set_view_mode(m), None, tip, checkable=True)
+            for mode, text, tip, _combo in VIEW_ACTIONS})
         self.edges = act("Show Instance &Edges", canvas.set_show_edges, "Ctrl+Shift+E",
                          "Show the edges the model receives (connected regions)", checkable=True)
-        self.theme_group = QActionGroup(win)
-        self.theme: dict[Theme, QAction] = {}
-        for theme in Theme:
-            name = theme.value.capitalize()
-            a = act(name, lambda _=False, t=theme: win.set_theme(t), None, f"{name} theme", checkable=True)
+        self.theme_group, self.theme = exclusive(win, {
+            theme: act(theme.value.capitalize(), lambda _=False, t=theme: win.set_theme(t), None,
+                       f"{theme.value.capitalize()} theme", checkable=True) for theme in Theme})
+        for theme, a in self.theme.items():
             a.setChecked(theme == win.settings.theme)
-            self.theme_group.addAction(a)
-            self.theme[theme] = a
         # Model
         self.model_default = act("&Default Landscape Model", lambda: win.load_model(None),
                                  tip="Load the bundled landscape model")
@@ -116,12 +118,9 @@ class Actions:
         self.about = act("&About SPADE Studio", lambda: show_about(
             win, bool(win.model_info and win.model_info.official)))
         # Tools
-        self.tool_group = QActionGroup(win)
-        self.tool: dict[Tool, QAction] = {}
-        for tool, text, shortcut, tip in TOOL_ACTIONS:
-            a = act(text, lambda _=False, t=tool: win.set_tool(t), shortcut, tip, checkable=True)
-            self.tool_group.addAction(a)
-            self.tool[tool] = a
+        self.tool_group, self.tool = exclusive(win, {
+            tool: act(text, lambda _=False, t=tool: win.set_tool(t), shortcut, tip, checkable=True)
+            for tool, text, shortcut, tip in TOOL_ACTIONS})
         self.tool[Tool.BRUSH].setChecked(True)
 
 
