@@ -322,3 +322,45 @@ def new_label_map(width: int, height: int, fill_label: int = 0, max_id: int = 25
         raise ValueError(f"map size must be positive, got {width}x{height}")
     dtype = np.uint8 if max(max_id, fill_label) < 256 else np.uint16
     return np.full((int(height), int(width)), fill_label, dtype)
+
+
+def flatten_layers(layers: Sequence[tuple[np.ndarray, np.ndarray | None]]) -> np.ndarray:
+    """The label map a stack of label layers shows: a new ``[H, W]`` array.
+
+    ``layers`` is bottom first; each is ``(ids, mask)`` with ``ids`` a 2-D uint8/uint16 map
+    and ``mask`` a bool array of the same shape, True where the layer has a label (``None``:
+    the layer is filled everywhere). The bottom layer must be fully filled (``None`` or an
+    all-True mask) so every pixel has an id; above it the topmost layer whose mask is set
+    wins. Every layer must have the same shape and dtype (``ValueError`` / ``TypeError``
+    naming the layer otherwise)."""
+    if len(layers) == 0:
+        raise ValueError("flatten_layers needs at least one layer")
+    base_ids = layers[0][0]
+    if not isinstance(base_ids, np.ndarray):
+        raise TypeError(f"layer 0: ids must be a numpy array, got {type(base_ids).__name__}")
+    shape, dtype = base_ids.shape, base_ids.dtype
+    for i, (ids, mask) in enumerate(layers):
+        if not isinstance(ids, np.ndarray):
+            raise TypeError(f"layer {i}: ids must be a numpy array, got {type(ids).__name__}")
+        if ids.ndim != 2 or ids.dtype not in (np.uint8, np.uint16):
+            raise TypeError(f"layer {i}: ids must be a 2-D uint8/uint16 array, got {ids.dtype} {ids.shape}")
+        if ids.shape != shape:
+            raise ValueError(f"layer {i}: ids are {ids.shape[1]}x{ids.shape[0]}, layer 0 is {shape[1]}x{shape[0]}")
+        if ids.dtype != dtype:
+            raise TypeError(f"layer {i}: ids are {ids.dtype}, layer 0 is {dtype}")
+        if mask is not None:
+            if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
+                got = mask.dtype if isinstance(mask, np.ndarray) else type(mask).__name__
+                raise TypeError(f"layer {i}: mask must be a bool array or None, got {got}")
+            if mask.shape != shape:
+                raise ValueError(f"layer {i}: mask is {mask.shape}, ids are {shape}")
+    base_mask = layers[0][1]
+    if base_mask is not None and not base_mask.all():
+        raise ValueError("layer 0 (the bottom layer) must be filled everywhere")
+    out = base_ids.copy()
+    for ids, mask in layers[1:]:
+        if mask is None:
+            out[...] = ids
+        else:
+            np.copyto(out, ids, where=mask)
+    return out
