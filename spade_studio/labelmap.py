@@ -236,7 +236,7 @@ def fill_rect(
 
 def flood_fill(label_map: np.ndarray, x: int, y: int, label: int, *, apply: bool = True) -> Delta | None:
     """Fill the 4-connected region of equal ids containing pixel ``(x, y)`` with ``label``."""
-    import cv2
+    from .raster import connected_components
 
     _check_map(label_map)
     label = _check_label(label_map, label)
@@ -247,10 +247,11 @@ def flood_fill(label_map: np.ndarray, x: int, y: int, label: int, *, apply: bool
     seed_value = label_map[y, x]
     if seed_value == label:
         return None
-    same = (label_map == seed_value).astype(np.uint8)
-    # Grow from the seed over pixels equal to 1 (loDiff = upDiff = 0), writing 2.
-    _, _, _, (rx, ry, rw, rh) = cv2.floodFill(same, None, (x, y), 2, 0, 0, 4)
-    region = same[ry : ry + rh, rx : rx + rw] == 2
+    _, comp, _ = connected_components(label_map == seed_value, 4)
+    whole = comp == comp[y, x]
+    rows, cols = np.nonzero(whole.any(axis=1))[0], np.nonzero(whole.any(axis=0))[0]
+    ry, rx = int(rows[0]), int(cols[0])
+    region = whole[ry : rows[-1] + 1, rx : cols[-1] + 1]
     return _paint_region(label_map, ry, rx, region, label, apply)
 
 

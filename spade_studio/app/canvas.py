@@ -264,14 +264,9 @@ class Canvas(QWidget):
             rgb = np.repeat(rgb[..., None], 3, axis=2)
         H, W = self._doc.height, self._doc.width
         if rgb.shape[:2] != (H, W):
-            import cv2
+            from ..raster import resize_rgb
 
-            shrink = rgb.shape[0] > H or rgb.shape[1] > W
-            rgb = cv2.resize(
-                np.ascontiguousarray(rgb[..., :3]).astype(np.uint8),
-                (W, H),
-                interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
-            )
+            rgb = resize_rgb(rgb, W, H)
         return rgb_to_qimage(rgb)
 
     def _on_changed(self, rect: QRect) -> None:

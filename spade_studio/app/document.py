@@ -352,11 +352,8 @@ class Document(QObject):
                 raise ValueError(f"reference must be an RGB image, got shape {rgb.shape}")
             rgb = np.ascontiguousarray(rgb[..., :3]).astype(np.uint8, copy=False)
             if rgb.shape[:2] != self._map.shape:
-                import cv2
+                from ..raster import resize_rgb
 
-                shrink = rgb.shape[0] > self.height or rgb.shape[1] > self.width
-                rgb = cv2.resize(
-                    rgb, (self.width, self.height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-                )
+                rgb = resize_rgb(rgb, self.width, self.height)
         self._reference = rgb
         self.reference_changed.emit()

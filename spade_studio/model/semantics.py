@@ -35,16 +35,15 @@ def regions_as_instances(label: np.ndarray) -> np.ndarray:
 
     Used when a model wants instance edges and the user has no instance map: every
     connected area of one label becomes one instance, so edges appear at label borders."""
-    import cv2
+    from ..raster import connected_components
 
     out = np.zeros(label.shape, np.int32)
     next_id = 0
     for value in np.unique(label):
-        mask = (label == value).astype(np.uint8)
-        n, comp = cv2.connectedComponents(mask, connectivity=4)
+        n, comp, _ = connected_components(label == value, 4)
         sel = comp > 0
         out[sel] = comp[sel] + next_id
-        next_id += n
+        next_id += n + 1
     return out
 
 
