@@ -78,10 +78,61 @@ def _check_label(label_map: np.ndarray, label: int) -> int:
     return label
 
 
+def restrict_region(
+    shape: tuple[int, int],
+    y0: int,
+    x0: int,
+    region: np.ndarray,
+    *,
+    only_over: int | None = None,
+    over: np.ndarray | None = None,
+    mirror: bool = False,
+) -> tuple[int, int, np.ndarray] | None:
+    """The painting options applied to a region (a bool mask whose top-left is ``(y0, x0)``
+    inside a map of ``shape``): ``mirror`` adds its reflection about the map's vertical centre
+    line (pixel column ``x`` <-> ``W - 1 - x``); ``only_over`` keeps the pixels whose label in
+    ``over`` (the ``[H, W]`` map that decides, e.g. the flattened map of a layer stack) is
+    ``only_over``. Returns ``(y0, x0, region)`` (possibly a larger box), None when empty."""
+    H, W = shape
+    h, w = region.shape
+    if mirror and h and w:
+        mx0 = W - (x0 + w)  # the reflected box starts here
+        nx0, nx1 = min(x0, mx0), max(x0, mx0) + w
+        both = np.zeros((h, nx1 - nx0), bool)
+        both[:, x0 - nx0 : x0 - nx0 + w] |= region
+        both[:, mx0 - nx0 : mx0 - nx0 + w] |= region[:, ::-1]
+        x0, region = nx0, both
+        w = region.shape[1]
+    if only_over is not None:
+        if over is None:
+            raise ValueError("only_over needs the map whose labels decide (over)")
+        if over.shape != (H, W):
+            raise ValueError(f"only_over: the deciding map is {over.shape}, the map {(H, W)}")
+        region = region & (over[y0 : y0 + h, x0 : x0 + w] == int(only_over))
+    if not region.any():
+        return None
+    return y0, x0, region
+
+
 def _paint_region(
-    label_map: np.ndarray, y0: int, x0: int, region: np.ndarray, label: int, apply: bool
+    label_map: np.ndarray,
+    y0: int,
+    x0: int,
+    region: np.ndarray,
+    label: int,
+    apply: bool,
+    only_over: int | None = None,
+    over: np.ndarray | None = None,
+    mirror: bool = False,
 ) -> Delta | None:
-    """Set ``region`` (a bool mask whose top-left is ``(y0, x0)``) to ``label``."""
+    """Set ``region`` (a bool mask whose top-left is ``(y0, x0)``) to ``label``, with the
+    painting options of :func:`restrict_region` (``over`` defaults to ``label_map``)."""
+    if mirror or only_over is not None:
+        found = restrict_region(label_map.shape, y0, x0, region, only_over=only_over,
+                                over=label_map if over is None else over, mirror=mirror)
+        if found is None:
+            return None
+        y0, x0, region = found
     h, w = region.shape
     old_box = label_map[y0 : y0 + h, x0 : x0 + w]
     change = region & (old_box != label)
@@ -177,10 +228,12 @@ def disc_mask(diameter: int) -> np.ndarray:
 
 
 def paint_disc(
-    label_map: np.ndarray, cx: float, cy: float, radius: float, label: int, *, apply: bool = True
+    label_map: np.ndarray, cx: float, cy: float, radius: float, label: int, *, apply: bool = True,
+    only_over: int | None = None, over: np.ndarray | None = None, mirror: bool = False,
 ) -> Delta | None:
     """One dab of the round brush: pixels whose centre is within ``radius`` of ``(cx, cy)``."""
-    return paint_stroke(label_map, [(cx, cy)], radius, label, apply=apply)
+    return paint_stroke(label_map, [(cx, cy)], radius, label, apply=apply, only_over=only_over, over=over,
+                        mirror=mirror)
 
 
 def paint_stroke(
@@ -190,16 +243,23 @@ def paint_stroke(
     label: int,
     *,
     apply: bool = True,
+    only_over: int | None = None,
+    over: np.ndarray | None = None,
+    mirror: bool = False,
 ) -> Delta | None:
     """The brush dragged through ``points`` ``(x, y)``: every pixel within ``radius`` of the
-    polyline (a dab at every point of every segment, so no gaps)."""
+    polyline (a dab at every point of every segment, so no gaps).
+
+    Painting options (every paint function): ``only_over`` changes only pixels whose label
+    in ``over`` (default: the map itself) is ``only_over``; ``mirror`` also paints the
+    reflection about the map's vertical centre line (see :func:`restrict_region`)."""
     _check_map(label_map)
     label = _check_label(label_map, label)
     found = _swept_disc(label_map.shape, list(points), radius)
     if found is None:
         return None
     y0, x0, mask = found
-    return _paint_region(label_map, y0, x0, mask, label, apply)
+    return _paint_region(label_map, y0, x0, mask, label, apply, only_over, over, mirror)
 
 
 def draw_line(
@@ -212,13 +272,18 @@ def draw_line(
     label: int,
     *,
     apply: bool = True,
+    only_over: int | None = None,
+    over: np.ndarray | None = None,
+    mirror: bool = False,
 ) -> Delta | None:
     """A straight line of width ``2 * radius`` with round caps from ``(x0, y0)`` to ``(x1, y1)``."""
-    return paint_stroke(label_map, [(x0, y0), (x1, y1)], radius, label, apply=apply)
+    return paint_stroke(label_map, [(x0, y0), (x1, y1)], radius, label, apply=apply, only_over=only_over,
+                        over=over, mirror=mirror)
 
 
 def fill_rect(
-    label_map: np.ndarray, x0: int, y0: int, x1: int, y1: int, label: int, *, apply: bool = True
+    label_map: np.ndarray, x0: int, y0: int, x1: int, y1: int, label: int, *, apply: bool = True,
+    only_over: int | None = None, over: np.ndarray | None = None, mirror: bool = False,
 ) -> Delta | None:
     """Filled rectangle between two corner pixels (inclusive, any order, clipped to the map)."""
     _check_map(label_map)
@@ -231,11 +296,23 @@ def fill_rect(
     if xb < xa or yb < ya:
         return None
     region = np.ones((yb - ya + 1, xb - xa + 1), bool)
-    return _paint_region(label_map, ya, xa, region, label, apply)
+    return _paint_region(label_map, ya, xa, region, label, apply, only_over, over, mirror)
 
 
-def flood_fill(label_map: np.ndarray, x: int, y: int, label: int, *, apply: bool = True) -> Delta | None:
-    """Fill the 4-connected region of equal ids containing pixel ``(x, y)`` with ``label``."""
+def flood_fill(
+    label_map: np.ndarray, x: int, y: int, label: int, *, apply: bool = True,
+    only_over: int | None = None, over: np.ndarray | None = None, mirror: bool = False,
+) -> Delta | None:
+    """Fill the 4-connected region of equal ids containing pixel ``(x, y)`` with ``label``.
+    ``mirror`` also fills from the mirrored pixel ``(W - 1 - x, y)`` (one delta for both)."""
+    if mirror:
+        W = label_map.shape[1]
+        both = [flood_fill(label_map, x, y, label, apply=False, only_over=only_over, over=over),
+                flood_fill(label_map, W - 1 - int(x), y, label, apply=False, only_over=only_over, over=over)]
+        delta = merge_deltas(label_map.shape, both)
+        if delta is not None and apply:
+            apply_delta(label_map, delta, undo=False)
+        return delta
     from .raster import connected_components
 
     _check_map(label_map)
@@ -252,7 +329,72 @@ def flood_fill(label_map: np.ndarray, x: int, y: int, label: int, *, apply: bool
     rows, cols = np.nonzero(whole.any(axis=1))[0], np.nonzero(whole.any(axis=0))[0]
     ry, rx = int(rows[0]), int(cols[0])
     region = whole[ry : rows[-1] + 1, rx : cols[-1] + 1]
-    return _paint_region(label_map, ry, rx, region, label, apply)
+    return _paint_region(label_map, ry, rx, region, label, apply, only_over, over)
+
+
+def polygon_region(
+    shape: tuple[int, int], points: Iterable[tuple[float, float]]
+) -> tuple[int, int, np.ndarray] | None:
+    """``(y0, x0, mask)``: the pixels whose centre lies inside the closed polygon ``points``
+    ``(x, y)`` (labelmap coordinates: pixel centres are integers), by the even-odd rule,
+    clipped to ``shape``; None when it covers no pixel or has fewer than 3 points.
+
+    Scan lines through the pixel centres: an edge crosses row ``y`` when ``y`` lies in
+    ``[min(ya, yb), max(ya, yb))`` (horizontal edges never), and a pixel is inside when an
+    odd number of crossings lie at or left of its centre."""
+    pts = np.asarray(list(points), dtype=np.float64).reshape(-1, 2)
+    if len(pts) < 3:
+        return None
+    if not np.isfinite(pts).all():
+        raise ValueError("polygon points must be finite numbers")
+    H, W = shape
+    ax, ay = pts[:, 0], pts[:, 1]
+    bx0, bx1 = max(0, int(np.ceil(ax.min()))), min(W - 1, int(np.floor(ax.max())))
+    by0, by1 = max(0, int(np.ceil(ay.min()))), min(H - 1, int(np.floor(ay.max())))
+    if bx1 < bx0 or by1 < by0:
+        return None
+    bx, by = np.roll(ax, -1), np.roll(ay, -1)
+    sloped = ay != by
+    ax, ay, bx, by = ax[sloped], ay[sloped], bx[sloped], by[sloped]
+    ncols = bx1 - bx0 + 1
+    rows = np.arange(by0, by1 + 1, dtype=np.float64)
+    out = np.empty((rows.size, ncols), bool)
+    step = max(1, _CHUNK_PIXELS // max(1, ax.size + ncols))
+    slope = (bx - ax) / (by - ay)
+    for i in range(0, rows.size, step):
+        Y = rows[i : i + step, None]
+        crosses = ((ay <= Y) & (Y < by)) | ((by <= Y) & (Y < ay))
+        r, e = np.nonzero(crosses)
+        xc = ax[e] + (Y[r, 0] - ay[e]) * slope[e]
+        # A crossing at xc toggles every pixel centre x >= xc, i.e. from column ceil(xc) on.
+        col = np.clip(np.ceil(xc) - bx0, 0, ncols).astype(np.int64)
+        n = Y.shape[0]
+        toggles = np.bincount(r * (ncols + 1) + col, minlength=n * (ncols + 1)).reshape(n, ncols + 1)
+        out[i : i + n] = (np.cumsum(toggles[:, :ncols], axis=1) & 1).astype(bool)
+    if not out.any():
+        return None
+    return by0, bx0, out
+
+
+def fill_polygon(
+    label_map: np.ndarray,
+    points: Iterable[tuple[float, float]],
+    label: int,
+    *,
+    apply: bool = True,
+    only_over: int | None = None,
+    over: np.ndarray | None = None,
+    mirror: bool = False,
+) -> Delta | None:
+    """Fill the closed polygon through ``points`` (see :func:`polygon_region`) with ``label``:
+    the polygon and lasso tools."""
+    _check_map(label_map)
+    label = _check_label(label_map, label)
+    found = polygon_region(label_map.shape, points)
+    if found is None:
+        return None
+    y0, x0, mask = found
+    return _paint_region(label_map, y0, x0, mask, label, apply, only_over, over, mirror)
 
 
 def apply_delta(label_map: np.ndarray, delta: Delta, undo: bool) -> None:
@@ -365,3 +507,166 @@ def flatten_layers(layers: Sequence[tuple[np.ndarray, np.ndarray | None]]) -> np
         else:
             np.copyto(out, ids, where=mask)
     return out
+
+
+# -- label layers (the editor's layer stack; Qt-free) ------------------------------------------
+#
+# A layer is ``ids`` ([H, W], the document's label dtype) plus ``mask`` (bool [H, W], True
+# where the layer has a label) or ``mask=None`` for a layer filled everywhere (the bottom
+# layer always is). Painting on a masked layer changes ids AND mask, so its undo step is a
+# :class:`MaskedDelta`: the usual :class:`Delta` of the ids inside a box plus the mask
+# before and after inside that box (still delta-sized, never a copy of the layer).
+
+
+@dataclass
+class Layer:
+    """One label layer of a stack (bottom first). ``key`` is a number the owner gives each
+    layer so that undo steps can name their layer whatever its position in the stack."""
+
+    name: str
+    ids: np.ndarray  # [H, W] uint8/uint16
+    mask: np.ndarray | None = None  # [H, W] bool, True = has a label; None = filled everywhere
+    visible: bool = True
+    opacity: float = 1.0  # display only: the generator ignores it
+    locked: bool = False
+    key: int = 0
+
+    def copy(self, name: str | None = None, key: int | None = None) -> Layer:
+        return Layer(
+            self.name if name is None else name,
+            self.ids.copy(),
+            None if self.mask is None else self.mask.copy(),
+            self.visible,
+            self.opacity,
+            self.locked,
+            self.key if key is None else key,
+        )
+
+    def nbytes(self) -> int:
+        return int(self.ids.nbytes + (0 if self.mask is None else self.mask.nbytes))
+
+
+@dataclass
+class MaskedDelta:
+    """One paint step on a masked layer: ``delta`` holds the ids (its ``mask``: the pixels
+    that changed, in ids or in coverage), ``old_filled``/``new_filled`` the layer's mask in
+    the delta's box before and after."""
+
+    delta: Delta
+    old_filled: np.ndarray  # [h, w] bool
+    new_filled: np.ndarray  # [h, w] bool
+
+    @property
+    def y0(self) -> int:
+        return self.delta.y0
+
+    @property
+    def x0(self) -> int:
+        return self.delta.x0
+
+    @property
+    def height(self) -> int:
+        return self.delta.height
+
+    @property
+    def width(self) -> int:
+        return self.delta.width
+
+    def changed_pixels(self) -> int:
+        return self.delta.changed_pixels()
+
+    def nbytes(self) -> int:
+        return int(self.delta.nbytes() + self.old_filled.nbytes + self.new_filled.nbytes)
+
+
+def paint_masked_region(
+    ids: np.ndarray, mask: np.ndarray, y0: int, x0: int, region: np.ndarray, label: int | None,
+    *, apply: bool = True,
+) -> MaskedDelta | None:
+    """Paint ``region`` (bool, top-left at ``(y0, x0)``) on a masked layer: ``label`` sets the
+    ids and marks the pixels filled; ``label=None`` erases them (they become empty)."""
+    _check_map(ids)
+    h, w = region.shape
+    box = (slice(y0, y0 + h), slice(x0, x0 + w))
+    ids_box, filled_box = ids[box], mask[box]
+    if label is None:
+        change = region & filled_box
+    else:
+        label = _check_label(ids, label)
+        change = region & (~filled_box | (ids_box != label))
+    if not change.any():
+        return None
+    rows = np.flatnonzero(change.any(axis=1))
+    cols = np.flatnonzero(change.any(axis=0))
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    cmask = np.ascontiguousarray(change[r0:r1, c0:c1])
+    old = ids_box[r0:r1, c0:c1].copy()
+    new = old.copy()
+    old_filled = filled_box[r0:r1, c0:c1].copy()
+    new_filled = old_filled.copy()
+    if label is not None:
+        new[cmask] = label
+    new_filled[cmask] = label is not None
+    out = MaskedDelta(Delta(y0 + r0, x0 + c0, old, new, cmask), old_filled, new_filled)
+    if apply:
+        apply_masked_delta(ids, mask, out, undo=False)
+    return out
+
+
+def apply_masked_delta(ids: np.ndarray, mask: np.ndarray, step: MaskedDelta, undo: bool) -> None:
+    """Write ``step``'s old (undo) or new (redo) ids and coverage into a masked layer."""
+    apply_delta(ids, step.delta, undo=undo)
+    d = step.delta
+    view = mask[d.y0 : d.y0 + d.height, d.x0 : d.x0 + d.width]
+    src = step.old_filled if undo else step.new_filled
+    view[d.mask] = src[d.mask]
+
+
+def merge_masked_deltas(map_shape: tuple[int, int], steps: Iterable[MaskedDelta | None]) -> MaskedDelta | None:
+    """:func:`merge_deltas` for masked-layer steps (a stroke's dabs): oldest old, newest new,
+    coverage included. ``None`` when nothing changed overall."""
+    ss = [s for s in steps if s is not None]
+    if not ss:
+        return None
+    if len(ss) == 1:
+        return ss[0]
+    # Code "empty" as -1 in an int32 copy of each box, merge as plain deltas, decode.
+    coded = []
+    for s in ss:
+        d = s.delta
+        old = np.where(s.old_filled, d.old.astype(np.int32), -1)
+        new = np.where(s.new_filled, d.new.astype(np.int32), -1)
+        coded.append(Delta(d.y0, d.x0, old, new, d.mask))
+    m = merge_deltas(map_shape, coded)
+    if m is None:
+        return None
+    # Ids under pixels that were empty before the stroke are not kept (0): an empty pixel's
+    # id is never shown nor saved.
+    dtype = ss[0].delta.old.dtype
+    old_filled, new_filled = m.old >= 0, m.new >= 0
+    old = np.where(old_filled, m.old, 0).astype(dtype)
+    new = np.where(new_filled, m.new, old).astype(dtype)
+    return MaskedDelta(Delta(m.y0, m.x0, old, new, m.mask), old_filled, new_filled)
+
+
+def flatten_box(layers: Sequence[Layer], y0: int, y1: int, x0: int, x1: int, background: int) -> np.ndarray:
+    """The flattened ids of the visible ``layers`` (bottom first) inside rows ``y0:y1`` and
+    columns ``x0:x1``. Hidden layers are left out; where no visible layer has a label (the
+    bottom layer hidden) the pixel is ``background``."""
+    shown = [ly for ly in layers if ly.visible]
+    box = (slice(y0, y1), slice(x0, x1))
+    dtype = layers[0].ids.dtype
+    parts: list[tuple[np.ndarray, np.ndarray | None]] = [(ly.ids[box], None if ly.mask is None else ly.mask[box])
+                                                        for ly in shown]
+    if not parts or (parts[0][1] is not None and not parts[0][1].all()):
+        parts.insert(0, (np.full((y1 - y0, x1 - x0), background, dtype), None))
+    return flatten_layers(parts)
+
+
+def paint_region(
+    label_map: np.ndarray, y0: int, x0: int, region: np.ndarray, label: int, *, apply: bool = True
+) -> Delta | None:
+    """Set the pixels of ``region`` (bool, top-left at ``(y0, x0)``) to ``label`` (a fill of a
+    region found elsewhere, e.g. on the flattened map of a layer stack)."""
+    _check_map(label_map)
+    return _paint_region(label_map, int(y0), int(x0), region, _check_label(label_map, label), apply)

@@ -212,3 +212,148 @@ def test_label_edges_match_instance_edges_of_regions():
     inst = torch.from_numpy(regions_as_instances(m).astype(np.int64))[None, None]
     expected = instance_edges(inst)[0, 0].numpy() > 0
     assert np.array_equal(lm.label_edges(m), expected)
+
+
+# -- polygon fill, "paint only over", mirror painting ------------------------------------------
+
+
+def inside_by_ray_casting(shape, pts):
+    """Brute force, pure Python: pixel centre (x, y) is inside when an odd number of edges
+    cross the row at or left of it (an edge crosses row y when y is in [min, max) of its ends)."""
+    H, W = shape
+    out = np.zeros(shape, bool)
+    n = len(pts)
+    for y in range(H):
+        for x in range(W):
+            count = 0
+            for i in range(n):
+                (xa, ya), (xb, yb) = pts[i], pts[(i + 1) % n]
+                if (ya <= y < yb) or (yb <= y < ya):
+                    if xa + (y - ya) * (xb - xa) / (yb - ya) <= x:
+                        count += 1
+            out[y, x] = count % 2 == 1
+    return out
+
+
+def test_fill_polygon_matches_a_brute_force_point_in_polygon_test():
+    rng = np.random.default_rng(14)
+    shape = (23, 31)
+    for n in (3, 4, 5, 7, 12):  # random (often self-intersecting) polygons, some beyond the map
+        pts = [tuple(p) for p in rng.uniform(-6, 36, (n, 2))]
+        m = np.zeros(shape, np.uint8)
+        delta = lm.fill_polygon(m, pts, 5)
+        expected = inside_by_ray_casting(shape, pts)
+        assert np.array_equal(m == 5, expected), n
+        if expected.any():
+            assert delta.changed_pixels() == int(expected.sum())
+            lm.apply_delta(m, delta, undo=True)
+            assert (m == 0).all()
+        else:
+            assert delta is None
+
+
+def test_fill_polygon_convex_shapes_by_half_planes():
+    """An independent check for convex polygons: inside = on the inner side of every edge."""
+    rng = np.random.default_rng(3)
+    shape = (40, 40)
+    yy, xx = np.mgrid[0:40, 0:40].astype(np.float64)
+    for _ in range(5):
+        tri = rng.uniform(0, 39, (3, 2))
+        (ux, uy), (vx, vy) = tri[1] - tri[0], tri[2] - tri[0]
+        if ux * vy - uy * vx < 0:
+            tri = tri[::-1]
+        inside = np.ones(shape, bool)
+        for i in range(3):
+            (ax, ay), (bx, by) = tri[i], tri[(i + 1) % 3]
+            inside &= (bx - ax) * (yy - ay) - (by - ay) * (xx - ax) > 0
+        m = np.zeros(shape, np.uint8)
+        lm.fill_polygon(m, [tuple(p) for p in tri], 2)
+        assert np.array_equal(m == 2, inside)
+
+
+def test_fill_polygon_rectangle_and_degenerate_input():
+    m = np.zeros((10, 12), np.uint8)
+    # corners half a pixel outside pixels 2..6 x 1..3: exactly those pixel centres are inside
+    lm.fill_polygon(m, [(1.5, 0.5), (6.5, 0.5), (6.5, 3.5), (1.5, 3.5)], 4)
+    expected = np.zeros_like(m)
+    lm.fill_rect(expected, 2, 1, 6, 3, 4)
+    assert np.array_equal(m, expected)
+    assert lm.fill_polygon(m, [(0, 0), (5, 5)], 4) is None  # fewer than 3 points
+    assert lm.fill_polygon(m, [(20, 20), (30, 20), (30, 30)], 4) is None  # off the map
+    with pytest.raises(ValueError, match="finite"):
+        lm.fill_polygon(m, [(0, 0), (float("nan"), 5), (5, 0)], 4)
+
+
+def _scene():
+    rng = np.random.default_rng(7)
+    m = rng.integers(0, 4, (24, 30)).astype(np.uint8)
+    m[:, 20:] = 1  # a big region of label 1 on the right
+    return m
+
+
+OPS = {
+    "stroke": lambda m, **kw: lm.paint_stroke(m, [(3.0, 4.0), (25.0, 15.0)], 2.5, 9, **kw),
+    "disc": lambda m, **kw: lm.paint_disc(m, 22.5, 10.5, 3.0, 9, **kw),
+    "line": lambda m, **kw: lm.draw_line(m, 2.0, 20.0, 28.0, 3.0, 1.5, 9, **kw),
+    "rect": lambda m, **kw: lm.fill_rect(m, 4, 2, 26, 19, 9, **kw),
+    "polygon": lambda m, **kw: lm.fill_polygon(m, [(1.2, 1.7), (28.3, 5.1), (14.6, 22.2)], 9, **kw),
+    "fill": lambda m, **kw: lm.flood_fill(m, 25, 5, 9, **kw),
+}
+
+
+@pytest.mark.parametrize("op", sorted(OPS))
+def test_only_over_changes_only_pixels_of_that_label(op):
+    base = _scene()
+    free = base.copy()
+    OPS[op](free)
+    for keep in (1, 2):
+        m = base.copy()
+        delta = OPS[op](m, only_over=keep)
+        expected = np.where(base == keep, free, base)
+        assert np.array_equal(m, expected), keep
+        assert ((m != base) <= (base == keep)).all()
+        if delta is not None:
+            lm.apply_delta(m, delta, undo=True)
+        assert np.array_equal(m, base)
+    # the deciding map can be another array (an upper layer paints by the flattened map's labels)
+    decide = np.zeros_like(base)
+    decide[:, :15] = 3
+    m = base.copy()
+    OPS[op](m, only_over=3, over=decide)
+    assert np.array_equal(m, np.where(decide == 3, free, base))
+
+
+@pytest.mark.parametrize("op", ["stroke", "disc", "line", "rect", "polygon"])
+@pytest.mark.parametrize("width", [30, 31])
+def test_mirror_paints_the_shape_and_its_reflection_in_one_delta(op, width):
+    blank = np.zeros((24, width), np.uint8)
+    plain = blank.copy()
+    OPS[op](plain)
+    m = blank.copy()
+    delta = OPS[op](m, mirror=True)
+    painted = plain == 9
+    assert np.array_equal(m == 9, painted | painted[:, ::-1])
+    assert delta.changed_pixels() == int((m == 9).sum())
+    lm.apply_delta(m, delta, undo=True)
+    assert (m == 0).all()
+
+
+def test_mirror_fill_fills_from_the_mirrored_pixel_too():
+    m = np.zeros((6, 10), np.uint8)
+    m[:, 4] = 1  # a wall: the left part is 0..3, the right part 5..9
+    delta = lm.flood_fill(m, 1, 2, 7, mirror=True)  # the mirror of x=1 is x=8, right of the wall
+    assert (m[:, :4] == 7).all() and (m[:, 5:] == 7).all() and (m[:, 4] == 1).all()
+    lm.apply_delta(m, delta, undo=True)
+    assert (m[:, 4] == 1).all() and (np.delete(m, 4, axis=1) == 0).all()
+    # mirror and only_over together: only the label-0 pixels of both halves
+    m = np.zeros((6, 10), np.uint8)
+    m[0, :] = 2
+    lm.fill_rect(m, 0, 0, 2, 5, 5, mirror=True, only_over=0)
+    assert (m[0] == 2).all() and (m[1:, :3] == 5).all() and (m[1:, 7:] == 5).all() and (m[1:, 3:7] == 0).all()
+
+
+def test_restrict_region_checks_the_deciding_map():
+    with pytest.raises(ValueError, match="deciding map"):
+        lm.restrict_region((4, 5), 0, 0, np.ones((2, 2), bool), only_over=1, over=np.zeros((4, 4), np.uint8))
+    assert lm.restrict_region((4, 5), 0, 0, np.ones((2, 2), bool), only_over=1,
+                              over=np.zeros((4, 5), np.uint8)) is None
