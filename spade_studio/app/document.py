@@ -1,15 +1,34 @@
-"""The document: the label map being painted, its label set, file and undo history.
+"""The document: the label layers being painted, their label set, file and undo history.
+
+A document is a stack of label layers (:class:`~spade_studio.labelmap.Layer`, bottom first).
+The bottom layer ("Background") is filled everywhere and stays at the bottom (it cannot be
+moved or deleted, like a paint program's background layer); the layers above it have a
+mask (True where they have a label, elsewhere "empty"). :attr:`label_map` is the flattened
+map the generator sees: the topmost visible label of each pixel (the bottom layer hidden:
+the label set's first id). It is cached and updated only inside the rectangle a change
+touches; a one-layer document's map *is* its bottom layer, so it behaves exactly as before
+layers existed.
 
 The map is changed only through the document: one-shot operations (:meth:`fill`,
 :meth:`line`, :meth:`rect`, :meth:`clear`), live strokes (:meth:`begin_stroke`,
-:meth:`stroke_to`, :meth:`end_stroke`) or :meth:`push_delta`. Every change is one
-:class:`~spade_studio.app.commands.DeltaCommand` on :attr:`undo_stack` and is announced with
-:attr:`changed` (the map rectangle). Replacing the whole map (new, open, remap,
-:meth:`replace_map` -- used by :mod:`~spade_studio.app.autosave` to recover) clears the
-history and emits :attr:`reset`.
+:meth:`stroke_to`, :meth:`end_stroke`) or :meth:`push_delta`, all on the *active* layer.
+On an upper layer the brush sets pixels (and marks them filled), the eraser
+(``begin_stroke(erase=True)``) makes them empty, and :meth:`fill` floods the region of the
+*flattened* map under the click (what the user sees; the region is then painted on the
+active layer). On the bottom layer the eraser paints the background label, as before. A
+locked or hidden layer refuses painting and says why with :attr:`refused`.
+
+Every change is one :class:`~spade_studio.app.commands.DeltaCommand` on :attr:`undo_stack`:
+paint steps hold a delta of the layer they name (never a copy of it); layer operations
+(add, delete, move, rename, duplicate, merge down, visibility, opacity, lock) hold what they
+remove. Map changes are announced with :attr:`changed` (the map rectangle), display-only
+changes (opacity) with :attr:`display_changed`, the stack with :attr:`layers_changed`.
+Replacing the whole document (new, open, remap, :meth:`replace_map` -- used by
+:mod:`~spade_studio.app.autosave` to recover) clears the history and emits :attr:`reset`.
 
 ``dirty`` is the undo stack's clean state: saving marks the current step clean, undoing
-back to it makes the document clean again.
+back to it makes the document clean again. ``.ora`` paths open and save layered projects
+(:mod:`spade_studio.project`); a PNG holds the flattened map.
 """
 
 from __future__ import annotations
@@ -23,10 +42,13 @@ from PySide6.QtGui import QUndoStack
 
 from spade_studio import labelmap as lm
 from spade_studio.imageio import LABELSET_CHUNK, ImageReadError, read_label_map, write_label_map
-from spade_studio.labelmap import Delta
+from spade_studio.labelmap import Delta, Layer, MaskedDelta
 from spade_studio.labels import LabelError, LabelSet, builtin_label_set_names, format_ids, ids_outside, load_label_set
 
 from .commands import DeltaCommand, history_bytes, trim_history
+
+BACKGROUND_NAME = "Background"
+PROJECT_SUFFIX = ".ora"
 
 
 def _dtype_for(label_set: LabelSet) -> type:
@@ -54,14 +76,121 @@ def _peek_label_set_name(path: Path) -> str | None:
     return name if isinstance(name, str) and name.strip() else None
 
 
+def is_project_path(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() == PROJECT_SUFFIX
+
+
+# -- undo payloads (each has nbytes(); DeltaCommand calls apply(payload, undo)) -------------------
+class _PaintStep:
+    """A paint step on the layer with ``key``: a Delta (filled layer) or MaskedDelta."""
+
+    def __init__(self, key: int, change: Delta | MaskedDelta):
+        self.key = key
+        self.change = change
+
+    def nbytes(self) -> int:
+        return self.change.nbytes()
+
+
+class _LayerOp:
+    """A layer operation; ``redo``/``undo`` change the stack of ``doc``."""
+
+    def nbytes(self) -> int:
+        return 0
+
+    def redo(self, doc: Document) -> None:
+        raise NotImplementedError
+
+    def undo(self, doc: Document) -> None:
+        raise NotImplementedError
+
+
+class _Insert(_LayerOp):
+    def __init__(self, index: int, layer: Layer):
+        self.index, self.layer = index, layer
+
+    def nbytes(self) -> int:
+        return self.layer.nbytes()
+
+    def redo(self, doc: Document) -> None:
+        doc._layers.insert(self.index, self.layer)
+        doc._active_key = self.layer.key
+
+    def undo(self, doc: Document) -> None:
+        doc._layers.pop(self.index)
+        doc._active_key = doc._layers[max(0, self.index - 1)].key
+
+
+class _Remove(_Insert):
+    def redo(self, doc: Document) -> None:
+        _Insert.undo(self, doc)
+
+    def undo(self, doc: Document) -> None:
+        _Insert.redo(self, doc)
+
+
+class _Move(_LayerOp):
+    def __init__(self, src: int, dst: int):
+        self.src, self.dst = src, dst
+
+    def redo(self, doc: Document) -> None:
+        doc._layers.insert(self.dst, doc._layers.pop(self.src))
+
+    def undo(self, doc: Document) -> None:
+        doc._layers.insert(self.src, doc._layers.pop(self.dst))
+
+
+class _SetAttr(_LayerOp):
+    def __init__(self, key: int, attr: str, old, new):
+        self.key, self.attr, self.old, self.new = key, attr, old, new
+
+    def redo(self, doc: Document) -> None:
+        setattr(doc._layer_by_key(self.key), self.attr, self.new)
+
+    def undo(self, doc: Document) -> None:
+        setattr(doc._layer_by_key(self.key), self.attr, self.old)
+
+
+class _MergeDown(_LayerOp):
+    """Merge the layer at ``index`` into the one below; keeps the upper layer and the lower
+    layer's old arrays (what the merge removes)."""
+
+    def __init__(self, index: int, upper: Layer, lower: Layer):
+        self.index, self.upper, self.lower = index, upper, lower
+        self.old_ids, self.old_mask = lower.ids, lower.mask
+
+    def nbytes(self) -> int:
+        return self.upper.nbytes() + int(self.old_ids.nbytes) + (0 if self.old_mask is None else int(self.old_mask.nbytes))
+
+    def redo(self, doc: Document) -> None:
+        up, low = self.upper, self.lower
+        if up.mask is None:
+            ids, mask = up.ids.copy(), None
+        else:
+            ids = np.where(up.mask, up.ids, self.old_ids)
+            mask = None if self.old_mask is None else (self.old_mask | up.mask)
+        low.ids, low.mask = np.ascontiguousarray(ids), mask
+        doc._layers.pop(self.index)
+        doc._active_key = low.key
+
+    def undo(self, doc: Document) -> None:
+        self.lower.ids, self.lower.mask = self.old_ids, self.old_mask
+        doc._layers.insert(self.index, self.upper)
+        doc._active_key = self.upper.key
+
+
 class Document(QObject):
-    changed = Signal(QRect)  # map region changed (map pixel coords)
+    changed = Signal(QRect)  # flattened map region changed (map pixel coords)
+    display_changed = Signal(QRect)  # only the look changed (layer opacity): the canvas repaints
+    layers_changed = Signal()  # the stack, a layer's name/visibility/opacity/lock or the active layer
+    refused = Signal(str)  # a paint operation was refused (locked or hidden layer): why
     reset = Signal()  # whole map / size / label set replaced
     dirty_changed = Signal(bool)
     path_changed = Signal(object)  # Path | None
     label_set_changed = Signal(object)  # LabelSet
     reference_changed = Signal()  # reference photo set or removed
     stroke_cancelled = Signal()  # a live stroke was rolled back (undo/redo/reset mid-stroke)
+    paint_options_changed = Signal()  # only_over or mirror changed
 
     DEFAULT_UNDO_BYTES = 256 * 1024 * 1024
 
@@ -79,15 +208,27 @@ class Document(QObject):
         self.undo_byte_limit = int(undo_byte_limit)
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
         self._label_set = label_set
-        self._map = self._blank(width, height, fill_label, label_set)
+        self._next_key = 1
+        self._layers: list[Layer] = [self._new_layer(BACKGROUND_NAME, self._blank(width, height, fill_label, label_set))]
+        self._active_key = self._layers[0].key
+        self._map = self._layers[0].ids
         self._path: Path | None = None
         self._reference: np.ndarray | None = None
-        self._live: list[Delta] | None = None  # deltas of the stroke in progress
+        self._live: list[Delta | MaskedDelta] | None = None  # changes of the stroke in progress
+        self._live_key: int | None = None  # the layer the stroke paints (None: refused)
+        self._live_erase = False
+        self._only_over: int | None = None  # paint only over this label (None: over anything)
+        self._mirror = False  # also paint the mirror image about the vertical centre line
+        # What a project (.ora) holds that the editor has no other place for: kept so that
+        # saving the project again does not drop it.
+        self.project_styles: dict = {}
+        self.project_style_images: dict = {}
+        self.project_render: np.ndarray | None = None
 
     # -- state -------------------------------------------------------------------------------
     @property
     def label_map(self) -> np.ndarray:
-        """The map, as a read-only view (change it through the document)."""
+        """The flattened map, as a read-only view (change it through the document)."""
         view = self._map.view()
         view.flags.writeable = False
         return view
@@ -124,11 +265,11 @@ class Document(QObject):
         return int(self._map.shape[0])
 
     def snapshot(self) -> np.ndarray:
-        """A copy of the map (for the renderer; safe to keep and to hand to a thread)."""
+        """A copy of the flattened map (for the renderer; safe to keep and hand to a thread)."""
         return self._map.copy()
 
     def label_at(self, x: int, y: int) -> int:
-        """The id at map pixel ``(x, y)``, or -1 outside the map."""
+        """The id at map pixel ``(x, y)`` of the flattened map, or -1 outside the map."""
         if 0 <= x < self.width and 0 <= y < self.height:
             return int(self._map[y, x])
         return -1
@@ -142,32 +283,145 @@ class Document(QObject):
             raise LabelError(f"fill label {fill_label} is not in the {label_set.name!r} label set")
         return lm.new_label_map(width, height, fill_label, max(label_set.ids, default=0))
 
+    # -- layers: state -----------------------------------------------------------------------
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        """The layers, bottom first (read them; change them through the document)."""
+        return tuple(self._layers)
+
+    @property
+    def layer_count(self) -> int:
+        return len(self._layers)
+
+    @property
+    def active_index(self) -> int:
+        for i, layer in enumerate(self._layers):
+            if layer.key == self._active_key:
+                return i
+        return 0
+
+    @property
+    def active_layer(self) -> Layer:
+        return self._layers[self.active_index]
+
+    def set_active_index(self, index: int) -> None:
+        """Paint on layer ``index`` from now on (not an undo step)."""
+        key = self._layers[self._index(index)].key
+        if key != self._active_key:
+            self.cancel_stroke()
+            self._active_key = key
+            self.layers_changed.emit()
+
+    def display_is_flat(self) -> bool:
+        """True when the canvas may show the flattened map as it is: the bottom layer and
+        every visible layer fully opaque."""
+        return self._layers[0].visible and all(ly.opacity >= 1.0 for ly in self._layers if ly.visible)
+
+    def background_label(self) -> int:
+        """The id of pixels no visible layer covers (the label set's first id)."""
+        ids = self._label_set.ids
+        return int(ids[0]) if ids else 0
+
+    def _new_layer(self, name: str, ids: np.ndarray, mask: np.ndarray | None = None) -> Layer:
+        layer = Layer(name, ids, mask, key=self._next_key)
+        self._next_key += 1
+        return layer
+
+    def _layer_by_key(self, key: int) -> Layer:
+        for layer in self._layers:
+            if layer.key == key:
+                return layer
+        raise KeyError(f"no layer {key}")
+
+    def _index(self, index: int | None) -> int:
+        i = self.active_index if index is None else int(index)
+        if not 0 <= i < len(self._layers):
+            raise IndexError(f"layer {i} does not exist (the document has {len(self._layers)})")
+        return i
+
+    def _full_rect(self) -> QRect:
+        return QRect(0, 0, self.width, self.height)
+
+    def _rebuild_flat(self) -> None:
+        """Recompute the whole flattened map (after a layer operation)."""
+        if len(self._layers) == 1 and self._layers[0].visible:
+            self._map = self._layers[0].ids
+        else:
+            H, W = self._layers[0].ids.shape
+            self._map = lm.flatten_box(self._layers, 0, H, 0, W, self.background_label())
+
+    def _refresh(self, y0: int, x0: int, h: int, w: int) -> None:
+        """Bring the flattened map up to date inside a box (after a paint change)."""
+        if self._map is self._layers[0].ids and len(self._layers) == 1:
+            return
+        self._map[y0 : y0 + h, x0 : x0 + w] = lm.flatten_box(self._layers, y0, y0 + h, x0, x0 + w,
+                                                              self.background_label())
+
     # -- history -----------------------------------------------------------------------------
     @staticmethod
-    def _rect(delta: Delta) -> QRect:
+    def _rect(delta: Delta | MaskedDelta) -> QRect:
         return QRect(delta.x0, delta.y0, delta.width, delta.height)
 
-    def _apply_history_delta(self, delta: Delta, undo: bool) -> None:
-        """The undo commands' ``apply``: write the delta's old (undo) or new values."""
+    @staticmethod
+    def _apply_change(layer: Layer, change: Delta | MaskedDelta, undo: bool) -> None:
+        if isinstance(change, MaskedDelta):
+            lm.apply_masked_delta(layer.ids, layer.mask, change, undo=undo)
+        else:
+            lm.apply_delta(layer.ids, change, undo=undo)
+
+    def _apply_history(self, payload, undo: bool) -> None:
+        """The undo commands' ``apply``: a paint step's old (undo) or new values, or a layer
+        operation backwards (undo) or forwards."""
         self.cancel_stroke()
-        lm.apply_delta(self._map, delta, undo=undo)
-        self.changed.emit(self._rect(delta))
+        if isinstance(payload, _PaintStep):
+            change = payload.change
+            self._apply_change(self._layer_by_key(payload.key), change, undo)
+            self._refresh(change.y0, change.x0, change.height, change.width)
+            self.changed.emit(self._rect(change))
+            return
+        was_flat = self._map.copy()
+        payload.undo(self) if undo else payload.redo(self)
+        self._rebuild_flat()
+        self.layers_changed.emit()
+        if was_flat.shape == self._map.shape and np.array_equal(was_flat, self._map):
+            self.display_changed.emit(self._full_rect())  # visibility of an empty layer, opacity...
+        else:
+            self.changed.emit(self._full_rect())
+
+    def _push(self, payload, text: str, applied: bool) -> None:
+        self.undo_stack.push(DeltaCommand(self._apply_history, payload, text, applied=applied))
+        trim_history(self.undo_stack, self.undo_byte_limit)
 
     def push_delta(self, delta: Delta | None, text: str, applied: bool = False) -> bool:
-        """Record ``delta`` as one undo step; its redo applies it (skipped the first time when
-        ``applied``: the map already holds the new values). False when ``delta`` is None."""
+        """Record ``delta`` (of the active layer's ids) as one undo step; its redo applies it
+        (skipped the first time when ``applied``: the layer already holds the new values).
+        On an upper layer the changed pixels become filled. False when ``delta`` is None."""
         if delta is None:
             return False
         if delta.old.dtype != self._map.dtype or delta.y0 < 0 or delta.x0 < 0 or (
             delta.y0 + delta.height > self.height or delta.x0 + delta.width > self.width
         ):
             raise ValueError("delta does not fit this document's map")
-        self.undo_stack.push(DeltaCommand(self._apply_history_delta, delta, text, applied=applied))
-        trim_history(self.undo_stack, self.undo_byte_limit)
+        layer = self.active_layer
+        change: Delta | MaskedDelta = delta
+        if layer.mask is not None:
+            box = layer.mask[delta.y0 : delta.y0 + delta.height, delta.x0 : delta.x0 + delta.width]
+            change = MaskedDelta(delta, box.copy(), box | delta.mask)
+        self._push(_PaintStep(layer.key, change), text, applied)
         return True
 
+    def _push_paint(self, layer: Layer, change: Delta | MaskedDelta | None, text: str, applied: bool) -> bool:
+        if change is None:
+            return False
+        self._push(_PaintStep(layer.key, change), self._step_text(text, layer), applied)
+        return True
+
+    def _step_text(self, text: str, layer: Layer) -> str:
+        """Undo texts name the layer once there is more than one."""
+        return text if len(self._layers) == 1 else f"{text} on {layer.name}"
+
     def history_bytes(self) -> int:
-        """Memory held by the undo history (sum of its deltas)."""
+        """Memory held by the undo history (sum of its deltas and removed layers)."""
         return history_bytes(self.undo_stack)
 
     def _reset_history(self, clean: bool) -> None:
@@ -176,71 +430,332 @@ class Document(QObject):
         if not clean:
             self.undo_stack.resetClean()
 
-    # -- one-shot operations (each is one undo step) ------------------------------------------
+    # -- painting on the active layer (each one-shot operation is one undo step) -------------
     def _check_label(self, label: int) -> int:
         if label not in self._label_set.ids:
             raise LabelError(f"label {label} is not in the {self._label_set.name!r} label set")
         return int(label)
 
+    def _paint_target(self) -> Layer | None:
+        """The active layer, or None (and :attr:`refused` says why) when it takes no paint."""
+        layer = self.active_layer
+        if layer.locked:
+            self.refused.emit(f"Layer '{layer.name}' is locked: unlock it to paint on it")
+            return None
+        if not layer.visible:
+            self.refused.emit(f"Layer '{layer.name}' is hidden: show it to paint on it")
+            return None
+        return layer
+
+    # painting options: every paint operation and live stroke, not clear
+    @property
+    def only_over(self) -> int | None:
+        """Paint only over pixels whose label in the flattened map (what the generator sees)
+        is this one; None: over anything."""
+        return self._only_over
+
+    @only_over.setter
+    def only_over(self, label: int | None) -> None:
+        label = None if label is None else int(label)
+        if label != self._only_over:
+            self._only_over = label
+            self.paint_options_changed.emit()
+
+    @property
+    def mirror(self) -> bool:
+        """Every paint operation also paints its mirror image about the vertical centre line
+        (both halves in one undo step)."""
+        return self._mirror
+
+    @mirror.setter
+    def mirror(self, on: bool) -> None:
+        if bool(on) != self._mirror:
+            self._mirror = bool(on)
+            self.paint_options_changed.emit()
+
+    def _paint_options(self) -> dict:
+        """The painting-option keywords of the labelmap paint functions."""
+        return {"only_over": self._only_over, "over": self._map, "mirror": self._mirror}
+
+    def _paint_masked(self, layer: Layer, found: tuple[int, int, np.ndarray] | None, label: int | None,
+                      apply: bool, options: bool = True) -> MaskedDelta | None:
+        if found is not None and options and (self._mirror or self._only_over is not None):
+            found = lm.restrict_region(self._map.shape, *found, **self._paint_options())
+        if found is None:
+            return None
+        y0, x0, region = found
+        return lm.paint_masked_region(layer.ids, layer.mask, y0, x0, region, label, apply=apply)
+
+    def _announce(self, change: Delta | MaskedDelta) -> None:
+        self._refresh(change.y0, change.x0, change.height, change.width)
+        self.changed.emit(self._rect(change))
+
+    def _one_shot(self, layer: Layer, change: Delta | MaskedDelta | None, text: str) -> bool:
+        """Record a change computed with ``apply=False``: its first redo applies it."""
+        return self._push_paint(layer, change, text, applied=False)
+
     def fill(self, x: int, y: int, label: int) -> bool:
-        delta = lm.flood_fill(self._map, x, y, self._check_label(label), apply=False)
-        return self.push_delta(delta, f"Fill with {self._label_set.name_of(label)}")
+        label = self._check_label(label)
+        layer = self._paint_target()
+        if layer is None:
+            return False
+        text = f"Fill with {self._label_set.name_of(label)}"
+        if layer.mask is None and self._map is layer.ids:
+            return self._one_shot(layer, lm.flood_fill(layer.ids, x, y, label, apply=False,
+                                                       **self._paint_options()), text)
+        # The region of the flattened map under the click (what the user sees) ...
+        seen = lm.flood_fill(self._map, x, y, label, apply=False, **self._paint_options())
+        if seen is None:
+            return False
+        # ... painted on the active layer.
+        if layer.mask is None:
+            change = lm.paint_region(layer.ids, seen.y0, seen.x0, seen.mask, label, apply=False)
+        else:
+            change = self._paint_masked(layer, (seen.y0, seen.x0, seen.mask), label, apply=False, options=False)
+        return self._one_shot(layer, change, text)
 
     def line(self, x0: float, y0: float, x1: float, y1: float, radius: float, label: int) -> bool:
-        delta = lm.draw_line(self._map, x0, y0, x1, y1, radius, self._check_label(label), apply=False)
-        return self.push_delta(delta, f"Line of {self._label_set.name_of(label)}")
+        label = self._check_label(label)
+        layer = self._paint_target()
+        if layer is None:
+            return False
+        if layer.mask is None:
+            change = lm.draw_line(layer.ids, x0, y0, x1, y1, radius, label, apply=False, **self._paint_options())
+        else:
+            change = self._paint_masked(layer, lm.brush_region(self._map.shape, [(x0, y0), (x1, y1)], radius),
+                                        label, apply=False)
+        return self._one_shot(layer, change, f"Line of {self._label_set.name_of(label)}")
 
     def rect(self, x0: int, y0: int, x1: int, y1: int, label: int) -> bool:
-        delta = lm.fill_rect(self._map, x0, y0, x1, y1, self._check_label(label), apply=False)
-        return self.push_delta(delta, f"Rectangle of {self._label_set.name_of(label)}")
+        label = self._check_label(label)
+        layer = self._paint_target()
+        if layer is None:
+            return False
+        if layer.mask is None:
+            change = lm.fill_rect(layer.ids, x0, y0, x1, y1, label, apply=False, **self._paint_options())
+        else:
+            xa, xb = sorted((int(x0), int(x1)))
+            ya, yb = sorted((int(y0), int(y1)))
+            xa, ya, xb, yb = max(xa, 0), max(ya, 0), min(xb, self.width - 1), min(yb, self.height - 1)
+            found = None if xb < xa or yb < ya else (ya, xa, np.ones((yb - ya + 1, xb - xa + 1), bool))
+            change = self._paint_masked(layer, found, label, apply=False)
+        return self._one_shot(layer, change, f"Rectangle of {self._label_set.name_of(label)}")
+
+    def polygon(self, points: list[tuple[float, float]], label: int) -> bool:
+        """Fill the closed polygon ``points`` (labelmap coordinates: pixel centres are integers)."""
+        label = self._check_label(label)
+        layer = self._paint_target()
+        if layer is None:
+            return False
+        if layer.mask is None:
+            change = lm.fill_polygon(layer.ids, points, label, apply=False, **self._paint_options())
+        else:
+            change = self._paint_masked(layer, lm.polygon_region(self._map.shape, points), label, apply=False)
+        return self._one_shot(layer, change, f"Polygon of {self._label_set.name_of(label)}")
 
     def clear(self, label: int) -> bool:
-        delta = lm.fill_rect(self._map, 0, 0, self.width - 1, self.height - 1, self._check_label(label), apply=False)
-        return self.push_delta(delta, f"Clear to {self._label_set.name_of(label)}")
+        """The bottom layer: fill it with ``label``; an upper layer: make it empty."""
+        label = self._check_label(label)
+        layer = self._paint_target()
+        if layer is None:
+            return False
+        if layer.mask is None:
+            change = lm.fill_rect(layer.ids, 0, 0, self.width - 1, self.height - 1, label, apply=False)
+            return self._one_shot(layer, change, f"Clear to {self._label_set.name_of(label)}")
+        change = self._paint_masked(layer, (0, 0, np.ones(self._map.shape, bool)), None, apply=False, options=False)
+        return self._one_shot(layer, change, "Clear layer")
 
     # -- live strokes: painted as the mouse moves, recorded as one step at the end ---------
     @property
     def stroke_active(self) -> bool:
         return self._live is not None
 
-    def begin_stroke(self) -> None:
+    def begin_stroke(self, erase: bool = False) -> None:
+        """Start a stroke on the active layer; ``erase`` makes an upper layer's pixels empty
+        (on the bottom layer the eraser paints the label it is given)."""
         self.cancel_stroke()
         self._live = []
+        layer = self._paint_target()
+        self._live_key = None if layer is None else layer.key
+        self._live_erase = bool(erase)
 
     def stroke_to(self, points: list[tuple[float, float]], radius: float, label: int) -> None:
         """Paint the brush along ``points`` now (part of the stroke in progress)."""
         if self._live is None:
             self.begin_stroke()
-        delta = lm.paint_stroke(self._map, points, radius, self._check_label(label))
-        if delta is not None:
-            self._live.append(delta)
-            self.changed.emit(self._rect(delta))
+        label = self._check_label(label)
+        if self._live_key is None:
+            return  # refused at begin_stroke
+        layer = self._layer_by_key(self._live_key)
+        if layer.mask is None:
+            change = lm.paint_stroke(layer.ids, points, radius, label, **self._paint_options())
+        else:
+            change = self._paint_masked(layer, lm.brush_region(self._map.shape, points, radius),
+                                        None if self._live_erase else label, apply=True)
+        if change is not None:
+            self._live.append(change)
+            self._announce(change)
 
     def end_stroke(self, text: str = "Brush stroke") -> bool:
         """Record the stroke in progress as ONE undo step (False if it changed nothing)."""
         if self._live is None:
             return False
-        deltas, self._live = self._live, None
-        merged = lm.merge_deltas(self._map.shape, deltas)
-        return self.push_delta(merged, text, applied=True)
+        changes, self._live = self._live, None
+        key, self._live_key = self._live_key, None
+        if key is None or not changes:
+            return False
+        layer = self._layer_by_key(key)
+        if layer.mask is None:
+            merged = lm.merge_deltas(self._map.shape, changes)
+        else:
+            merged = lm.merge_masked_deltas(self._map.shape, changes)
+        return self._push_paint(layer, merged, text, applied=True)
 
     def cancel_stroke(self) -> None:
         """Roll back the stroke in progress (nothing is recorded)."""
         if self._live is None:
             return
-        deltas, self._live = self._live, None
-        for delta in reversed(deltas):
-            lm.apply_delta(self._map, delta, undo=True)
-            self.changed.emit(self._rect(delta))
+        changes, self._live = self._live, None
+        key, self._live_key = self._live_key, None
+        if key is not None:
+            layer = self._layer_by_key(key)
+            for change in reversed(changes):
+                self._apply_change(layer, change, undo=True)
+                self._announce(change)
         self.stroke_cancelled.emit()
 
+    # -- layer operations (each is one undo step) ---------------------------------------------
+    def _layer_op(self, op: _LayerOp, text: str) -> bool:
+        self.cancel_stroke()
+        self._push(op, text, applied=False)  # push runs op.redo via _apply_history
+        return True
+
+    def _unique_name(self, base: str) -> str:
+        names = {ly.name for ly in self._layers}
+        if base not in names:
+            return base
+        n = 2
+        while f"{base} {n}" in names:
+            n += 1
+        return f"{base} {n}"
+
+    def add_layer(self, name: str | None = None) -> bool:
+        """A new empty layer above the active one; it becomes the active layer."""
+        H, W = self._map.shape
+        if name is None:
+            n = len(self._layers)
+            while f"Layer {n}" in {ly.name for ly in self._layers}:
+                n += 1
+            name = f"Layer {n}"
+        layer = self._new_layer(name, np.zeros((H, W), self._map.dtype), np.zeros((H, W), bool))
+        return self._layer_op(_Insert(self.active_index + 1, layer), f"New layer {name}")
+
+    def delete_layer(self, index: int | None = None) -> bool:
+        """Delete a layer (not the bottom one); the layer below becomes active."""
+        i = self._index(index)
+        if i == 0:
+            self.refused.emit(f"The bottom layer '{self._layers[0].name}' cannot be deleted (merge layers down into it)")
+            return False
+        layer = self._layers[i]
+        return self._layer_op(_Remove(i, layer), f"Delete layer {layer.name}")
+
+    def duplicate_layer(self, index: int | None = None) -> bool:
+        """A copy of a layer right above it (a copy of the bottom layer is filled everywhere)."""
+        i = self._index(index)
+        src = self._layers[i]
+        copy = src.copy(name=self._unique_name(f"{src.name} copy"), key=self._next_key)
+        self._next_key += 1
+        copy.locked = False
+        if copy.mask is None:
+            copy.mask = np.ones(copy.ids.shape, bool)
+        return self._layer_op(_Insert(i + 1, copy), f"Duplicate layer {src.name}")
+
+    def move_layer(self, index: int, to: int) -> bool:
+        """Move a layer to position ``to`` (the bottom layer stays at the bottom)."""
+        i, j = self._index(index), int(to)
+        if i == 0 or j < 1 or j >= len(self._layers):
+            if i == 0 or j == 0:
+                self.refused.emit(f"The bottom layer '{self._layers[0].name}' stays at the bottom")
+            return False
+        if i == j:
+            return False
+        return self._layer_op(_Move(i, j), f"Move layer {self._layers[i].name}")
+
+    def move_layer_up(self, index: int | None = None) -> bool:
+        i = self._index(index)
+        return self.move_layer(i, i + 1)
+
+    def move_layer_down(self, index: int | None = None) -> bool:
+        i = self._index(index)
+        return self.move_layer(i, i - 1)
+
+    def merge_down(self, index: int | None = None) -> bool:
+        """Merge a layer into the one below it (the merged layer keeps the lower layer's name,
+        visibility, opacity and lock; the upper layer's opacity is not applied: labels do
+        not blend). Refused for the bottom layer, a hidden layer or a locked lower layer."""
+        i = self._index(index)
+        if i == 0:
+            self.refused.emit("The bottom layer has no layer below it to merge into")
+            return False
+        upper, lower = self._layers[i], self._layers[i - 1]
+        if not upper.visible:
+            self.refused.emit(f"Layer '{upper.name}' is hidden: show it before merging it down")
+            return False
+        if lower.locked:
+            self.refused.emit(f"Layer '{lower.name}' is locked: unlock it to merge into it")
+            return False
+        return self._layer_op(_MergeDown(i, upper, lower), f"Merge {upper.name} into {lower.name}")
+
+    def _set_attr(self, index: int | None, attr: str, value, text: str) -> bool:
+        layer = self._layers[self._index(index)]
+        old = getattr(layer, attr)
+        if old == value:
+            return False
+        return self._layer_op(_SetAttr(layer.key, attr, old, value), text)
+
+    def rename_layer(self, index: int | None, name: str) -> bool:
+        name = str(name).strip()
+        if not name:
+            return False
+        return self._set_attr(index, "name", name, f"Rename layer to {name}")
+
+    def set_layer_visible(self, index: int | None, visible: bool) -> bool:
+        layer = self._layers[self._index(index)]
+        return self._set_attr(index, "visible", bool(visible), f"{'Show' if visible else 'Hide'} layer {layer.name}")
+
+    def set_layer_locked(self, index: int | None, locked: bool) -> bool:
+        layer = self._layers[self._index(index)]
+        return self._set_attr(index, "locked", bool(locked), f"{'Lock' if locked else 'Unlock'} layer {layer.name}")
+
+    def set_layer_opacity(self, index: int | None, opacity: float) -> bool:
+        """Display opacity (0..1) of a layer on the canvas (the generator ignores it). Changes
+        of the same layer's opacity in a row (a slider drag) are one undo step."""
+        i = self._index(index)
+        layer = self._layers[i]
+        value = max(0.0, min(1.0, float(opacity)))
+        if value == layer.opacity:
+            return False
+        stack = self.undo_stack
+        top = stack.command(stack.count() - 1) if stack.count() and stack.index() == stack.count() else None
+        op = getattr(top, "delta", None)
+        if (isinstance(op, _SetAttr) and op.attr == "opacity" and op.key == layer.key
+                and stack.cleanIndex() != stack.index()):
+            op.new = value  # extend the last step
+            layer.opacity = value
+            self.layers_changed.emit()
+            self.display_changed.emit(self._full_rect())
+            return True
+        return self._set_attr(i, "opacity", value, f"Opacity of layer {layer.name}")
+
     # -- whole-document changes ---------------------------------------------------------------
-    def _replace(self, ids: np.ndarray, label_set: LabelSet, path: Path | None, clean: bool) -> None:
+    def _replace_layers(self, layers: list[Layer], label_set: LabelSet, path: Path | None, clean: bool) -> None:
         self.cancel_stroke()
         old_set, old_path, was_dirty = self._label_set, self._path, self.dirty
-        self._map = np.ascontiguousarray(ids.astype(_dtype_for(label_set), copy=True))
+        self._layers = layers
+        self._active_key = layers[-1].key
         self._label_set = label_set
         self._path = path
+        self._rebuild_flat()
         # Clear the history with the stack's signals blocked (clear() then resetClean() would
         # flash "clean"), then announce the final state once.
         stack = self.undo_stack
@@ -263,20 +778,29 @@ class Document(QObject):
             self.label_set_changed.emit(label_set)
         if path != old_path:
             self.path_changed.emit(path)
+        self.layers_changed.emit()
         self.reset.emit()
+
+    def _replace(self, ids: np.ndarray, label_set: LabelSet, path: Path | None, clean: bool) -> None:
+        layer = self._new_layer(BACKGROUND_NAME, np.ascontiguousarray(ids.astype(_dtype_for(label_set), copy=True)))
+        self.project_styles, self.project_style_images, self.project_render = {}, {}, None
+        self._replace_layers([layer], label_set, path, clean)
 
     def new(self, width: int, height: int, label_set: LabelSet, fill_label: int = 0) -> None:
         ids = self._blank(width, height, fill_label, label_set)
         self._replace(ids, label_set, None, clean=True)
 
     def open(self, path: str | os.PathLike) -> list[str]:
-        """Load a label map: an index PNG (8/16-bit or palette) or a colour-coded PNG.
+        """Load a label map: an index PNG (8/16-bit or palette), a colour-coded PNG, or a
+        layered ``.ora`` project (:meth:`open_project`).
 
         Colour PNGs are decoded through the label set named in the file's text chunk when it
         is a built-in one, else through the current label set. Returns notes for the user.
         Raises :class:`ImageReadError` (unreadable file) or :class:`LabelError` (colours or
         ids that do not fit the label set); the current document is then left untouched."""
         path = Path(path)
+        if is_project_path(path):
+            return self.open_project(path)
         notes: list[str] = []
         label_set = self._label_set
         named = _peek_label_set_name(path) if path.is_file() else None
@@ -301,9 +825,61 @@ class Document(QObject):
         self._replace(ids, label_set, path, clean=True)
         return notes
 
+    def open_project(self, path: str | os.PathLike) -> list[str]:
+        """Load a layered ``.ora`` project: its layers, reference photo, and the render and
+        styles (kept in :attr:`project_render` / :attr:`project_styles` /
+        :attr:`project_style_images`). Raises (the project module's error, naming the file)
+        and leaves the document untouched when the file is unusable."""
+        from spade_studio import project as pj
+
+        path = Path(path)
+        proj = pj.load_ora(path)
+        if not proj.layers:
+            raise ImageReadError(f"{path}: the project has no label layers")
+        label_set = proj.label_set
+        dtype = _dtype_for(label_set)
+        layers = []
+        for i, pl in enumerate(proj.layers):
+            ids = np.ascontiguousarray(np.asarray(pl.ids).astype(dtype, copy=True))
+            mask = None if (i == 0 or pl.mask is None) else np.ascontiguousarray(np.asarray(pl.mask, bool))
+            if i > 0 and mask is None:
+                mask = np.ones(ids.shape, bool)
+            if i > 0:
+                ids[~mask] = 0
+            _check_in_set(ids if mask is None else ids[mask], label_set, f"{path}: layer {pl.name!r}")
+            layer = self._new_layer(pl.name, ids, mask)
+            layer.visible, layer.opacity, layer.locked = bool(pl.visible), float(pl.opacity), bool(pl.locked)
+            layers.append(layer)
+        reference = proj.reference
+        self._replace_layers(layers, label_set, path, clean=True)
+        self.project_styles = dict(proj.styles or {})
+        self.project_style_images = dict(proj.style_images or {})
+        self.project_render = proj.render
+        self.set_reference(reference)
+        notes = [f"{len(layers)} layer(s)"] if len(layers) > 1 else []
+        return notes
+
+    def to_project(self, render: np.ndarray | None = None, styles: dict | None = None,
+                   style_images: dict | None = None):
+        """The document as a :class:`spade_studio.project.Project` (copies of the layers)."""
+        from spade_studio import project as pj
+
+        layers = [pj.ProjectLayer(ly.name, ly.ids.copy(), None if ly.mask is None else ly.mask.copy(),
+                                  visible=ly.visible, opacity=ly.opacity, locked=ly.locked)
+                  for ly in self._layers]
+        return pj.Project(
+            label_set=self._label_set,
+            layers=layers,
+            render=render if render is not None else self.project_render,
+            reference=self._reference,
+            styles=dict(styles if styles is not None else self.project_styles),
+            style_images=dict(style_images if style_images is not None else self.project_style_images),
+        )
+
     def save(self, path: str | os.PathLike | None = None) -> Path:
-        """Write the map as an index PNG (palette + label-set chunk), atomically; marks the
-        document clean. Without ``path``, saves to the current path."""
+        """Write the document atomically: ``.ora`` as a layered project, anything else as an
+        index PNG of the flattened map (palette + label-set chunk); marks the document
+        clean. Without ``path``, saves to the current path."""
         if path is None:
             path = self._path
         if path is None:
@@ -312,25 +888,56 @@ class Document(QObject):
         if path.suffix == "":
             path = path.with_suffix(".png")
         self.end_stroke()  # a stroke in progress (Ctrl+S with the mouse down) is kept
-        write_label_map(path, self._map, self._label_set)
+        if is_project_path(path):
+            from spade_studio import project as pj
+
+            pj.save_ora(path, self.to_project())
+        else:
+            write_label_map(path, self._map, self._label_set)
         self.undo_stack.setClean()
         if path != self._path:
             self._path = path
             self.path_changed.emit(path)
         return path
 
+    def export_layers(self, path: str | os.PathLike, render: np.ndarray | None = None) -> Path:
+        """Write the layers to ``.ora`` or ``.psd`` without changing the document's file."""
+        from spade_studio import project as pj
+
+        path = Path(path)
+        self.end_stroke()
+        project = self.to_project(render=render)
+        if path.suffix.lower() == ".psd":
+            pj.export_psd(path, project)
+        elif is_project_path(path):
+            pj.save_ora(path, project)
+        else:
+            raise ValueError(f"{path}: export layers as .ora or .psd")
+        return path
+
     def replace_map(self, ids: np.ndarray, label_set: LabelSet, path: str | os.PathLike | None,
                     clean: bool, where: str = "label map") -> None:
-        """Replace the whole map (and label set and file path) with ``ids``, e.g. a recovered
-        autosave; clears the history. ``clean=False`` leaves the document dirty. Raises
-        :class:`LabelError` (naming ``where``) and changes nothing when an id is not in the set."""
+        """Replace the whole document with one layer ``ids`` (and label set and file path),
+        e.g. a recovered autosave; clears the history. ``clean=False`` leaves the document
+        dirty. Raises :class:`LabelError` (naming ``where``) and changes nothing when an id
+        is not in the set."""
         _check_in_set(ids, label_set, where)
         self._replace(ids, label_set, None if path is None else Path(path), clean=clean)
 
+    def replace_project(self, path: str | os.PathLike, original: str | os.PathLike | None, clean: bool) -> None:
+        """Load a project file (e.g. a layered autosave) but keep ``original`` as the file path."""
+        self.open_project(path)
+        self._path = None if original is None else Path(original)
+        self.path_changed.emit(self._path)
+        if not clean:
+            self.undo_stack.resetClean()
+            self.dirty_changed.emit(True)
+
     def remap(self, new_label_set: LabelSet, mapping: dict[int, int]) -> None:
-        """Switch to ``new_label_set``, replacing ids by ``mapping`` (ids not in ``mapping``
-        keep their value and must exist in the new set). Clears the undo history; the
-        document becomes dirty. Raises :class:`LabelError` and changes nothing on failure."""
+        """Switch to ``new_label_set``, replacing ids by ``mapping`` in every layer (ids not
+        in ``mapping`` keep their value and must exist in the new set). Clears the undo
+        history; the document becomes dirty. Raises :class:`LabelError` and changes nothing
+        on failure."""
         self.cancel_stroke()
         size = 65536
         table = np.arange(size, dtype=np.int64)
@@ -338,9 +945,23 @@ class Document(QObject):
             if not (0 <= int(a) < size and 0 <= int(b) < size):
                 raise LabelError(f"mapping {a} -> {b}: ids must be in 0..65535")
             table[int(a)] = int(b)
-        ids = table[self._map.astype(np.int64)]
-        _check_in_set(ids, new_label_set, "remapped map")
-        self._replace(ids, new_label_set, self._path, clean=False)
+        if len(self._layers) == 1:
+            ids = table[self._map.astype(np.int64)]
+            _check_in_set(ids, new_label_set, "remapped map")
+            self._replace(ids, new_label_set, self._path, clean=False)
+            return
+        dtype = _dtype_for(new_label_set)
+        layers = []
+        for layer in self._layers:
+            ids = table[layer.ids.astype(np.int64)]
+            if layer.mask is not None:
+                ids[~layer.mask] = new_label_set.ids[0]
+            _check_in_set(ids, new_label_set, f"remapped layer {layer.name!r}")
+            new = self._new_layer(layer.name, np.ascontiguousarray(ids.astype(dtype)),
+                                  None if layer.mask is None else layer.mask.copy())
+            new.visible, new.opacity, new.locked = layer.visible, layer.opacity, layer.locked
+            layers.append(new)
+        self._replace_layers(layers, new_label_set, self._path, clean=False)
 
     def set_reference(self, rgb: np.ndarray | None) -> None:
         """The photo shown under the map (RGB uint8 ``[h, w, 3]``; resized to the map if needed)."""

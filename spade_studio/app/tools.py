@@ -115,6 +115,7 @@ class Brush(ToolHandler):
     tool = Tool.BRUSH
     shows_brush = True
     undo_text = "Brush stroke"
+    erases = False  # on an upper layer the eraser makes pixels empty (document.begin_stroke)
 
     def __init__(self, host: ToolHost) -> None:
         super().__init__(host)
@@ -134,7 +135,7 @@ class Brush(ToolHandler):
             return
         c = dab_centre(mx, my, self.host.brush_size())
         self._label, self._last = label, c
-        self.document.begin_stroke()
+        self.document.begin_stroke(erase=self.erases)
         self.document.stroke_to([c], self.radius(), label)
 
     def move(self, mx: float, my: float) -> None:
@@ -165,6 +166,7 @@ class Eraser(Brush):
 
     tool = Tool.ERASER
     undo_text = "Erase"
+    erases = True
 
     def paint_label(self) -> int:
         return self.host.background_label()
