@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 
@@ -30,19 +29,85 @@ def _float_rgb(img: np.ndarray) -> np.ndarray:
     return a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32)
 
 
+# sRGB (D65) -> XYZ, and the D65 white point the XYZ values are divided by
+_RGB_TO_XYZ = np.array([[0.412453, 0.357580, 0.180423],
+                        [0.212671, 0.715160, 0.072169],
+                        [0.019334, 0.119193, 0.950227]])
+_WHITE = np.array([0.950456, 1.0, 1.088754])
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """CIE L*a*b* ``[H, W, 3]`` float32 of an sRGB image (uint8 or float in [0, 1]): the sRGB
+    transfer curve undone, XYZ under D65, then the CIE 1976 formulas (L in 0..100)."""
+    c = _float_rgb(rgb).astype(np.float64)
+    lin = np.where(c > 0.04045, ((c + 0.055) / 1.055) ** 2.4, c / 12.92)
+    xyz = lin @ _RGB_TO_XYZ.T / _WHITE
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16.0 / 116.0)
+    y = xyz[..., 1]
+    L = np.where(y > 0.008856, 116.0 * f[..., 1] - 16.0, 903.3 * y)
+    return np.stack([L, 500.0 * (f[..., 0] - f[..., 1]), 200.0 * (f[..., 1] - f[..., 2])], -1).astype(np.float32)
+
+
 def mean_lab(rgb: np.ndarray) -> np.ndarray:
     """Mean CIE Lab colour ``[L, a, b]`` of an RGB image (uint8 or float in [0, 1])."""
-    return cv2.cvtColor(_float_rgb(rgb), cv2.COLOR_RGB2Lab).reshape(-1, 3).mean(0)
+    return rgb_to_lab(rgb).reshape(-1, 3).mean(0)
 
 
 # -- Laplacian sliced Wasserstein distance -------------------------------------------------------
+_BINOMIAL = np.array([1.0, 4.0, 6.0, 4.0, 1.0], np.float32)
+
+
+def _filter_axis(a: np.ndarray, taps: np.ndarray, axis: int) -> np.ndarray:
+    """``a`` correlated with the odd-length ``taps`` along ``axis``, mirrored at the borders
+    without repeating the edge pixel (``dcb|abcd``)."""
+    r = len(taps) // 2
+    width = [(0, 0)] * a.ndim
+    width[axis] = (r, r)
+    p = np.pad(a, width, mode="reflect")
+    n = a.shape[axis]
+    out = np.zeros_like(a)
+    for k, t in enumerate(taps):
+        out += t * np.take(p, np.arange(k, k + n), axis=axis)
+    return out
+
+
+def pyr_down(img: np.ndarray) -> np.ndarray:
+    """One Gaussian-pyramid step down: the 5-tap binomial filter (1 4 6 4 1)/16 on both axes,
+    then every second pixel; ``[H, W, C]`` -> ``[(H+1)//2, (W+1)//2, C]``."""
+    g = _filter_axis(_filter_axis(img, _BINOMIAL / 16, 0), _BINOMIAL / 16, 1)
+    return np.ascontiguousarray(g[::2, ::2])
+
+
+def pyr_up(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """One step up to ``shape`` (``(H, W)``, each 2x the input or one less): zeros between the
+    pixels, then the binomial filter x 4 (x 2 per axis), mirrored at the borders of the
+    doubled grid, cropped to ``shape``."""
+    h, w = shape
+    if not (0 <= 2 * img.shape[0] - h <= 1 and 0 <= 2 * img.shape[1] - w <= 1):
+        raise ValueError(f"pyr_up: {img.shape[:2]} cannot grow to {shape}")
+    up = np.zeros((2 * img.shape[0], 2 * img.shape[1]) + img.shape[2:], img.dtype)
+    up[::2, ::2] = img
+    return _filter_axis(_filter_axis(up, _BINOMIAL / 8, 0), _BINOMIAL / 8, 1)[:h, :w]
+
+
+def gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of a 2-D (or ``[H, W, C]``) float image, the kernel cut at 4 sigma
+    (``2 * round(4 sigma) + 1`` taps), borders mirrored without repeating the edge."""
+    r = max(1, int(round(4 * sigma)))
+    x = np.arange(-r, r + 1, dtype=np.float64)
+    taps = np.exp(-x * x / (2 * sigma * sigma))
+    taps /= taps.sum()
+    a = np.asarray(img, np.float64)
+    return _filter_axis(_filter_axis(a, taps, 0), taps, 1)
+
+
 def laplacian_pyramid(img: np.ndarray, min_size: int = 16) -> list[np.ndarray]:
     """Band-pass levels, finest first, down to a ``min_size`` low-pass level."""
     g = _float_rgb(img)
     levels = []
     while min(g.shape[:2]) >= 2 * min_size:
-        small = cv2.pyrDown(g)
-        up = cv2.pyrUp(small, dstsize=(g.shape[1], g.shape[0]))
+        small = pyr_down(g)
+        up = pyr_up(small, g.shape[:2])
         levels.append(g - up)
         g = small
     levels.append(g)
@@ -104,8 +169,8 @@ def streak_index(img: np.ndarray, segment: int = 32, sigma: float = 1.5) -> floa
     """Share of the high-pass energy that is coherent down columns / along rows (see the module
     docstring): about ``1/segment`` for unstructured texture, 1 for perfect stripes."""
     rgb = _float_rgb(img)
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float64)
-    high = gray - cv2.GaussianBlur(gray, (0, 0), sigma)
+    gray = (rgb @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.float64)
+    high = gray - gaussian_blur(gray, sigma)
     h, w = high.shape
     hs, ws = h // segment * segment, w // segment * segment
     if hs == 0 or ws == 0:
