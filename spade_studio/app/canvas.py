@@ -98,10 +98,12 @@ class Canvas(QWidget):
         self._cursor_paths: dict[int, QPainterPath] = {}
 
         document.changed.connect(self._on_changed)
+        document.display_changed.connect(self._on_changed)  # layer opacity: the look only
         document.reset.connect(self._on_reset)
         document.label_set_changed.connect(self._on_label_set_changed)
         document.reference_changed.connect(self._on_reference_changed)
         document.stroke_cancelled.connect(self._on_stroke_cancelled)
+        document.paint_options_changed.connect(self.update)  # the mirror guide, the cursor tag
         self._size = (document.height, document.width)
         self._rebuild_cache()
         self._on_reference_changed()
@@ -127,6 +129,7 @@ class Canvas(QWidget):
         if tool == self._tool:
             return
         self._finish_interaction(commit=True)
+        self._tools[self._tool].finish(commit=False)  # a polygon's corners between clicks
         self._tool = tool
         self._update_cursor()
         self.update()
@@ -252,11 +255,37 @@ class Canvas(QWidget):
     def _rebuild_cache(self) -> None:
         m = self._doc.label_map
         self._lut = _rgb32_lut(self._doc.label_set, 256 if m.dtype == np.uint8 else 65536)
-        self._argb = np.ascontiguousarray(self._lut[m])
         h, w = m.shape
-        self._image = QImage(self._argb.data, w, h, 4 * w, QImage.Format.Format_RGB32)
+        self._argb = np.empty((h, w), np.uint32)
+        self._compose(0, 0, w, h)
+        # premultiplied: the lut's colours are opaque; a see-through layer stack has alpha
+        self._image = QImage(self._argb.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied)
         self._edges = None
         self._edges_dirty = None
+
+    def _compose(self, x0: int, y0: int, x1: int, y1: int) -> None:
+        """The displayed colours of the map box ``[x0, x1) x [y0, y1)``: the flattened map when
+        every visible layer is opaque, else the visible layers blended with their display
+        opacity (premultiplied ARGB; pixels no visible layer covers are transparent)."""
+        doc = self._doc
+        box = (slice(y0, y1), slice(x0, x1))
+        if doc.display_is_flat():
+            self._argb[box] = self._lut[doc.label_map[box]]
+            return
+        h, w = y1 - y0, x1 - x0
+        rgb = np.zeros((h, w, 3), np.float32)
+        alpha = np.zeros((h, w), np.float32)
+        for layer in doc.layers:
+            if not layer.visible or layer.opacity <= 0:
+                continue
+            c = self._lut[layer.ids[box]]
+            col = np.stack([(c >> 16) & 0xFF, (c >> 8) & 0xFF, c & 0xFF], axis=-1).astype(np.float32)
+            a = np.full((h, w), np.float32(layer.opacity)) if layer.mask is None else \
+                layer.mask[box].astype(np.float32) * np.float32(layer.opacity)
+            rgb = rgb * (1 - a)[..., None] + col * a[..., None]
+            alpha = alpha * (1 - a) + a
+        out = np.rint(np.concatenate([alpha[..., None] * 255, rgb], axis=-1)).astype(np.uint32)
+        self._argb[box] = (out[..., 0] << 24) | (out[..., 1] << 16) | (out[..., 2] << 8) | out[..., 3]
 
     def _map_sized_image(self, rgb: np.ndarray) -> QImage:
         rgb = np.asarray(rgb)
@@ -274,7 +303,7 @@ class Canvas(QWidget):
         if r.isEmpty():
             return
         x0, y0, x1, y1 = r.x(), r.y(), r.x() + r.width(), r.y() + r.height()
-        self._argb[y0:y1, x0:x1] = self._lut[self._doc.label_map[y0:y1, x0:x1]]
+        self._compose(x0, y0, x1, y1)
         if self._edges is not None:
             self._edges_dirty = r if self._edges_dirty is None else self._edges_dirty.united(r)
         self.update(self._widget_rect(r).adjusted(-2, -2, 2, 2))
@@ -282,6 +311,7 @@ class Canvas(QWidget):
     def _on_reset(self) -> None:
         size = (self._doc.height, self._doc.width)
         self._finish_interaction(commit=False)
+        self._tools[self._tool].finish(commit=False)
         self._rebuild_cache()
         if self._overlay_rgb is not None:
             self._overlay_img = self._map_sized_image(self._overlay_rgb)
@@ -394,8 +424,12 @@ class Canvas(QWidget):
         # Everything below is in map coordinates.
         p.translate(o)
         p.scale(z, z)
+        if self._doc.mirror:
+            self._paint_mirror_guide(p)
         self._paint_shape_preview(p)
         self._paint_cursor(p)
+        p.resetTransform()
+        self._paint_cursor_tag(p)
         p.end()
 
     def _label_color(self, label: int) -> QColor:
@@ -403,8 +437,73 @@ class Canvas(QWidget):
         return QColor.fromRgba(v)
 
     def _paint_shape_preview(self, p: QPainter) -> None:
-        if self._gesture is not None:
-            self._gesture.paint_preview(p, self._label_color(self._label))
+        handlers = [h for h in (self._gesture, self._tools[self._tool]) if h is not None and h.active]
+        color = self._label_color(self._label)
+        for h in dict.fromkeys(handlers):  # the gesture, and a polygon between its clicks
+            h.paint_preview(p, color)
+            if self._doc.mirror:  # what the mirrored half will paint
+                p.save()
+                p.translate(self._doc.width, 0)
+                p.scale(-1, 1)
+                h.paint_preview(p, color)
+                p.restore()
+
+    def _paint_mirror_guide(self, p: QPainter) -> None:
+        """The line mirror painting reflects about (map coordinates)."""
+        cx, H = self._doc.width / 2.0, float(self._doc.height)
+        p.setPen(QPen(QColor(255, 255, 255, 200), 0))
+        p.drawLine(QPointF(cx, 0), QPointF(cx, H))
+        p.setPen(QPen(QColor(0, 140, 255, 230), 0, Qt.PenStyle.DashLine))
+        p.drawLine(QPointF(cx, 0), QPointF(cx, H))
+
+    def _tag_label(self) -> int | None:
+        """The label the active tool paints (None: it paints nothing)."""
+        tool = self._tools[self._tool]
+        if not tool.paints:
+            return None
+        return self._background if self._tool == Tool.ERASER else self._label
+
+    def _tag_text(self) -> str:
+        label = self._tag_label()
+        if label is None:
+            return ""
+        ls = self._doc.label_set
+        text = ls.name_of(label)
+        if self._tools[self._tool].shows_brush:
+            text += f" · {self._brush} px"
+        if self._doc.only_over is not None:
+            text += f" · only over {ls.name_of(self._doc.only_over)}"
+        return text
+
+    def _tag_rect(self, pos: QPointF) -> QRect:
+        """Where the label tag next to the pointer goes (widget coordinates)."""
+        text = self._tag_text()
+        if not text:
+            return QRect()
+        fm = self.fontMetrics()
+        w, h = fm.horizontalAdvance(text) + 28, fm.height() + 6
+        return QRect(round(pos.x()) + 16, round(pos.y()) + 14, w, h)
+
+    def _paint_cursor_tag(self, p: QPainter) -> None:
+        """The painted label's swatch and name (and the brush size) next to the pointer."""
+        if self._hover is None or self._pan_from is not None or self._space:
+            return
+        if self._doc.label_at(*self.pixel_at(self._hover)) < 0:
+            return  # off the map
+        r = self._tag_rect(self._hover)
+        if r.isEmpty():
+            return
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(20, 20, 20, 200))
+        p.drawRoundedRect(QRectF(r), 4, 4)
+        sw = r.height() - 10
+        p.setBrush(self._label_color(self._tag_label()))
+        p.setPen(QPen(QColor(255, 255, 255, 200), 1))
+        p.drawRect(QRectF(r.x() + 5.5, r.y() + 5.5, sw - 1, sw - 1))
+        p.setPen(QColor(240, 240, 240))
+        p.drawText(r.adjusted(sw + 10, 0, -4, 0), int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft),
+                   self._tag_text())
 
     def _cursor_path(self, d: int) -> QPainterPath:
         path = self._cursor_paths.get(d)
@@ -436,6 +535,9 @@ class Canvas(QWidget):
         p.drawPath(path)
         p.setPen(dark)
         p.drawPath(path)
+        if self._doc.mirror:  # the footprint's reflection (the disc is symmetric)
+            p.setPen(QPen(QColor(0, 140, 255, 230), 0, Qt.PenStyle.DashLine))
+            p.drawPath(self._cursor_path(d).translated(self._doc.width - left - d, top))
         if d * self._zoom < 6:  # too small to see: add a cross
             c = QPointF(cx + 0.5, cy + 0.5)
             arm = 6.0 / self._zoom
@@ -452,10 +554,19 @@ class Canvas(QWidget):
             self.setCursor(self._tools[self._tool].cursor)
 
     def _update_cursor_area(self, old: QPointF | None, new: QPointF | None) -> None:
+        """Repaint only where the cursor was and is: the brush outline (and its mirror image)
+        and the label tag."""
         reach = self._brush * self._zoom / 2 + 12
         for pt in (old, new):
             if pt is not None:
-                self.update(QRectF(pt.x() - reach - 2, pt.y() - reach - 2, 2 * reach + 4, 2 * reach + 4).toAlignedRect())
+                spots = [pt]
+                if self._doc.mirror:
+                    spots.append(QPointF(2 * self._offset.x() + self._doc.width * self._zoom - pt.x(), pt.y()))
+                for q in spots:
+                    self.update(QRectF(q.x() - reach - 2, q.y() - reach - 2, 2 * reach + 4, 2 * reach + 4).toAlignedRect())
+                tag = self._tag_rect(pt)
+                if not tag.isEmpty():
+                    self.update(tag.adjusted(-2, -2, 2, 2))
 
     # -- input -------------------------------------------------------------------------------
     def _emit_cursor_info(self, pos: QPointF) -> None:
@@ -475,6 +586,12 @@ class Canvas(QWidget):
         if button != Qt.MouseButton.LeftButton or self._pan_from is not None:
             return
         tool = self._tools[self._tool]
+        mods = event.modifiers()
+        if mods & Qt.KeyboardModifier.AltModifier and mods & Qt.KeyboardModifier.ShiftModifier:
+            label = self._doc.label_at(*self.pixel_at(pos))  # "paint only over" the label here
+            if label >= 0:
+                self._doc.only_over = label
+            return
         if tool.alt_picks and event.modifiers() & Qt.KeyboardModifier.AltModifier:
             tool = self._tools[Tool.EYEDROPPER]
         tool.press(*self.widget_to_map(pos))
@@ -493,7 +610,16 @@ class Canvas(QWidget):
             return
         if self._gesture is not None:
             self._gesture.move(*self.widget_to_map(pos))
+        else:
+            self._tools[self._tool].hover(*self.widget_to_map(pos))
         self._update_cursor_area(old_hover, self._hover)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        if (event.button() == Qt.MouseButton.LeftButton and self._gesture is None and self._pan_from is None
+                and self._tools[self._tool].double_click(*self.widget_to_map(event.position()))):
+            event.accept()
+            return
+        self.mousePressEvent(event)  # as QWidget does: a second press
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         button = event.button()
@@ -533,6 +659,9 @@ class Canvas(QWidget):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()  # [ and ] are window actions (actions.py): they work whatever has focus
+        if self._gesture is None and self._tools[self._tool].key(Qt.Key(key)):
+            event.accept()  # the polygon's Enter, Backspace, Esc
+            return
         if key == Qt.Key.Key_Space:
             if not event.isAutoRepeat():
                 self._space = True

@@ -103,8 +103,11 @@ EXTRA_SHORTCUTS = [
     ("Pan the map", "Space + drag, or middle-button drag"),
     ("Zoom at the pointer", "Mouse wheel"),
     ("Pick the label under the pointer", "Alt + click (any tool)"),
+    ("Paint only over the label under the pointer", "Alt + Shift + click"),
     ("Pick the first ten labels of the palette", "1 2 3 4 5 6 7 8 9 0"),
-    ("Cancel the current line or rectangle", "Esc"),
+    ("Cancel the current line, rectangle or polygon", "Esc"),
+    ("Polygon tool: fill the polygon / remove its last corner", "Double-click or Enter / Backspace"),
+    ("Polygon tool: free-hand lasso (filled on release)", "drag"),
     ("Search labels, then use the first match", "type in the search box, Enter"),
 ]
 

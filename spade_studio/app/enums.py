@@ -38,6 +38,7 @@ class Tool(StrEnum):
     EYEDROPPER = "eyedropper"
     LINE = "line"
     RECT = "rect"
+    POLYGON = "polygon"  # click the corners, or drag a lasso outline; filled
 
 
 class ViewMode(StrEnum):

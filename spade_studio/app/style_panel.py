@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,35 @@ SEEDS_ONLY = ("This model has no style encoder: style images cannot be used, "
               "but random styles (seeds) still work.")
 NO_MODEL = "No model loaded."
 SEED_MAX = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class StyleLook:
+    """Everything the panel needs to return to a look (the render history strip keeps one per
+    render): style A, the blend target B and amount, the seed box, and the region styles
+    (``regions``: the panel's region-style state, when it has any; empty otherwise)."""
+
+    a: StyleSource
+    b: StyleSource | None = None
+    blend: int = 0  # 0..100, towards b
+    seed: int = 0
+    regions: tuple = ()
+
+    def describe(self) -> str:
+        """A few lines for a tool tip: the style (preset / image file / seed) and the seed."""
+        def one(src: StyleSource) -> str:
+            if src.kind == SourceKind.SEED:
+                return f"random style, seed {src.key}"
+            path = Path(str(src.key))
+            return f"{'preset' if path.parent.name == 'styles' else 'image'} {path.name}"
+
+        lines = [f"Style: {one(self.a)}"]
+        if self.b is not None and self.blend > 0:
+            lines.append(f"Blend: {self.blend}% towards {one(self.b)}")
+        lines.append(f"Seed: {self.seed}")
+        if self.regions:
+            lines.append(f"Region styles: {len(self.regions)}")
+        return "\n".join(lines)
 
 class StylePanel(QWidget):
     style_changed = Signal(object)  # StyleSpec
@@ -252,6 +282,43 @@ class StylePanel(QWidget):
 
     def blend_source(self) -> StyleSource | None:
         return self._b
+
+    def current_look(self) -> StyleLook:
+        """The look in use, to come back to with :meth:`apply_look`."""
+        return StyleLook(self._a, self._b, self.blend_slider.value() if self._b is not None else 0,
+                         self.seed_spin.value(), self._look_regions())
+
+    def apply_look(self, look: StyleLook) -> bool:
+        """Return to ``look`` (style A, B and the blend, the seed box, region styles); the
+        style is emitted once, so the render follows. False (and a note in the panel) when
+        it needs style images and the model has no encoder, or an image file is gone."""
+        if not self.styles_enabled():
+            return False
+        for src in (look.a, look.b):
+            if src is not None and src.kind == SourceKind.IMAGE:
+                if not self.images_enabled():
+                    self.current_label.setText("this model cannot use style images")
+                    return False
+                if not Path(str(src.key)).is_file():
+                    self.current_label.setText(f"style image not found: {Path(str(src.key)).name}")
+                    return False
+        self.seed_spin.blockSignals(True)
+        self.seed_spin.setValue(int(look.seed))
+        self.seed_spin.blockSignals(False)
+        self._b = look.b if look.b != look.a else None
+        self.blend_slider.blockSignals(True)
+        self.blend_slider.setValue(int(look.blend) if self._b is not None else 0)
+        self.blend_slider.blockSignals(False)
+        self._apply_look_regions(look.regions)
+        self.pick(look.a)  # updates the thumbnails' roles and emits the style
+        return True
+
+    def _look_regions(self) -> tuple:
+        """The region styles as a hashable value for :class:`StyleLook` (none yet)."""
+        return ()
+
+    def _apply_look_regions(self, regions: tuple) -> None:
+        """Restore the region styles of a look (counterpart of :meth:`_look_regions`)."""
 
     def current_style(self) -> StyleSpec:
         """The style as last chosen (for a seed this is exact; image styles need their z)."""

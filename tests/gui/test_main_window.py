@@ -138,7 +138,7 @@ def test_view_modes_and_overlay(window, qtbot):
 
 def test_tool_actions_and_shortcut_texts(window):
     assert [a.text() for a in window.act.tool_group.actions()] == [
-        "Brush", "Eraser", "Fill", "Pick", "Line", "Rectangle"]
+        "Brush", "Eraser", "Fill", "Pick", "Line", "Rectangle", "Polygon"]
     window.act.tool[Tool.FILL].trigger()
     assert window.canvas.tool() is Tool.FILL
     window.set_tool("eyedropper")
@@ -147,7 +147,7 @@ def test_tool_actions_and_shortcut_texts(window):
     assert window.canvas.tool() is Tool.BRUSH and window.act.tool[Tool.BRUSH].isChecked()
     assert window.act.render.toolTip() == "Render the map now (F5)"
     menus = [a.text() for a in window.menuBar().actions()]
-    assert menus == ["&File", "&Edit", "&View", "&Model", "&Help"]
+    assert menus == ["&File", "&Edit", "&View", "&Layer", "&Model", "&Help"]
 
 
 def test_about_mentions_nvidia_only_for_official(window):

@@ -77,7 +77,7 @@ def test_every_tool_has_one_class_and_the_enum_is_its_string(host):
     assert list(tools) == list(Tool) and set(TOOL_CLASSES) == set(Tool)
     assert all(tools[t].tool is t and tools[t].host is host for t in Tool)
     assert Tool.BRUSH == "brush" and f"{Tool.RECT}" == "rect" and Tool("eyedropper") is Tool.EYEDROPPER
-    assert [t.value for t in Tool] == ["brush", "eraser", "fill", "eyedropper", "line", "rect"]
+    assert [t.value for t in Tool] == ["brush", "eraser", "fill", "eyedropper", "line", "rect", "polygon"]
 
 
 def test_dab_centre_odd_on_pixels_even_on_corners():
