@@ -220,6 +220,64 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# export-layers
+# ---------------------------------------------------------------------------------------------
+def cmd_export_layers(args: argparse.Namespace) -> int:
+    """A label map or an .ora project -> a layered .ora or .psd (the output suffix chooses)."""
+    from spade_studio.imageio import read_label_map, read_rgb
+    from spade_studio.labels import LabelError, load_label_set
+    from spade_studio.project import export_psd, load_ora, project_from_map, save_ora
+
+    src = Path(args.source)
+    extra = [Path(p) for p in (args.render, args.reference) if p]
+    for p in [src] + extra:
+        if not p.exists():
+            raise CLIError(f"{p}: no such file")
+        if _special_kind(p) or p.is_dir():
+            raise CLIError(f"{p}: {_special_kind(p) or 'a folder'}, not an image or .ora file")
+    out = Path(args.output)
+    if out.is_dir() or not out.suffix or _special_kind(out):  # a folder (made when missing): OUT/MAP.ora
+        out = output_target(out, src.stem + ".ora", (".ora", ".psd"))
+    if out.suffix.lower() not in (".ora", ".psd"):
+        raise CLIError(f"-o {out}: give an .ora (OpenRaster project) or a .psd (Photoshop) file")
+    _refuse_overwriting_inputs(out, [src] + extra, [])
+    label_set = load_label_set(args.label_set) if args.label_set else None
+    if src.suffix.lower() == ".ora":
+        project = load_ora(src, label_set)
+    else:
+        if label_set is None:
+            try:
+                lf = read_label_map(src, None)
+            except LabelError:
+                raise CLIError(f"{src}: a colour label image: give --label-set NAME_OR_JSON "
+                               f"(the palette its colours come from)") from None
+            name = lf.label_set_name or "landscape"
+            if not lf.label_set_name:
+                print(f"note: {src} names no label set: using 'landscape' (give --label-set)", file=sys.stderr)
+            label_set = load_label_set(name)
+        else:
+            lf = read_label_map(src, label_set)
+        project = project_from_map(lf.ids, label_set, name=src.stem)
+    h, w = project.shape
+    for attr, path in (("render", args.render), ("reference", args.reference)):
+        if path:
+            rgb = read_rgb(path)
+            if rgb.shape[:2] != (h, w):
+                import cv2
+
+                print(f"note: {path}: {rgb.shape[1]}x{rgb.shape[0]} resized to the map's {w}x{h}", file=sys.stderr)
+                rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+            setattr(project, attr, rgb)
+    if out.suffix.lower() == ".psd":
+        export_psd(out, project)
+    else:
+        save_ora(out, project)
+    parts = [f"{len(project.layers)} label layer(s)"] + [a for a in ("render", "reference") if getattr(project, a) is not None]
+    print(f"{out}: {w}x{h}, {', '.join(parts)}, label set {project.label_set.name}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from spade_studio import __version__
 
@@ -259,6 +317,15 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--dataset", choices=["coco", "ade20k", "cityscapes", "facades", "custom"])
     i.add_argument("--json", action="store_true", help="print JSON")
     i.set_defaults(func=cmd_info)
+
+    e = sub.add_parser("export-layers", help="label map or .ora -> layered .ora (Krita, GIMP) or .psd (Photoshop)")
+    e.add_argument("source", metavar="MAP_OR_ORA", help="label map PNG (one layer) or an .ora project")
+    e.add_argument("-o", "--output", required=True, help="OUT.ora or OUT.psd (the suffix chooses the format)")
+    e.add_argument("--render", metavar="IMG", help="a render to include as the top image layer")
+    e.add_argument("--reference", metavar="IMG", help="a reference photo to include (hidden layer)")
+    e.add_argument("--label-set", metavar="NAME", help="label set (built-in name or JSON file) of the map's "
+                   "ids/colours; an .ora from another program needs it")
+    e.set_defaults(func=cmd_export_layers)
 
 
     from trainer.cli import add_commands  # data and training commands (the trainer package)

@@ -159,7 +159,7 @@ class Project:
         if len(self.layers) * h * w > MAX_TOTAL_LAYER_PIXELS:
             raise ProjectError(f"{where}: {len(self.layers)} layers of {w}x{h}: more than "
                                f"{MAX_TOTAL_LAYER_PIXELS:,} layer pixels in all")
-        for i, ly in enumerate(self.layers):
+        for ly in self.layers:
             bad = ids_outside(ly.ids if ly.mask is None else ly.ids[ly.mask], self.label_set.ids)
             if bad:
                 raise ProjectError(f"{where}: layer {ly.name!r} holds ids not in the label set "
@@ -390,7 +390,8 @@ class _Archive:
     def has(self, name: str) -> bool:
         return name in self.entries
 
-    def read(self, name: str, limit: int = MAX_ENTRY_BYTES) -> bytes:
+    def read(self, name: str, limit: int | None = None) -> bytes:
+        limit = MAX_ENTRY_BYTES if limit is None else min(limit, MAX_ENTRY_BYTES)
         info = self.entries.get(name)
         if info is None:
             raise ProjectError(f"{self.path}: entry {name!r} is missing")
@@ -416,7 +417,7 @@ class _Archive:
         self.read_total += len(data)
         return data
 
-    def image(self, name: str, expect: tuple[int, int] | None = None, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    def image(self, name: str, expect: tuple[int, int] | None = None, max_pixels: int | None = None) -> Image.Image:
         """A PNG entry, opened: its header's size checked (against ``expect`` ``(w, h)`` when
         given) before the pixels are decompressed."""
         data = self.read(name)
@@ -429,6 +430,7 @@ class _Archive:
         except Exception as exc:  # noqa: BLE001 - any decoder failure of a damaged file
             raise ProjectError(f"{self.where(name)}: not a readable image ({type(exc).__name__}: {exc})") from None
         w, h = img.size
+        max_pixels = MAX_PIXELS if max_pixels is None else min(max_pixels, MAX_PIXELS)
         if w < 1 or h < 1 or w > MAX_SIDE or h > MAX_SIDE or w * h > max_pixels:
             raise ProjectError(f"{self.where(name)}: image size {w}x{h} is too large "
                                f"(at most {MAX_SIDE} px a side)")
@@ -694,7 +696,7 @@ def _decode_mask(arc: _Archive, name: str, size: tuple[int, int]) -> np.ndarray:
     return np.array(img.convert("L")) > 0
 
 
-def _decode_rgb(arc: _Archive, name: str, size: tuple[int, int] | None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def _decode_rgb(arc: _Archive, name: str, size: tuple[int, int] | None, max_pixels: int | None = None) -> np.ndarray:
     img = arc.image(name, expect=size, max_pixels=max_pixels)
     try:
         return np.array(img.convert("RGB"))
@@ -789,7 +791,7 @@ def check_psd_colors(project: Project, where: str = "project") -> None:
 
 def encode_psd(project: Project, where: str = "project") -> bytes:
     """The bytes of a layered PSD of ``project``: one RGBA pixel layer per label layer (its
-    name, visibility, opacity) in a group "labels", the render above it, the reference photo
+    name, visibility, opacity) in a group "label layers", the render above it, the reference photo
     (hidden) below it."""
     from psd_tools import PSDImage
     from psd_tools.api.layers import PixelLayer
@@ -817,7 +819,7 @@ def encode_psd(project: Project, where: str = "project") -> bytes:
         layer.opacity = int(round(ly.opacity * 255))
         layer.visible = bool(ly.visible)
         labels.append(layer)
-    psd.create_group(labels, name="labels")
+    psd.create_group(labels, name="label layers")
     if project.render is not None:
         psd.create_pixel_layer(Image.fromarray(project.render, "RGB"), name=RENDER_NAME)
     buf = io.BytesIO()
