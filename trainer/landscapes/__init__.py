@@ -8,14 +8,14 @@ anti-aliased and textured.
 
 Every scene draws its look (time of day, season, weather, colour grade) from its own seeded
 ``numpy.random.Generator(PCG64(seed))``.  Only element-wise float32 arithmetic, integer
-rasterisation (``cv2.fillPoly`` / ``cv2.line``) and numpy gathers touch the pixels, so the output
+rasterisation (``raster``: lines, polygons) and numpy gathers touch the pixels, so the output
 is byte-identical across machines; transcendental functions are only ever applied to scalars or
 to float64 1-D vectors.
 
 Modules: ``noise`` (value noise, fBm), ``looks`` (palette, light, colour grade), ``classes``
 (label ids), ``canvas`` (image + label map, compositing), ``sky`` / ``terrain`` / ``ground`` /
-``water`` / ``vegetation`` (the layers), ``scene`` (the layer order, :func:`render_scene`),
-``writer`` (:func:`make_landscapes`).
+``water`` / ``vegetation`` (the layers), ``raster`` (the sprites' lines and polygons), ``scene`` (the
+layer order, :func:`render_scene`), ``writer`` (:func:`make_landscapes`).
 
 Public API: :data:`LANDSCAPE_CLASSES`, :func:`render_scene`, :func:`make_landscapes`, :func:`scene_seed`.
 """

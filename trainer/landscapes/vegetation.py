@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 
 from .canvas import Canvas
 from .classes import BUSH, DIRT, FLOWER, GRASS, HILL, ROCK, SAND, SNOW, TREE
 from .looks import color, jitter
 from .noise import F32
+from .raster import draw_line, fill_polygon
 
 
 def _leaf(scene: Canvas, y0, x0, h, w, fine=False, coarse=False):
@@ -164,7 +164,7 @@ def _bare(scene: Canvas, cx, yb, hgt, haze):
     def line(xa, ya, xb, yb_, th):
         p1 = (int(round((xa - x0) * sc)), int(round((ya - y0) * sc)))
         p2 = (int(round((xb - x0) * sc)), int(round((yb_ - y0) * sc)))
-        cv2.line(mask, p1, p2, 255, max(1, int(round(th))), cv2.LINE_8, 3)
+        draw_line(mask, p1, p2, 255, max(1, int(round(th))), 3)
 
     # trunk with a slight lean, main limbs alternating along its upper part, each limb
     # forking a few times
@@ -260,7 +260,7 @@ def boulder(scene: Canvas, cx, yb, size):
     y1 = int(math.ceil(pts_y.max())) + 3
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
     pts = np.stack([np.round((pts_x - x0) * 8), np.round((pts_y - y0) * 8)], 1).astype(np.int32)
-    cv2.fillPoly(mask, [pts], 255, cv2.LINE_8, 3)
+    fill_polygon(mask, pts, 255, 3)
     a = mask.astype(F32) * F32(1.0 / 255.0)
     yy = (np.arange(y0, y1, dtype=F32) + 0.5)[:, None]
     xx = (np.arange(x0, x1, dtype=F32) + 0.5)[None, :]
