@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QSlider, QToolBar, QWidg
 
 from .dialogs import show_about, show_shortcuts
 from .enums import Theme, Tool, ViewMode
+from .layers_panel import make_layer_actions
 
 # tool, text, shortcut, tip (tool bar order)
 TOOL_ACTIONS = [
@@ -27,6 +28,8 @@ TOOL_ACTIONS = [
     (Tool.EYEDROPPER, "Pick", "I", "Pick the label under the cursor"),
     (Tool.LINE, "Line", "L", "Drag to draw a straight line with the brush size"),
     (Tool.RECT, "Rectangle", "R", "Drag to draw a filled rectangle"),
+    (Tool.POLYGON, "Polygon", "P", "Click the corners of a polygon (double-click or Enter fills it, Backspace "
+     "removes a corner, Esc drops it), or drag a free-hand lasso outline: filled on release"),
 ]
 # view mode, menu text, tip, tool bar combo text
 VIEW_ACTIONS = [
@@ -75,6 +78,10 @@ class Actions:
         self.save = act("&Save", win.save, ks.Save, "Save the label map")
         self.save_as = act("Save &As…", win.save_as, ks.SaveAs, "Save the label map as")
         self.export = act("&Export Image…", win.export_image, "Ctrl+E", "Export the rendered image")
+        self.save_project = act("Save &Project As…", win.save_project_as, "Ctrl+Alt+S",
+                                "Save the layers, reference photo, render and styles as an OpenRaster .ora project")
+        self.export_layers = act("Export &Layers…", win.export_layers, None,
+                                 "Export the layers as .ora or .psd (Krita, GIMP, Photoshop); the open file stays")
         self.reference = act("Open &Reference Photo…", win.open_reference, "Ctrl+Shift+R",
                              "Show a photo under the map to trace over")
         self.clear_reference = act("Remove Reference Photo", lambda: win.document.set_reference(None))
@@ -97,6 +104,13 @@ class Actions:
         self.view_group, self.view = exclusive(win, {
             mode: act(text, lambda _=False, m=mode: win.set_view_mode(m), None, tip, checkable=True)
             for mode, text, tip, _combo in VIEW_ACTIONS})
+        self.mirror = act("&Mirror Painting", win.set_mirror, "M",
+                          "Every tool also paints its mirror image about the map's vertical centre line "
+                          "(both halves are one undo step)", checkable=True)
+        self.history = act("Render &History", win.show_history_strip, None,
+                           "Show the strip of recent renders (click one to return to its style and seed)",
+                           checkable=True)
+        self.history.setChecked(True)
         self.edges = act("Show Instance &Edges", canvas.set_show_edges, "Ctrl+Shift+E",
                          "Show the edges the model receives (connected regions)", checkable=True)
         self.theme_group, self.theme = exclusive(win, {
@@ -117,6 +131,8 @@ class Actions:
                              "Every key and mouse shortcut of the editor")
         self.about = act("&About SPADE Studio", lambda: show_about(
             win, bool(win.model_info and win.model_info.official)))
+        # Layer
+        self.layer = make_layer_actions(win, make_action)
         # Tools
         self.tool_group, self.tool = exclusive(win, {
             tool: act(text, lambda _=False, t=tool: win.set_tool(t), shortcut, tip, checkable=True)
@@ -131,7 +147,7 @@ def build_menus(win: Any, acts: Actions) -> QMenu:
     fm.addActions([acts.new, acts.open])
     recent = fm.addMenu("Open &Recent")
     fm.addSeparator()
-    fm.addActions([acts.save, acts.save_as, acts.export])
+    fm.addActions([acts.save, acts.save_as, acts.save_project, acts.export, acts.export_layers])
     fm.addSeparator()
     fm.addActions([acts.reference, acts.clear_reference])
     fm.addSeparator()
@@ -150,10 +166,24 @@ def build_menus(win: Any, acts: Actions) -> QMenu:
     vm.addActions(list(acts.view.values()))
     vm.addSeparator()
     vm.addAction(acts.edges)
+    vm.addAction(acts.mirror)
+    vm.addAction(acts.history)
     tm = vm.addMenu("&Theme")
     tm.addActions(list(acts.theme.values()))
     vm.addSeparator()
     vm.addAction(win.palette_dock.toggleViewAction())
+    if getattr(win, "layers_dock", None) is not None:
+        vm.addAction(win.layers_dock.toggleViewAction())
+
+    lm = mb.addMenu("&Layer")
+    layer = acts.layer
+    lm.addActions([layer["new"], layer["duplicate"], layer["delete"]])
+    lm.addSeparator()
+    lm.addActions([layer["up"], layer["down"], layer["merge"]])
+    lm.addSeparator()
+    lm.addActions([layer["visible"], layer["lock"]])
+    lm.addSeparator()
+    lm.addActions([layer["above"], layer["below"]])
 
     mm = mb.addMenu("&Model")
     mm.addActions([acts.model_default, acts.model_file, acts.model_folder])

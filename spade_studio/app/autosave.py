@@ -1,7 +1,9 @@
 """Autosave and recovery: a document's periodic safety copy, and finding and loading it again.
 
 An autosave is ``<folder>/autosave-<id>.png`` (an index PNG like a saved map) plus a ``.json``
-sidecar (format tag, original path, label set, size, time), both written atomically. One
+sidecar (format tag, original path, label set, size, time), both written atomically; a
+document with more than one layer also writes ``autosave-<id>.ora`` (the layers, named in the
+sidecar), recovered in preference to the flattened PNG. One
 :class:`Autosaver` looks after one document: its timer writes the copy while the document is
 dirty, a save or a clean exit removes it, and a recovered autosave is taken over (later
 autosaves overwrite it).
@@ -65,7 +67,7 @@ def recovery_info(path: str | os.PathLike) -> dict:
 def delete_autosaves(pngs: list[Path]) -> None:
     """Remove autosaves (PNG and sidecar) the user chose not to recover."""
     for p in pngs:
-        for f in (p, p.with_suffix(".json")):
+        for f in (p, p.with_suffix(".json"), p.with_suffix(".ora")):
             try:
                 f.unlink()
             except OSError:
@@ -122,6 +124,18 @@ class Autosaver(QObject):
         png, side = self.paths()
         label_set = doc.label_set
         write_label_map(png, doc.label_map, label_set)
+        layers = None
+        ora = png.with_suffix(".ora")
+        if doc.layer_count > 1:
+            from spade_studio.project import ProjectError, save_ora
+
+            try:
+                save_ora(ora, doc.to_project())
+                layers = ora.name
+            except ProjectError as exc:  # the flattened PNG is still there
+                self.failed.emit(f"the layers were not autosaved: {exc}")
+        elif ora.exists():
+            ora.unlink()
         builtin = label_set.name in builtin_label_set_names() and load_label_set(label_set.name) == label_set
         info = {
             "format": AUTOSAVE_FORMAT,
@@ -130,6 +144,7 @@ class Autosaver(QObject):
             "label_set": None if builtin else label_set.to_dict(),
             "width": doc.width,
             "height": doc.height,
+            "layers": layers,
             "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "time_unix": time.time(),
             "pid": os.getpid(),
@@ -139,7 +154,8 @@ class Autosaver(QObject):
 
     def discard(self) -> None:
         """Remove this document's autosave (after a successful save, or on a clean exit)."""
-        for p in self.paths():
+        png, side = self.paths()
+        for p in (png, side, png.with_suffix(".ora")):
             try:
                 p.unlink()
             except FileNotFoundError:
@@ -156,12 +172,19 @@ class Autosaver(QObject):
             label_set = LabelSet.from_dict(info["label_set"])
         else:
             label_set = load_label_set(str(info.get("label_set_name")))
-        got = read_label_map(png, label_set)
         original = info.get("original_path")
         notes = [f"recovered the autosave of {info.get('time', 'unknown time')}"]
         if original:
             notes.append(f"original file: {original}")
-        self.document.replace_map(got.ids, label_set, original or None, clean=False, where=str(png))
+        layers = info.get("layers")
+        ora = png.with_name(layers) if isinstance(layers, str) and layers.endswith(".ora") and "/" not in layers \
+            and "\\" not in layers else None
+        if ora is not None and ora.is_file():
+            self.document.replace_project(ora, original or None, clean=False)
+            notes.append(f"{self.document.layer_count} layers")
+        else:
+            got = read_label_map(png, label_set)
+            self.document.replace_map(got.ids, label_set, original or None, clean=False, where=str(png))
         stem = png.stem
         if stem.startswith(AUTOSAVE_PREFIX):
             self._id = stem[len(AUTOSAVE_PREFIX):]

@@ -856,8 +856,7 @@ class Document(QObject):
         self.project_style_images = dict(proj.style_images or {})
         self.project_render = proj.render
         self.set_reference(reference)
-        notes = [f"{len(layers)} layer(s)"] if len(layers) > 1 else []
-        return notes
+        return []
 
     def to_project(self, render: np.ndarray | None = None, styles: dict | None = None,
                    style_images: dict | None = None):
@@ -930,8 +929,7 @@ class Document(QObject):
         self._path = None if original is None else Path(original)
         self.path_changed.emit(self._path)
         if not clean:
-            self.undo_stack.resetClean()
-            self.dirty_changed.emit(True)
+            self.undo_stack.resetClean()  # -> dirty_changed(True)
 
     def remap(self, new_label_set: LabelSet, mapping: dict[int, int]) -> None:
         """Switch to ``new_label_set``, replacing ids by ``mapping`` in every layer (ids not

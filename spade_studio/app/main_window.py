@@ -28,16 +28,21 @@ from .actions import Actions, ToolBar, bind_label_keys, build_menus, fill_recent
 from .autosave import Autosaver, delete_autosaves, find_recovery
 from .canvas import Canvas
 from .dialogs import InfoDialog, NewDocumentDialog, remap_by_name
-from .document import Document
+from .document import Document, is_project_path
 from .enums import Quality, Theme, Tool, ViewMode
+from .history_strip import HistoryStrip
+from .layers_panel import LayersPanel
 from .output_view import OutputView
 from .palette_panel import PalettePanel
 from .preview_service import PreviewService, StyleSpec
 from .settings import Settings
 from .style_panel import StylePanel
 from .theme import apply_theme
+from .tool_options import OptionsBar
 
-MAP_FILTER = "Label maps (*.png);;All files (*)"
+MAP_FILTER = "Label maps and projects (*.png *.ora);;Label maps (*.png);;OpenRaster projects (*.ora);;All files (*)"
+PROJECT_FILTER = "OpenRaster project (*.ora)"
+LAYERS_FILTER = "OpenRaster (*.ora);;Photoshop (*.psd)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.webp);;All files (*)"
 
 
@@ -75,6 +80,9 @@ class MainWindow(QMainWindow):
         self.canvas_title = self.canvas_box.title
         output_box = self._titled(self.output, "Rendered (live)")
         self.output_title = output_box.title
+        self.history_strip = HistoryStrip()  # under the render: recent renders, click = that look
+        output_box.layout().addWidget(self.history_strip)
+        self._final_request: tuple | None = None  # (request id, look) of the last exact render asked for
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(output_box)
         right.addWidget(self.style_panel)
@@ -106,11 +114,24 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self.palette_dock = dock
 
+        self.layers_panel = LayersPanel(self.document)
+        ldock = QDockWidget("Layers", self)
+        ldock.setObjectName("layers_dock")
+        ldock.setWidget(self.layers_panel)
+        ldock.setFeatures(dock.features())  # View > Layers shows it again
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, ldock)
+        self.layers_dock = ldock
+
         self.act = Actions(self)
         self.recent_menu = build_menus(self, self.act)
+        self.layers_panel.set_actions(self.act.layer)
+        self.layers_panel.set_canvas_focus(self.canvas.setFocus)
         self._fill_recent()
         self.tool_bar = ToolBar(self, self.act)
         self.addToolBar(self.tool_bar)
+        self.options_bar = OptionsBar(self, self.act.mirror)
+        self.addToolBarBreak()
+        self.addToolBar(self.options_bar)
         self.label_keys = bind_label_keys(self, self.palette.select_index)
         self._make_status_bar()
         self._connect()
@@ -171,6 +192,7 @@ class MainWindow(QMainWindow):
         d.dirty_changed.connect(lambda _dirty: self._update_title())
         d.path_changed.connect(lambda _p: self._update_title())
         d.label_set_changed.connect(self._set_label_set)
+        d.refused.connect(lambda why: self.statusBar().showMessage(why, 6000))
         self.palette.label_chosen.connect(self.set_current_label)
         self.palette.search_finished.connect(self.canvas.setFocus)
         self.canvas.label_picked.connect(self.set_current_label)
@@ -182,6 +204,8 @@ class MainWindow(QMainWindow):
         self.tool_bar.size_slider.valueChanged.connect(self._brush_size_from_slider)
         self.tool_bar.ref_slider.valueChanged.connect(lambda v: self.canvas.set_reference_opacity(v / 100))
         self.style_panel.style_changed.connect(self._style_changed)
+        self.history_strip.look_chosen.connect(self._look_chosen)
+        d.paint_options_changed.connect(lambda: self.act.mirror.setChecked(self.document.mirror))
         s = self.service
         s.model_loading.connect(self._model_loading)
         s.model_loaded.connect(self._model_loaded)
@@ -276,13 +300,21 @@ class MainWindow(QMainWindow):
             # while a stroke is in progress: a preview (stroke update); the exact render follows
             # when it ends (canvas.stroke_finished asks for one)
             quality = Quality.PREVIEW if self.document.stroke_active else Quality.EXACT
-            self.service.request(self.document.snapshot(), self.style, debounce_ms=0, quality=quality)
+            rid = self.service.request(self.document.snapshot(), self.style, debounce_ms=0, quality=quality)
+            if quality == Quality.EXACT:  # a final render: it goes into the history strip
+                self._final_request = (rid, self.style_panel.current_look())
 
     def _style_changed(self, spec: StyleSpec) -> None:
         self.style = spec
         self.request_render()
 
     def _rendered(self, request_id: int, image: np.ndarray, seconds: float, notes) -> None:
+        from .preview_service import is_preview
+
+        final = self._final_request
+        if final is not None and final[0] == request_id and not is_preview(notes):
+            self._final_request = None
+            self.history_strip.add(image, final[1], final[1].describe())
         self.last_image = image
         self.output.set_image(image)
         if self.view_mode == ViewMode.OVERLAY:
@@ -316,6 +348,18 @@ class MainWindow(QMainWindow):
         apply_theme(QApplication.instance(), str(name))
 
     # -- tools & labels ------------------------------------------------------------------------
+    def set_mirror(self, on: bool) -> None:
+        """Mirror painting on or off (View > Mirror Painting, M)."""
+        self.document.mirror = bool(on)
+
+    def show_history_strip(self, on: bool) -> None:
+        self.history_strip.setVisible(bool(on))
+        self.act.history.setChecked(bool(on))
+
+    def _look_chosen(self, look) -> None:
+        if not self.style_panel.apply_look(look):
+            self.statusBar().showMessage("Cannot return to that look: " + self.style_panel.current_label.text(), 6000)
+
     def set_tool(self, tool: Tool | str) -> None:
         tool = Tool(tool)
         self.act.tool[tool].setChecked(True)
@@ -404,8 +448,15 @@ class MainWindow(QMainWindow):
         try:
             notes = self.document.open(path)
         except Exception as exc:  # noqa: BLE001 - any failure: message, the current document stays
-            self.show_error("Cannot open the label map", str(exc))
+            what = "project" if is_project_path(path) else "label map"
+            self.show_error(f"Cannot open the {what}", str(exc))
             return False
+        if is_project_path(path):
+            if self.document.project_render is not None:  # shown until the model renders
+                self.last_image = self.document.project_render
+                self.output.set_image(self.last_image)
+            if self.document.reference is not None and self.tool_bar.ref_slider.value() == 0:
+                self.tool_bar.ref_slider.setValue(50)
         self.settings.add_recent_file(path)
         self._fill_recent()
         if notes:
@@ -422,23 +473,71 @@ class MainWindow(QMainWindow):
 
     def save_as(self) -> bool:
         path, _ = QFileDialog.getSaveFileName(self, "Save label map", str(self.document.path or "untitled.png"),
-                                              "Label maps (*.png)")
+                                              "Label maps (*.png);;" + PROJECT_FILTER)
         if not path:
             return False
-        if not path.lower().endswith(".png"):
+        if not path.lower().endswith((".png", ".ora")):
             path += ".png"
         return self._save_to(Path(path))
 
+    def save_project_as(self) -> bool:
+        """File > Save Project As: the layers, reference photo, render and styles as .ora."""
+        start = self.document.path.with_suffix(".ora") if self.document.path else Path("untitled.ora")
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", str(start), PROJECT_FILTER)
+        if not path:
+            return False
+        if not path.lower().endswith(".ora"):
+            path += ".ora"
+        return self._save_to(Path(path))
+
+    def _project_render(self):
+        """The render shown now, map-sized (a project keeps it), or None."""
+        img = getattr(self, "last_image", None)
+        if img is None:
+            return None
+        h, w = self.document.label_map.shape
+        if img.shape[:2] != (h, w):
+            from spade_studio.raster import resize_rgb
+
+            img = resize_rgb(np.ascontiguousarray(img[..., :3]), w, h)
+        return np.ascontiguousarray(img[..., :3]).astype(np.uint8)
+
+    def export_layers(self, path: str | Path | None = None) -> bool:
+        """File > Export Layers: .ora or .psd for Krita, GIMP or Photoshop (the open file stays)."""
+        if path is None:
+            base = self.document.path.with_suffix("").name if self.document.path else "layers"
+            path, chosen = QFileDialog.getSaveFileName(self, "Export layers", base + ".ora", LAYERS_FILTER)
+            if not path:
+                return False
+            if Path(path).suffix.lower() not in (".ora", ".psd"):
+                path += ".psd" if "psd" in chosen else ".ora"
+        path = Path(path)
+        try:
+            self.document.export_layers(path, render=self._project_render())
+        except Exception as exc:  # noqa: BLE001 - message; the document is untouched
+            self.show_error("Cannot export the layers", f"{exc}")
+            return False
+        self.statusBar().showMessage(f"Exported {self.document.layer_count} layer(s) to {path}", 6000)
+        return True
+
     def _save_to(self, path: Path) -> bool:
         try:
+            if is_project_path(path):
+                self.document.project_render = self._project_render()
             self.document.save(path)
         except Exception as exc:  # noqa: BLE001
-            self.show_error("Cannot save", f"{path}: {exc}")
+            self.show_error("Cannot save", f"{exc}" if str(path) in str(exc) else f"{path}: {exc}")
             return False
         self.autosaver.discard()
         self.settings.add_recent_file(path)
         self._fill_recent()
-        self.statusBar().showMessage(f"Saved {path}", 4000)
+        n = self.document.layer_count
+        if n > 1 and not is_project_path(path):
+            self.statusBar().showMessage(
+                f"Saved the flattened map to {path}; the {n} layers stay open here "
+                f"(File > Save Project As… keeps them)", 10000)
+        else:
+            self.statusBar().showMessage(f"Saved {path}", 4000)
         return True
 
     def export_image(self) -> None:
@@ -513,7 +612,7 @@ class MainWindow(QMainWindow):
         if not urls:
             return
         path = Path(urls[0])
-        if self._looks_like_label_map(path):
+        if is_project_path(path) or self._looks_like_label_map(path):
             self.open_path(path)
         else:
             self.load_reference(path)
