@@ -5,8 +5,17 @@ import math
 import numpy as np
 import pytest
 
-from trainer.metrics import (gaussian_blur, laplacian_pyramid, laplacian_swd, mean_lab, pyr_down, pyr_up, rgb_to_lab,
-                             sliced_wasserstein, streak_index)
+from trainer.metrics import (
+    gaussian_blur,
+    laplacian_pyramid,
+    laplacian_swd,
+    mean_lab,
+    pyr_down,
+    pyr_up,
+    rgb_to_lab,
+    sliced_wasserstein,
+    streak_index,
+)
 
 
 def _noise(seed, size=128):

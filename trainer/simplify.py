@@ -14,17 +14,25 @@ Both are deterministic given their ``numpy.random.Generator``.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
+
+from spade_studio.raster import box_sum, connected_components
+
+from .landscapes.raster import fill_polygon
+
+# 8-neighbour steps, clockwise on screen (y down): E, SE, S, SW, W, NW, N, NE
+_STEPS = ((1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1))
+# after a step in direction d, the next search starts one past the pixel examined just before it
+_NEXT_START = (7, 7, 1, 1, 3, 3, 5, 5)
 
 
 def mode_filter(label: np.ndarray, size: int) -> np.ndarray:
-    """Each pixel becomes the most frequent label of its ``size x size`` window."""
+    """Each pixel becomes the most frequent label of its ``size x size`` window (mirrored at the
+    borders; a tie goes to the smallest id)."""
     ids = np.unique(label)
     if len(ids) == 1:
         return label.copy()
-    votes = np.stack([cv2.blur((label == i).astype(np.float32), (size, size), borderType=cv2.BORDER_REFLECT)
-                      for i in ids])
+    votes = np.stack([box_sum(label == i, size, "reflect") for i in ids])
     return ids[votes.argmax(0)].astype(label.dtype)
 
 
@@ -33,47 +41,159 @@ def drop_specks(label: np.ndarray, min_area: int) -> np.ndarray:
     out = label.copy()
     small = np.zeros(label.shape, bool)
     for i in np.unique(label):
-        n, comp, stats, _ = cv2.connectedComponentsWithStats((label == i).astype(np.uint8), connectivity=4)
-        tiny = np.nonzero(stats[1:, cv2.CC_STAT_AREA] < min_area)[0] + 1
+        n, comp, areas = connected_components(label == i, 4)
+        tiny = np.nonzero(areas[1:] < min_area)[0] + 1
         if len(tiny):
             small |= np.isin(comp, tiny)
     if small.any():
         k = int(2 * np.sqrt(min_area)) | 1
         # the surroundings' label: a mode filter that does not count the specks themselves
         ids = np.unique(label[~small]) if (~small).any() else np.unique(label)
-        votes = np.stack([cv2.blur(((label == i) & ~small).astype(np.float32), (k, k)) for i in ids])
+        votes = np.stack([box_sum((label == i) & ~small, k, "reflect101") for i in ids])
         fill = ids[votes.argmax(0)].astype(label.dtype)
         out[small] = fill[small]
     return out
+
+
+def trace_outline(mask: np.ndarray, x: int, y: int) -> np.ndarray:
+    """The outer boundary of the 8-connected region of ``mask`` whose first pixel in raster
+    order is ``(x, y)``: its border pixels ``[n, 2]`` (x, y), in order, once round (Moore
+    neighbour tracing, stopped when the first step repeats)."""
+    H, W = mask.shape
+    m = np.zeros((H + 2, W + 2), bool)
+    m[1:-1, 1:-1] = mask
+    flat = m.ravel()
+    stride = W + 2
+    offs = [dx + dy * stride for dx, dy in _STEPS]
+    start = (y + 1) * stride + x + 1
+    out = [start]
+    p, search, first = start, 5, None
+    for _ in range(4 * H * W + 8):
+        for k in range(8):
+            d = (search + k) & 7
+            if flat[p + offs[d]]:
+                break
+        else:
+            break  # a single pixel
+        if p == start and first is not None and d == first:
+            out.pop()  # back at the start, about to repeat the first step
+            break
+        if first is None:
+            first = d
+        p += offs[d]
+        out.append(p)
+        search = _NEXT_START[d]
+    idx = np.array(out, np.int64)
+    return np.stack([idx % stride - 1, idx // stride - 1], 1)
+
+
+def simplify_closed(points: np.ndarray, epsilon: float) -> np.ndarray:
+    """A closed outline's vertices kept by Douglas-Peucker: every dropped point lies within
+    ``epsilon`` of the kept polygon's edge that replaces it. Anchored at the first point and
+    the point farthest from it."""
+    pts = np.asarray(points, np.float64)
+    n = len(pts)
+    if n < 3:
+        return np.asarray(points)
+    far = int(np.argmax(((pts - pts[0]) ** 2).sum(1)))
+    if far == 0:
+        return np.asarray(points)[:1]
+    keep = np.zeros(n, bool)
+    keep[0] = keep[far] = True
+    ring = np.concatenate([pts, pts[:1]])
+    stack = [(0, far), (far, n)]
+    while stack:
+        a, b = stack.pop()
+        if b - a < 2:
+            continue
+        seg = ring[a + 1 : b]
+        d = ring[b] - ring[a]
+        rel = seg - ring[a]
+        length = float(np.hypot(*d))
+        dist = np.abs(d[0] * rel[:, 1] - d[1] * rel[:, 0]) / length if length > 0 else np.hypot(rel[:, 0], rel[:, 1])
+        j = int(np.argmax(dist))
+        if dist[j] > epsilon:
+            keep[a + 1 + j] = True
+            stack += [(a, a + 1 + j), (a + 1 + j, b)]
+    return np.asarray(points)[keep]
+
+
+def _outlines(mask: np.ndarray) -> list[np.ndarray]:
+    """The outer boundary of every 8-connected region of ``mask``."""
+    n, comp, _ = connected_components(mask, 8)
+    if n == 0:
+        return []
+    flat = comp.ravel()
+    order = np.nonzero(flat)[0]
+    first = np.full(n + 1, -1, np.int64)
+    first[flat[order[::-1]]] = order[::-1]  # the first pixel of each region, in raster order
+    W = mask.shape[1]
+    return [trace_outline(mask, int(f % W), int(f // W)) for f in first[1:]]
 
 
 def polygonise(label: np.ndarray, epsilon: float) -> np.ndarray:
     """Every region redrawn as a polygon whose vertices stay within ``epsilon`` px of its outline
     (large regions first, so small ones stay on top)."""
     ids, counts = np.unique(label, return_counts=True)
-    out = np.full(label.shape, ids[counts.argmax()], np.int32)  # OpenCV draws into int32, not int64
+    out = np.full(label.shape, ids[counts.argmax()], np.int64)
     for i in ids[np.argsort(-counts)]:
-        contours, _ = cv2.findContours((label == i).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-        polys = [cv2.approxPolyDP(c, epsilon, True) for c in contours if len(c) >= 3]
-        if polys:
-            cv2.fillPoly(out, polys, int(i))
+        for outline in _outlines(label == i):
+            if len(outline) >= 3:
+                fill_polygon(out, simplify_closed(outline, epsilon), int(i))
     return out.astype(label.dtype)
 
 
+def _fill_ellipse(out: np.ndarray, cx: float, cy: float, cov: np.ndarray, value: int) -> None:
+    """Pixels whose centres lie in the ellipse ``(p - c)^T (4 cov)^-1 (p - c) <= 1`` (the solid
+    ellipse of covariance ``cov``) set to ``value``."""
+    evals, evecs = np.linalg.eigh(cov)
+    r = 2.0 * np.sqrt(evals.max())
+    H, W = out.shape
+    x0, x1 = max(int(np.floor(cx - r)), 0), min(int(np.ceil(cx + r)) + 1, W)
+    y0, y1 = max(int(np.floor(cy - r)), 0), min(int(np.ceil(cy + r)) + 1, H)
+    if x0 >= x1 or y0 >= y1:
+        return
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    d = np.stack([xx - cx, yy - cy], -1) @ evecs
+    inside = (d[..., 0] ** 2 / (4 * evals[0]) + d[..., 1] ** 2 / (4 * evals[1])) <= 1.0
+    out[y0:y1, x0:x1][inside] = value
+
+
+def polygon_moments(pts: np.ndarray) -> tuple[float, float, float, np.ndarray]:
+    """Area, centroid and covariance ``[2, 2]`` of the region a closed polygon encloses
+    (Green's theorem over its edges)."""
+    x, y = np.asarray(pts, np.float64).T
+    xn, yn = np.roll(x, -1), np.roll(y, -1)
+    c = x * yn - xn * y
+    area = c.sum() / 2
+    if abs(area) < 1e-9:
+        return 0.0, 0.0, 0.0, np.zeros((2, 2))
+    cx = ((x + xn) * c).sum() / (6 * area)
+    cy = ((y + yn) * c).sum() / (6 * area)
+    sxx = ((x * x + x * xn + xn * xn) * c).sum() / (12 * area) - cx * cx
+    syy = ((y * y + y * yn + yn * yn) * c).sum() / (12 * area) - cy * cy
+    sxy = ((x * yn + 2 * x * y + 2 * xn * yn + xn * y) * c).sum() / (24 * area) - cx * cy
+    return abs(area), cx, cy, np.array([[sxx, sxy], [sxy, syy]])
+
+
 def ellipse_blobs(label: np.ndarray, classes: tuple[int, ...]) -> np.ndarray:
-    """Regions of ``classes`` (trees, bushes, clouds ...) replaced by their fitted ellipses, the
-    way people paint them."""
-    out = label.astype(np.int32)
+    """Regions of ``classes`` (trees, bushes, clouds ...) replaced by ellipses with the same area
+    moments as their outlines, the way people paint them."""
+    out = label.astype(np.int64)
     for i in classes:
-        mask = (label == i).astype(np.uint8)
+        mask = label == i
         if not mask.any():
             continue
-        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-        for c in contours:
-            if len(c) >= 5:
-                (cx, cy), (w, h), ang = cv2.fitEllipse(c)
-                if 0 < w < 4 * label.shape[1] and 0 < h < 4 * label.shape[0]:
-                    cv2.ellipse(out, ((cx, cy), (w, h), ang), int(i), -1)
+        for outline in _outlines(mask):
+            if len(outline) < 5:
+                continue
+            area, cx, cy, cov = polygon_moments(outline)
+            if area <= 0:
+                continue
+            evals = np.linalg.eigvalsh(cov)
+            w, h = 4 * np.sqrt(max(evals[0], 0.0)), 4 * np.sqrt(evals[1])  # full axes
+            if 0 < w < 4 * label.shape[1] and 0 < h < 4 * label.shape[0]:
+                _fill_ellipse(out, cx, cy, cov, int(i))
     return out.astype(label.dtype)
 
 
