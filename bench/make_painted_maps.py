@@ -16,21 +16,24 @@ import argparse
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from trainer.landscapes.raster import fill_polygon  # noqa: E402
 
 SKY, CLOUD, MOUNTAIN, HILL, ROCK, SNOW, GRASS, TREE, BUSH, FLOWER, SEA, RIVER, SAND, DIRT, FOG = range(15)
 
 
 def _poly(m, pts, label, s):
-    cv2.fillPoly(m, [np.round(np.array(pts, np.float64) * s).astype(np.int32)], int(label))
+    fill_polygon(m, np.round(np.array(pts, np.float64) * s).astype(np.int64), int(label))
 
 
 def _ellipse(m, cx, cy, rx, ry, label, s):
-    cv2.ellipse(m, (round(cx * s), round(cy * s)), (max(1, round(rx * s)), max(1, round(ry * s))), 0, 0, 360,
-                int(label), -1)
+    """A filled axis-aligned ellipse: the pixels whose centres lie inside it."""
+    cx, cy, rx, ry = round(cx * s), round(cy * s), max(1, round(rx * s)), max(1, round(ry * s))
+    yy, xx = np.mgrid[: m.shape[0], : m.shape[1]]
+    m[((xx - cx) / (rx + 0.5)) ** 2 + ((yy - cy) / (ry + 0.5)) ** 2 <= 1.0] = int(label)
 
 
 def _ground(m, y, label, s):

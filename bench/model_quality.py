@@ -39,9 +39,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from spade_studio.raster import resize_rgb  # noqa: E402
 
 PAINTED = ROOT / "tests" / "data" / "painted"
 PHOTOS = ROOT / "tests" / "data" / "shared" / "data"
@@ -80,8 +82,13 @@ def _read_pairs(folder: Path, count: int):
              read_rgb(folder / "images" / f"{s}.png")) for s in stems]
 
 
+def _nearest(ids: np.ndarray, size: int) -> np.ndarray:
+    """A uint8 label map resized to ``size x size`` (nearest neighbour)."""
+    return np.asarray(Image.fromarray(ids.astype(np.uint8)).resize((size, size), Image.Resampling.NEAREST))
+
+
 def _small(img: np.ndarray, size: int = 128) -> np.ndarray:
-    return cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+    return resize_rgb(img, size, size)
 
 
 def _seg_scores(seg, images: list[np.ndarray], labels: list[np.ndarray]) -> dict:
@@ -91,8 +98,7 @@ def _seg_scores(seg, images: list[np.ndarray], labels: list[np.ndarray]) -> dict
     lut, n = class_index(ls)
     x = torch.stack([torch.from_numpy(_small(im)).permute(2, 0, 1).float() / 127.5 - 1 for im in images])
     pred = predict(net, x)
-    tgt = np.stack([lut[cv2.resize(lb.astype(np.uint8), (128, 128), interpolation=cv2.INTER_NEAREST)]
-                    for lb in labels])
+    tgt = np.stack([lut[_nearest(lb, 128)] for lb in labels])
     return scores_from_confusion(confusion(pred.ravel(), tgt.ravel(), n))
 
 
@@ -123,8 +129,7 @@ def measure(model: str | None, pairs, size: int, seg, photos: list[np.ndarray], 
     from spade_studio.imageio import read_rgb
 
     style_imgs = [read_rgb(presets[0]), read_rgb(presets[-1]), real[0]]
-    painted = [cv2.resize(read_label_map(p).ids, (size, size), interpolation=cv2.INTER_NEAREST).astype(np.int64)
-               for p in sorted(PAINTED.glob("*.png"))]
+    painted = [_nearest(read_label_map(p).ids, size).astype(np.int64) for p in sorted(PAINTED.glob("*.png"))]
     p_imgs, p_labs = [], []
     for lab in painted:
         for st in style_imgs:
@@ -168,7 +173,7 @@ def _photos() -> list[np.ndarray]:
     files = sorted(PHOTOS.rglob("*.jpg"))
     if not files:
         raise SystemExit(f"no photos under {PHOTOS}")
-    return [cv2.resize(read_rgb(f), (256, 256), interpolation=cv2.INTER_AREA) for f in files]
+    return [resize_rgb(read_rgb(f), 256, 256) for f in files]
 
 
 def print_table(results: list[dict], size: int) -> None:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
 
 def look_of(info: dict) -> str:
@@ -53,7 +53,7 @@ def style_pass_rate(synth, root: Path, maps: int = 20, size: int | None = None) 
     for stem in stems:
         lab = read_label_map(root / "labels" / f"{stem}.png").ids
         if size is not None and lab.shape != (size, size):
-            lab = cv2.resize(lab, (size, size), interpolation=cv2.INTER_NEAREST)
+            lab = np.asarray(Image.fromarray(lab.astype(np.uint8)).resize((size, size), Image.Resampling.NEAREST))
         outs = {k: mean_lab(synth.render(lab, z=z[k]).image) for k in looks}
         for x, y in pairs:
             ok = np.linalg.norm(outs[x] - style_lab[x]) < np.linalg.norm(outs[x] - style_lab[y])
