@@ -116,14 +116,14 @@ class LayerRow(QFrame):
         self.panel = panel
         self.setObjectName("layer_row")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setAutoFillBackground(True)
         pal = self.palette()
-        role = QPalette.ColorRole.Highlight if active else QPalette.ColorRole.Base
-        pal.setColor(QPalette.ColorRole.Window, pal.color(role))
-        if active:
-            pal.setColor(QPalette.ColorRole.WindowText, pal.color(QPalette.ColorRole.HighlightedText))
-        self.setPalette(pal)
         fg = pal.color(QPalette.ColorRole.WindowText)
+        if active:  # a style sheet: the theme's style sheet would override a palette
+            hl = pal.color(QPalette.ColorRole.Highlight)
+            text = pal.color(QPalette.ColorRole.HighlightedText)
+            self.setStyleSheet(f"#layer_row {{ background-color: {hl.name()}; border-radius: 3px; }}"
+                               f"#layer_row QLabel {{ color: {text.name()}; font-weight: bold; }}")
+            fg = text
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
         lay.setSpacing(4)

@@ -438,3 +438,22 @@ def test_autosave_keeps_the_layers_and_recovery_restores_them(window, tmp_path):
     saver.recover(find_recovery(tmp_path / "autosave")[0])
     assert other.layer_count == 2 and other.dirty and other.layers[1].name == "Top"
     assert not other.layers[1].visible and other.layers[1].mask[10, 10] and other.layers[1].ids[10, 10] == 3
+
+
+def test_export_layers_as_psd_and_ora_leaves_the_open_file(window, tmp_path):
+    from psd_tools import PSDImage
+
+    from spade_studio.project import load_ora
+
+    d = window.document
+    d.add_layer("Hills")
+    d.rect(10, 10, 40, 40, 3)
+    d.path = tmp_path / "scene.png"
+    dirty, steps = d.dirty, d.undo_stack.count()
+    assert window.export_layers(tmp_path / "out.psd") and window.export_layers(tmp_path / "out.ora")
+    assert d.path == tmp_path / "scene.png" and d.dirty == dirty and d.undo_stack.count() == steps
+    names = [layer.name for layer in PSDImage.open(tmp_path / "out.psd").descendants()]
+    assert "Hills" in names and "Background" in names
+    got = load_ora(tmp_path / "out.ora")
+    assert [ly.name for ly in got.layers] == ["Background", "Hills"]
+    assert np.array_equal(got.flattened(), d.label_map)
