@@ -263,10 +263,10 @@ def cmd_export_layers(args: argparse.Namespace) -> int:
         if path:
             rgb = read_rgb(path)
             if rgb.shape[:2] != (h, w):
-                import cv2
+                from .raster import resize_rgb
 
                 print(f"note: {path}: {rgb.shape[1]}x{rgb.shape[0]} resized to the map's {w}x{h}", file=sys.stderr)
-                rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+                rgb = resize_rgb(rgb, w, h)
             setattr(project, attr, rgb)
     if out.suffix.lower() == ".psd":
         export_psd(out, project)
