@@ -209,6 +209,8 @@ def _check_rgb(img: Any, where: str) -> None:
 
 
 def _png(img: Image.Image) -> bytes:
+    # zlib level 4: measured on a 1024 x 1024 render, 0.19 s / 564 kB against 0.43 s / 531 kB
+    # at Pillow's default 6 and 0.15 s / 683 kB at 1
     buf = io.BytesIO()
     img.save(buf, format="PNG", compress_level=4)
     return buf.getvalue()

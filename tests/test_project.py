@@ -260,6 +260,22 @@ def test_foreign_ora_opens_through_a_label_set(tmp_path, landscape):
     assert (q.flattened() == flat).all()
 
 
+def test_a_file_resaved_by_krita_opens_exactly(landscape):
+    """tests/data/krita_resaved.ora: make_project() saved here, re-saved by Krita 5.1.5."""
+    want = make_project(landscape)
+    got = load_ora(Path(__file__).parent / "data" / "krita_resaved.ora", landscape)
+    assert [ly.name for ly in got.layers] == ["ground", "water", "trees"]
+    for a, b in zip(want.layers, got.layers):
+        m = np.ones((H, W), bool) if a.mask is None else a.mask
+        assert (b.mask is None) == (a.mask is None) and (m if b.mask is None else b.mask == m).all(), a.name
+        assert (b.ids[m] == a.ids[m]).all(), a.name
+        assert (b.visible, b.locked) == (a.visible, a.locked)
+        assert b.opacity == pytest.approx(a.opacity, abs=1 / 255)  # Krita keeps 8 bits
+    assert (got.flattened() == want.flattened()).all()
+    assert (got.render == want.render).all() and (got.reference == want.reference).all()
+    assert got.styles == {}  # Krita does not keep our folder: the styles are gone, the pixels are not
+
+
 def test_foreign_ora_needs_a_label_set_and_matching_colours(tmp_path, landscape):
     path, _, _ = krita_like(tmp_path / "krita.ora", landscape)
     with pytest.raises(ProjectError, match="krita.ora.*no SPADE Studio data.*label set"):
