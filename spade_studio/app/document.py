@@ -483,6 +483,11 @@ class Document(QObject):
             found = lm.restrict_region(self._map.shape, *found, **self._paint_options())
         if found is None:
             return None
+        only_over, mirror = getattr(self, "only_over", None), bool(getattr(self, "mirror", False))
+        if only_over is not None or mirror:  # the painting options; only_over: the flattened map's label
+            found = lm.restrict_region(self._map.shape, *found, only_over=only_over, over=self._map, mirror=mirror)
+            if found is None:
+                return None
         y0, x0, region = found
         return lm.paint_masked_region(layer.ids, layer.mask, y0, x0, region, label, apply=apply)
 
