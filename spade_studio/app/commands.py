@@ -1,5 +1,7 @@
 """Undo commands: each holds one :class:`~spade_studio.labelmap.Delta` (a stroke, fill, line,
-rectangle or clear), never a copy of the whole map.
+rectangle or clear), never a copy of the whole map -- or any payload with ``nbytes()`` that the
+owner's ``apply`` understands (the document's paint steps name their layer; its layer
+operations hold what they remove).
 
 ``redo`` writes the delta's new values, ``undo`` its old values; both go through the
 ``apply(delta, undo)`` callable the owner hands in (the document: it writes the map and
