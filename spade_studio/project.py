@@ -260,6 +260,15 @@ def _thumbnail(rgba: np.ndarray, side: int = 256) -> Image.Image:
     return img
 
 
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _xml_text(text: str) -> str:
+    """``text`` without the characters XML 1.0 cannot hold (control characters): stack.xml
+    shows ``?`` there; project.json keeps the exact name."""
+    return _XML_INVALID.sub("?", text)
+
+
 def _ids_png(ids: np.ndarray) -> bytes:
     if ids.dtype == np.uint8:
         return _png(Image.fromarray(ids, "L"))
@@ -284,7 +293,7 @@ def encode_ora(project: Project, where: str = "project") -> bytes:
     stack: list[str] = []  # top first, as stack.xml lists them
 
     def layer_xml(name: str, src: str, visible: bool = True, opacity: float = 1.0, locked: bool = False) -> str:
-        return (f'  <layer name={quoteattr(name)} src={quoteattr(src)} x="0" y="0" '
+        return (f'  <layer name={quoteattr(_xml_text(name))} src={quoteattr(src)} x="0" y="0" '
                 f'opacity="{opacity:.4f}" visibility="{"visible" if visible else "hidden"}" '
                 f'edit-locked="{"true" if locked else "false"}" composite-op="svg:src-over"/>')
 
@@ -816,8 +825,9 @@ def encode_psd(project: Project, where: str = "project") -> bytes:
             rows, cols = np.flatnonzero(ly.mask.any(axis=1)), np.flatnonzero(ly.mask.any(axis=0))
             top, left = int(rows[0]), int(cols[0])
             rgba = rgba[top : int(rows[-1]) + 1, left : int(cols[-1]) + 1]
-        layer = PixelLayer.frompil(Image.fromarray(np.ascontiguousarray(rgba), "RGBA"), psd, name=ly.name,
+        layer = PixelLayer.frompil(Image.fromarray(np.ascontiguousarray(rgba), "RGBA"), psd, name="layer",
                                    top=top, left=left)
+        layer.name = ly.name[:255]  # the setter stores names a Pascal (Mac Roman) string cannot hold
         layer.opacity = int(round(ly.opacity * 255))
         layer.visible = bool(ly.visible)
         labels.append(layer)

@@ -641,3 +641,24 @@ def test_cli_export_layers_bad_input(tmp_path, capsys, landscape):
     assert "give --label-set" in run(str(colour), "-o", str(tmp_path / "c.ora"))
     assert (tmp_path / "map.png").read_bytes() == before
     assert not (tmp_path / "x.psd").exists() and not (tmp_path / "c.ora").exists()
+
+
+def test_odd_layer_names_survive(tmp_path, landscape):
+    from psd_tools import PSDImage
+
+    odd = 'a<b & "c"\x01\ttab\nnew line é 山'
+    long = "x" * pj.MAX_NAME_CHARS
+    p = Project(landscape, [ProjectLayer(odd, np.zeros((H, W), np.uint8)),
+                            ProjectLayer(long, np.ones((H, W), np.uint8), np.eye(H, W, dtype=bool))])
+    q = load_ora(save_ora(tmp_path / "odd.ora", p))
+    assert [ly.name for ly in q.layers] == [odd, long]  # exact, from project.json
+    with zipfile.ZipFile(tmp_path / "odd.ora") as z:  # stack.xml stays valid XML
+        import xml.etree.ElementTree as ET
+
+        names = [ly.get("name") for ly in ET.fromstring(z.read("stack.xml")).iter("layer")]
+    assert names[-1] == odd.replace("\x01", "?")
+    export_psd(tmp_path / "odd.psd", p)
+    got = [ly.name for ly in PSDImage.open(tmp_path / "odd.psd").descendants() if not ly.is_group()]
+    assert got == [odd, long[:255]]
+    with pytest.raises(ProjectError, match="layer 1 needs a name of 1..256"):
+        save_ora(tmp_path / "x.ora", Project(landscape, [p.layers[0], ProjectLayer("", p.layers[1].ids)]))
