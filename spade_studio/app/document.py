@@ -317,6 +317,13 @@ class Document(QObject):
         every visible layer fully opaque."""
         return self._layers[0].visible and all(ly.opacity >= 1.0 for ly in self._layers if ly.visible)
 
+    def used_ids(self) -> list[int]:
+        """The ids painted on any layer (hidden ones too; an upper layer's empty pixels not)."""
+        found: set[int] = set()
+        for ly in self._layers:
+            found.update(int(i) for i in np.unique(ly.ids if ly.mask is None else ly.ids[ly.mask]))
+        return sorted(found)
+
     def background_label(self) -> int:
         """The id of pixels no visible layer covers (the label set's first id)."""
         ids = self._label_set.ids

@@ -257,7 +257,7 @@ class MainWindow(QMainWindow):
 
     def _offer_remap(self, new: LabelSet) -> None:
         old = self.document.label_set
-        used = [int(i) for i in np.unique(self.document.label_map)]
+        used = self.document.used_ids()  # every layer's, hidden ones too
         mapping, unmapped = remap_by_name(old, new, used)
         blank = not self.document.dirty and self.document.undo_stack.count() == 0 and self.document.path is None
         if blank:

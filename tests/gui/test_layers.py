@@ -457,3 +457,13 @@ def test_export_layers_as_psd_and_ora_leaves_the_open_file(window, tmp_path):
     got = load_ora(tmp_path / "out.ora")
     assert [ly.name for ly in got.layers] == ["Background", "Hills"]
     assert np.array_equal(got.flattened(), d.label_map)
+
+
+def test_remap_switches_every_layer_hidden_ones_too(doc, ls):
+    two_layer_doc(doc)
+    doc.set_layer_visible(2, False)
+    assert doc.used_ids() == [3, 5, 9]  # the hidden layer's 5 counts
+    doc.remap(ls, {3: 4, 5: 6, 9: 10})
+    assert doc.layer_count == 3 and not doc.layers[2].visible and doc.dirty
+    assert set(np.unique(doc.layers[2].ids[doc.layers[2].mask])) == {6}
+    assert set(np.unique(doc.label_map)) == {4, 10}
