@@ -220,10 +220,12 @@ def _label_rgba(ly: ProjectLayer, lut: np.ndarray) -> np.ndarray:
     """The layer as RGBA uint8: palette colours, alpha 255 where it has a label, else 0."""
     h, w = ly.ids.shape
     out = np.zeros((h, w, 4), np.uint8)
-    out[..., :3] = lut[ly.ids]
-    out[..., 3] = 255 if ly.mask is None else np.where(ly.mask, 255, 0).astype(np.uint8)
-    if ly.mask is not None:
-        out[~ly.mask, :3] = 0
+    if ly.mask is None:
+        out[..., :3] = lut[ly.ids]
+        out[..., 3] = 255
+    else:
+        out[ly.mask, :3] = lut[ly.ids[ly.mask]]
+        out[ly.mask, 3] = 255
     return out
 
 
@@ -254,8 +256,8 @@ def _composite(project: Project, lut: np.ndarray, rows: int = 256) -> np.ndarray
     return out
 
 
-def _thumbnail(rgba: np.ndarray, side: int = 256) -> Image.Image:
-    img = Image.fromarray(rgba, "RGBA")
+def _thumbnail(pixels: np.ndarray, side: int = 256) -> Image.Image:
+    img = Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB")
     img.thumbnail((side, side), Image.Resampling.BILINEAR)
     return img
 
@@ -310,7 +312,8 @@ def encode_ora(project: Project, where: str = "project") -> bytes:
             z.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED)
 
         if project.render is not None:
-            put("data/render.png", _png(Image.fromarray(project.render, "RGB")))
+            render_png = _png(Image.fromarray(project.render, "RGB"))
+            put("data/render.png", render_png)
             stack.append(layer_xml(RENDER_NAME, "data/render.png"))
             meta["render"] = "data/render.png"
         for i in reversed(range(len(project.layers))):
@@ -339,9 +342,13 @@ def encode_ora(project: Project, where: str = "project") -> bytes:
                f'<image version="0.0.6" w="{w}" h="{h}" xres="72" yres="72">\n'
                '<stack name="root">\n' + "\n".join(stack) + "\n</stack>\n</image>\n")
         put("stack.xml", xml.encode("utf-8"), deflate=True)
-        merged = _composite(project, lut)
-        put("mergedimage.png", _png(Image.fromarray(merged, "RGBA")))
-        put("Thumbnails/thumbnail.png", _png(_thumbnail(merged)))
+        if project.render is not None:  # opaque and visible on top: the merged image is the render
+            put("mergedimage.png", render_png)
+            put("Thumbnails/thumbnail.png", _png(_thumbnail(project.render)))
+        else:
+            merged = _composite(project, lut)
+            put("mergedimage.png", _png(Image.fromarray(merged, "RGBA")))
+            put("Thumbnails/thumbnail.png", _png(_thumbnail(merged)))
         put(f"{OUR_DIR}project.json", json.dumps(meta, indent=1).encode("utf-8"), deflate=True)
     return buf.getvalue()
 

@@ -662,3 +662,23 @@ def test_odd_layer_names_survive(tmp_path, landscape):
     assert got == [odd, long[:255]]
     with pytest.raises(ProjectError, match="layer 1 needs a name of 1..256"):
         save_ora(tmp_path / "x.ora", Project(landscape, [p.layers[0], ProjectLayer("", p.layers[1].ids)]))
+
+
+def test_merged_image_blends_visible_layers_by_opacity(tmp_path, landscape):
+    p = make_project(landscape)
+    p.render = None
+    p.layers[1].visible = True  # water at opacity 0.4 over ground, trees at 0.75 over both
+    with zipfile.ZipFile(save_ora(tmp_path / "m.ora", p)) as z:
+        merged = np.array(Image.open(io.BytesIO(z.read("mergedimage.png"))).convert("RGBA")).astype(float)
+    colour = [landscape.colorize(ly.ids).astype(float) for ly in p.layers]
+    want = colour[0].copy()
+    for ly, c in zip(p.layers[1:], colour[1:]):
+        a = ly.opacity * ly.mask[..., None]
+        want = c * a + want * (1 - a)
+    assert np.abs(merged[..., :3] - want).max() <= 1.0
+    assert (merged[..., 3] == 255).all()
+    p.layers[1].visible = False  # hidden layers are not in it
+    with zipfile.ZipFile(save_ora(tmp_path / "m2.ora", p)) as z:
+        merged2 = np.array(Image.open(io.BytesIO(z.read("mergedimage.png"))).convert("RGB")).astype(float)
+    only_water = p.layers[1].mask & ~p.layers[2].mask
+    assert (merged2[only_water] == colour[0][only_water]).all()
