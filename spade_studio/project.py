@@ -63,6 +63,7 @@ MAX_LAYERS = 256
 MAX_TOTAL_LAYER_PIXELS = 1 << 30
 MAX_FILE_BYTES = 4 << 30  # the .ora itself
 MAX_ENTRIES = 4096
+MAX_DIRECTORY_BYTES = 16 << 20  # the zip's central directory (read whole by zipfile)
 MAX_ENTRY_BYTES = 1 << 30  # one entry, uncompressed (as declared, and as read)
 MAX_TOTAL_BYTES = 4 << 30  # all entries we read, uncompressed
 MAX_XML_BYTES = 4 << 20
@@ -374,11 +375,15 @@ class _Archive:
         self.read_total = 0
         self._fh = _open_regular(path)
         try:
+            _check_directory(self._fh, path)
             self.zip = zipfile.ZipFile(self._fh)
         except zipfile.BadZipFile as exc:
             self._fh.close()
             raise ProjectError(f"{path}: not an OpenRaster file (not a zip archive: {exc}; damaged or truncated?)") \
                 from None
+        except ProjectError:
+            self._fh.close()
+            raise
         except (OSError, ValueError, EOFError) as exc:
             self._fh.close()
             raise ProjectError(f"{path}: not a readable zip archive ({type(exc).__name__}: {exc})") from None
@@ -461,6 +466,35 @@ class _Archive:
         except Exception as exc:  # noqa: BLE001
             raise ProjectError(f"{self.where(name)}: damaged image ({type(exc).__name__}: {exc})") from None
         return img
+
+
+def _check_directory(fh, path: Path) -> None:
+    """Refuse a zip whose end record announces more than :data:`MAX_ENTRIES` entries or a
+    central directory over :data:`MAX_DIRECTORY_BYTES`, before zipfile parses that directory
+    (millions of entries would be millions of objects). Zip64 end records are followed. A
+    file without an end record is left to zipfile (which reports it)."""
+    import struct
+
+    size = fh.seek(0, os.SEEK_END)
+    tail_start = max(0, size - (22 + 65535))
+    fh.seek(tail_start)
+    tail = fh.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        return
+    entries, cd_size = struct.unpack("<HI", tail[at + 10 : at + 16])  # total entries, directory size
+    if (entries == 0xFFFF or cd_size == 0xFFFFFFFF) and at >= 20 and tail[at - 20 : at - 16] == b"PK\x06\x07":
+        (z64_offset,) = struct.unpack("<Q", tail[at - 12 : at - 4])
+        if 0 <= z64_offset <= size - 56:
+            fh.seek(z64_offset)
+            rec = fh.read(56)
+            if rec[:4] == b"PK\x06\x06":
+                entries, cd_size = struct.unpack("<QQ", rec[32:48])
+    fh.seek(0)
+    if entries > MAX_ENTRIES:
+        raise ProjectError(f"{path}: the zip announces {entries:,} entries: at most {MAX_ENTRIES:,}")
+    if cd_size > MAX_DIRECTORY_BYTES:
+        raise ProjectError(f"{path}: the zip's directory takes {cd_size:,} bytes: at most {MAX_DIRECTORY_BYTES:,}")
 
 
 def _unsafe_name(name: str) -> bool:

@@ -682,3 +682,38 @@ def test_merged_image_blends_visible_layers_by_opacity(tmp_path, landscape):
         merged2 = np.array(Image.open(io.BytesIO(z.read("mergedimage.png"))).convert("RGB")).astype(float)
     only_water = p.layers[1].mask & ~p.layers[2].mask
     assert (merged2[only_water] == colour[0][only_water]).all()
+
+
+def test_zip_directory_too_large_refused_before_parsing(tmp_path, good, monkeypatch):
+    many = rewrite(good, tmp_path / "many.ora", {f"junk/{i}.txt": b"" for i in range(20)})
+    with zipfile.ZipFile(many) as z:
+        n = len(z.infolist())
+    monkeypatch.setattr(pj, "MAX_ENTRIES", 10)
+    parsed = []
+    real_init = zipfile.ZipFile.__init__
+    monkeypatch.setattr(zipfile.ZipFile, "__init__", lambda self, *a, **k: parsed.append(1) or real_init(self, *a, **k))
+    with pytest.raises(ProjectError, match=rf"many\.ora: the zip announces {n} entries: at most 10"):
+        load_ora(many)
+    assert not parsed  # refused from the end record, before zipfile read the directory
+    monkeypatch.setattr(zipfile.ZipFile, "__init__", real_init)
+    monkeypatch.setattr(pj, "MAX_ENTRIES", 4096)
+    monkeypatch.setattr(pj, "MAX_DIRECTORY_BYTES", 500)
+    with pytest.raises(ProjectError, match=r"many\.ora: the zip's directory takes [\d,]+ bytes: at most 500"):
+        load_ora(many)
+    # a zip64 end record (the plain one saying 0xFFFF entries) is followed
+    monkeypatch.setattr(pj, "MAX_DIRECTORY_BYTES", 16 << 20)
+    monkeypatch.setattr(pj, "MAX_ENTRIES", 10)
+    monkeypatch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 0)  # makes zipfile write the zip64 records
+    z64 = tmp_path / "z64.ora"
+    with zipfile.ZipFile(many) as src, zipfile.ZipFile(z64, "w") as z:
+        for info in src.infolist():
+            z.writestr(info, src.read(info))
+    data = bytearray(z64.read_bytes())
+    at = data.rfind(b"PK\x05\x06")
+    assert b"PK\x06\x06" in data and at > 0
+    data[at + 8 : at + 12] = b"\xff\xff\xff\xff"
+    z64.write_bytes(bytes(data))
+    with pytest.raises(ProjectError, match=rf"z64\.ora: the zip announces {n} entries: at most 10"):
+        load_ora(z64)
+    monkeypatch.setattr(pj, "MAX_ENTRIES", 4096)
+    assert len(load_ora(z64).layers) == 3  # and such a file still opens
