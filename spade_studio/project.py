@@ -661,7 +661,9 @@ def _load_ours(arc: _Archive) -> Project:
     def need(key: str, kind: type | tuple[type, ...], ctx: dict = meta, what: str = "") -> Any:
         v = ctx.get(key)
         if not isinstance(v, kind) or isinstance(v, bool) and kind is not bool:
-            raise ProjectError(f"{where}: {what}{key!r} is missing or not a {getattr(kind, '__name__', kind)}")
+            kind_name = "number" if isinstance(kind, tuple) else {"str": "string", "dict": "object", "list": "list",
+                                                                    "bool": "true/false"}.get(kind.__name__, kind.__name__)
+            raise ProjectError(f"{where}: {what}{key!r} is missing or not a {kind_name}")
         return v
 
     w, h = need("width", int), need("height", int)
@@ -690,7 +692,7 @@ def _load_ours(arc: _Archive) -> Project:
         if not isinstance(e, dict):
             raise ProjectError(f"{where}: layer {i} is not an object")
         ctx = f"layer {i} "
-        name = need("name", str, e, ctx)[:MAX_NAME_CHARS]
+        name = need("name", str, e, ctx)[:MAX_NAME_CHARS].strip() or f"layer {i}"
         visible = need("visible", bool, e, ctx)
         locked = bool(e.get("locked", False)) if isinstance(e.get("locked", False), bool) else False
         opacity = need("opacity", (int, float), e, ctx)
