@@ -1,0 +1,197 @@
+"""Tiled renders, panoramas and the render memory estimate (spade_studio/model/tiling.py)."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT, make_tiny_bundle
+from spade_studio.labels import LabelError
+from spade_studio.model import tiling
+from spade_studio.model.semantics import label_indices
+from spade_studio.model.synthesize import CanvasTooLargeError, Synthesizer, estimate_render_bytes
+
+
+def scene(h, w, seed=0):
+    """A painted-like map: sky, ground with a wavy border, a round lake, a stripe."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    lab = np.zeros((h, w), np.uint8)
+    lab[yy > h * 0.4 + 12 * np.sin(xx / 23 + rng.uniform(0, 6))] = 3
+    lab[(xx - w * 0.6) ** 2 + (yy - h * 0.7) ** 2 < (h * 0.18) ** 2] = 5
+    lab[:, int(w * 0.2):int(w * 0.2) + 9] = 8
+    return lab
+
+
+@pytest.fixture(scope="module")
+def synth_vae():
+    return Synthesizer(make_tiny_bundle(use_vae=True), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def synth_map():
+    return Synthesizer(make_tiny_bundle(use_vae=False, seed=3), device="cpu")
+
+
+def one_go_float(s, lab, z):
+    with torch.inference_mode():
+        idx, e = label_indices(torch.from_numpy(lab.astype(np.int64))[None, None], None, s.config)
+        lhw = (lab.shape[0] // s.stride, lab.shape[1] // s.stride)
+        return s.G_exact.forward_labels(idx, e, z, lhw)[0].permute(1, 2, 0).numpy()
+
+
+@pytest.mark.parametrize("wrap", [False, True])
+@pytest.mark.parametrize("length,tile", [(512, 192), (640, 256), (384, 384), (96, 192)])
+def test_axis_weights_sum_to_one(length, tile, wrap):
+    tiles = tiling.axis_tiles(length, tile, 32, 32, wrap=wrap, margin=32)
+    acc = np.zeros(length)
+    for t in tiles:
+        assert t.size <= max(tile, length + 128 if wrap else length)
+        np.add.at(acc, np.arange(t.start, t.stop) % length, t.weight)
+        assert t.weight.min() >= 0
+    np.testing.assert_allclose(acc, 1.0, atol=1e-6)
+    if not wrap:
+        assert all(0 <= t.start and t.stop <= length for t in tiles)
+
+
+@pytest.mark.parametrize("fixture", ["synth_vae", "synth_map"])
+def test_tiled_matches_one_go(fixture, request):
+    """The low-resolution blocks run on the whole canvas and every tile has 32 px of context
+    that weighs nothing: the tiled render is the one-go render (float output), and it is the
+    margin that makes it so (without it the tile borders show)."""
+    s = request.getfixturevalue(fixture)
+    lab = scene(192, 320)
+    z = s.random_z(1) if s.uses_style else None
+    one = one_go_float(s, lab, z)
+    plan = tiling.plan_tiles(s, 192, 320, 192, False)
+    assert plan.count >= 4
+    tiled = tiling.render_tiles(s, plan, lab.astype(np.int64), None, z)
+    d = np.abs(tiled - one).mean()
+    bare = tiling.plan_tiles(s, 192, 320, 192, False, margin=0)
+    d_bare = np.abs(tiling.render_tiles(s, bare, lab.astype(np.int64), None, z) - one).mean()
+    assert d < 2e-3, d
+    assert d_bare > 5 * d, (d, d_bare)
+
+
+def test_render_keywords_and_notes(synth_vae):
+    lab = scene(160, 300)  # not a multiple of the stride: padded and cropped back
+    one = synth_vae.render(lab, seed=2)
+    res = synth_vae.render(lab, seed=2, tile=192)
+    assert res.image.shape == (160, 300, 3) and res.image.dtype == np.uint8
+    assert any("tile(s)" in n for n in res.notes)
+    assert np.abs(res.image.astype(int) - one.image.astype(int)).mean() < 3
+    auto = synth_vae.render(lab, seed=2, tile="auto")  # it fits: one go, the same image
+    assert np.array_equal(auto.image, one.image) and not any("tile" in n for n in auto.notes)
+
+
+@pytest.mark.parametrize("fixture", ["synth_vae", "synth_map"])
+def test_wrap_edges_match(fixture, request):
+    s = request.getfixturevalue(fixture)
+    yy, xx = np.mgrid[0:128, 0:384]
+    lab = np.zeros((128, 384), np.uint8)  # a map that itself continues across the seam
+    lab[yy > 60 + 14 * np.sin(2 * np.pi * xx / 384 * 3)] = 3
+    lab[(xx - 200) ** 2 + (yy - 90) ** 2 < 25 ** 2] = 5
+    plain = s.render(lab, seed=4).image
+    pano = s.render(lab, seed=4, wrap=True)
+    tiled = s.render(lab, seed=4, wrap=True, tile=192)
+    assert any("panorama" in n for n in pano.notes)
+    assert tiling.edge_mismatch(pano.image) < 1.6, tiling.edge_mismatch(pano.image)
+    assert tiling.edge_mismatch(tiled.image) < 1.6, tiling.edge_mismatch(tiled.image)
+    assert tiling.edge_mismatch(plain) > 2 * tiling.edge_mismatch(pano.image)
+    rolled = np.roll(pano.image, 192, axis=1)  # the seam in the middle looks like any column
+    assert tiling.edge_mismatch(np.roll(rolled, -192, axis=1)) == tiling.edge_mismatch(pano.image)
+
+
+@pytest.mark.parametrize("tile,wrap,needle", [
+    (100, False, "multiple of 32"),
+    (64, False, "too small"),
+    (1024, False, "larger than the 320x192 canvas"),
+    (2048, True, "larger than the 320x192 panorama"),
+    ("big", False, "'auto' or a number"),
+])
+def test_bad_tile_sizes(synth_vae, tile, wrap, needle):
+    with pytest.raises(tiling.TileError) as ei:
+        synth_vae.render(scene(192, 320), tile=tile, wrap=wrap, where="m.png")
+    assert needle in str(ei.value) and "m.png" in str(ei.value)
+    assert isinstance(ei.value, LabelError)
+
+
+def test_wrap_width_must_be_on_stride(synth_vae):
+    with pytest.raises(tiling.TileError, match="multiple of 32"):
+        synth_vae.render(scene(128, 300), wrap=True)
+
+
+def test_cancel_and_progress(synth_vae):
+    seen = []
+
+    def cancel():
+        return len(seen) >= 3  # after two tiles
+
+    with pytest.raises(tiling.RenderCancelled):
+        synth_vae.render(scene(192, 320), tile=192, progress=lambda d, t: seen.append((d, t)), cancel=cancel)
+    assert seen[0][0] == 0 and seen[-1][0] == 2 and seen[-1][1] >= 4
+    seen.clear()
+    synth_vae.render(scene(192, 320), tile=192, progress=lambda d, t: seen.append((d, t)))
+    assert [d for d, _ in seen] == list(range(seen[-1][1] + 1))
+
+
+def test_memory_plan_for_4096x2048_under_3gb():
+    """The bundled model's architecture and an ngf-64 one: with a 3 GB budget, auto picks
+    tiles whose estimate plus the canvas-wide buffers stays under 3 GB; one go would not."""
+    for ngf in (16, 64):
+        s = Synthesizer(make_tiny_bundle(ngf=ngf, crop=128), device="cpu", memory_budget=3 << 30)
+        plan = tiling.plan_tiles(s, 2048, 4096, "auto", False)
+        assert plan is not None and plan.count > 1
+        th, tw = plan.largest
+        total = estimate_render_bytes(s.config, th, tw, keep=False) + tiling.fixed_bytes(s.config, 2048, 4096)
+        assert total <= 3 << 30, total
+        if ngf == 64:
+            assert s.one_go_bytes(2048, 4096) > 3 << 30
+        with pytest.raises(CanvasTooLargeError, match="tiles"):
+            s.check_memory(2048 * 2, 4096 * 2)
+
+
+def test_estimate_scales_with_area_and_width():
+    cfg16 = make_tiny_bundle(ngf=16).generator
+    cfg64 = make_tiny_bundle(ngf=64).generator
+    a = estimate_render_bytes(cfg16, 512, 512)
+    from spade_studio.model.synthesize import RENDER_OVERHEAD_BYTES as k
+    assert estimate_render_bytes(cfg16, 1024, 1024) - k == pytest.approx(4 * (a - k), rel=1e-6)
+    assert 3 < (estimate_render_bytes(cfg64, 512, 512) - k) / (a - k) < 4.2
+    assert estimate_render_bytes(cfg16, 512, 512, keep=False) < a
+    assert estimate_render_bytes(cfg16, 512, 512, fast=False) > a  # per-pixel hidden activations
+
+
+PROBE = r"""
+import resource, sys
+import numpy as np
+sys.path.insert(0, sys.argv[1]); sys.path.insert(0, sys.argv[1] + "/tests")
+from conftest import make_tiny_bundle
+from spade_studio.model.synthesize import Synthesizer
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+s = Synthesizer(make_tiny_bundle(ngf=64, crop=128), device="cpu", memory_budget=1 << 40)
+h, w = int(sys.argv[2]), int(sys.argv[3])
+lab = np.zeros((h, w), np.uint8); lab[h // 2:] = 3; lab[:, w // 3:w // 3 + 50] = 5
+s.render(lab[:64, :64])
+base = rss()
+s.render(lab)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base, s.one_go_bytes(h, w))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_estimate_bounds_measured_peak_rss():
+    """A fresh process renders 384x384 with an ngf-64 generator: its peak RSS growth stays
+    under the estimate, and the estimate is no more than 1.5x (+ 40 MB of allocator slack)."""
+    out = subprocess.run([sys.executable, "-c", PROBE, str(ROOT), "384", "384"], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    measured, estimate = (int(v) for v in out.stdout.split())
+    assert measured <= estimate, (measured, estimate)
+    assert estimate <= 1.5 * measured + (40 << 20), (measured, estimate)
