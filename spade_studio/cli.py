@@ -98,7 +98,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     if many and out.suffix.lower() in (".png", ".jpg", ".jpeg"):
         raise CLIError(f"-o {out}: several images are made (maps x variations): give a folder, not a file")
     out = output_target(out, labels[0].stem + ".png", (".png", ".jpg", ".jpeg", ".webp", ".bmp"), folder_only=many)
+    region_specs = _region_specs(args)  # --style-for: syntax, presets, seeds and files checked before the model loads
     inputs = labels + [Path(p) for p in (args.instance or [])] + ([Path(args.style)] if args.style else [])
+    inputs += [Path(r.value) for r in region_specs if r.kind == "image"]
     _refuse_overwriting_inputs(out, inputs, [lp.stem + ".png" for lp in labels] if many or out.is_dir() else [])
     synth = _load_synth(args)
     for note in synth.bundle.notes:
@@ -108,6 +110,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         if not synth.uses_style or not synth.has_encoder:
             raise CLIError(f"--style: the model has no style encoder ({synth.label_set.name}); omit --style")
         style_z = synth.encode_style(read_rgb(args.style))
+    region_targets = _region_targets(synth, region_specs)
     if k > 1 and not synth.uses_style:
         print("note: this model takes no style vector: all variations are identical", file=sys.stderr)
     base_seed = 0 if args.seed is None else args.seed
@@ -120,13 +123,15 @@ def cmd_render(args: argparse.Namespace) -> int:
         if inst is None and synth.config.use_instance:
             print(f"note: {lp}: no instance map; instance edges derived from connected label regions",
                   file=sys.stderr)
+        tile_kw = _tile_options(args, lp)
+        tile_kw["region_styles"] = _map_regions(synth, lf.ids, region_targets, lp)  # render() keywords
         for v in range(k):
             if style_z is not None:
-                res = synth.render(lf.ids, inst, z=style_z, where=str(lp), quality=args.quality) if v == 0 else \
+                res = synth.render(lf.ids, inst, z=style_z, where=str(lp), quality=args.quality, **tile_kw) if v == 0 else \
                     synth.render(lf.ids, inst, z=_style_sample(synth, args.style, base_seed + v), where=str(lp),
-                                 quality=args.quality)
+                                 quality=args.quality, **tile_kw)
             else:
-                res = synth.render(lf.ids, inst, seed=base_seed + v, where=str(lp), quality=args.quality)
+                res = synth.render(lf.ids, inst, seed=base_seed + v, where=str(lp), quality=args.quality, **tile_kw)
             target = out if not many else out / (f"{lp.stem}.png" if k == 1 else f"{lp.stem}_v{v:02d}.png")
             write_image(target, res.image)
             for note in res.notes:
@@ -135,10 +140,74 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tile_arg(text: str):
+    t = text.strip().lower()
+    if t in ("auto", "off"):
+        return t
+    try:
+        n = int(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give auto, off or a tile size in px (e.g. 512)") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a tile size must be positive")
+    return n
+
+
+def _tile_options(args: argparse.Namespace, label_path: Path) -> dict:
+    """render() keywords for --tile / --wrap, with tile progress on stderr (a counter on a
+    terminal, one line per tile otherwise)."""
+    tile = None if args.tile == "off" else args.tile
+    if args.tile == "off" and args.wrap:
+        raise CLIError("--wrap renders in tiles around the panorama: use --tile auto or N, not off")
+    tty = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if total <= 1 or done == 0:
+            return
+        if tty:
+            print(f"\r{label_path.name}: tile {done}/{total}", end="\n" if done == total else "",
+                  file=sys.stderr, flush=True)
+        else:
+            print(f"{label_path.name}: tile {done}/{total}", file=sys.stderr, flush=True)
+
+    return {"tile": tile, "wrap": bool(args.wrap), "progress": progress}
+
+
 def _style_sample(synth, style_path: str, seed: int):
     from spade_studio.imageio import read_rgb
 
     return synth.encode_style(read_rgb(style_path), sample=True, seed=seed)
+
+
+def _region_specs(args: argparse.Namespace) -> list:
+    from spade_studio.model.regional import parse_style_for
+
+    return [parse_style_for(t) for t in (getattr(args, "style_for", None) or [])]
+
+
+def _region_targets(synth, specs: list) -> list[tuple[int, object, str]]:
+    """--style-for LABEL=STYLE -> (label id, z, name) for the loaded model."""
+    from spade_studio.model.regional import resolve_label, style_for_z
+
+    if specs and not synth.uses_style:
+        raise CLIError(f"--style-for: the model takes no style vector ({synth.label_set.name}, label-map input): "
+                       f"region styles need a VAE model")
+    out = []
+    for spec in specs:
+        lid = resolve_label(synth.label_set, spec.label, where=f"--style-for {spec.text!r}")
+        out.append((lid, style_for_z(synth, spec), f"{synth.label_set.name_of(lid)}={spec.text.partition('=')[2]}"))
+    return out
+
+
+def _map_regions(synth, ids, targets: list, label_path: Path) -> list | None:
+    from spade_studio.model.regional import label_regions
+
+    if not targets:
+        return None
+    regions, notes = label_regions(ids, targets, synth.label_set)
+    for note in notes:
+        print(f"note: {label_path}: {note}", file=sys.stderr)
+    return regions
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--instance", nargs="+", metavar="INST", help="instance maps, one per label map")
     r.add_argument("--style", metavar="IMG", help="style image (models with an encoder)")
     r.add_argument("--seed", type=int, help="style seed (VAE models; default 0)")
+    r.add_argument("--style-for", action="append", default=[], metavar="LABEL=IMG",
+                   help="a style for one label's region (repeatable; LABEL a name or id; IMG an image file, "
+                        "preset:NAME or seed:N); the rest keeps --style / --seed")
     r.add_argument("--variations", type=int, default=1, metavar="K", help="K variations per map")
     r.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
     r.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
@@ -304,6 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "reduced precision where the hardware has it: max difference 0.06)")
     r.add_argument("--plain", action="store_true",
                    help="run the plain network instead of the fast exact path (slower; for comparison)")
+    r.add_argument("--tile", default="auto", type=_tile_arg, metavar="auto|off|N",
+                   help="auto (default): one go when the canvas fits in memory, else overlapping tiles "
+                        "blended without seams; N: tiles of N px (a multiple of the model's stride); "
+                        "off: one go or refuse")
+    r.add_argument("--wrap", action="store_true",
+                   help="360-degree panorama: the render wraps horizontally (left and right edges match)")
     r.set_defaults(func=cmd_render)
 
     c = sub.add_parser("convert", help="official checkpoint folder or .pth -> SPADE Studio .safetensors")

@@ -258,8 +258,9 @@ def test_item3_available_memory_and_cli_message(tmp_path, monkeypatch, capsys):
     lab = tmp_path / "big.png"
     write_label_map(lab, np.zeros((3000, 3000), np.uint8))
     rc, _, err = run_cli(["render", lab, "-o", tmp_path / "o.png", "--model",
-                          ROOT / "resources" / "models" / "landscape.safetensors", "--device", "cpu"], capsys)
-    assert_one_line_error(rc, err, "big.png", "3000x3000", "largest canvas")
+                          ROOT / "resources" / "models" / "landscape.safetensors", "--device", "cpu",
+                          "--tile", "off"], capsys)
+    assert_one_line_error(rc, err, "big.png", "3000x3000", "largest canvas", "tiles")
     assert not (tmp_path / "o.png").exists()
 
 
@@ -733,3 +734,113 @@ def test_label_nc_beside_a_label_set_is_reported_as_ignored(tmp_path):
     train(cfg, events.append)
     warned = [e["message"] for e in events if e["event"] == "warning"]
     assert any("--label-nc 7 ignored" in m and "landscape" in m for m in warned), warned
+
+
+# -------------------------------------------------------------------------------------------
+# third red-team pass (Q): findings Q1.. (each test failed before its fix)
+# -------------------------------------------------------------------------------------------
+def _png_header_only(w: int, h: int, color_type: int = 0, bit_depth: int = 8) -> bytes:
+    """A PNG whose header promises w x h pixels and whose data holds almost nothing (a few
+    hundred bytes that decompress to gigabytes, as a decompression bomb does)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", w, h, bit_depth, color_type, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+            + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("w,h,ctype,needle", [(20000, 20000, 2, "20000x20000"),  # Q1: RGB, 1.2 GB: MemoryError
+                                              (28000, 28000, 0, "28000x28000"),  # Q2: grey, 784 Mpx: 2.6 GB
+                                              (30000, 10000, 6, "30000x10000")])
+def test_q1_q2_image_bombs_are_refused_from_the_header_before_decoding(tmp_path, monkeypatch, w, h, ctype, needle):
+    """A 1 MB PNG of 20000x20000 RGB pixels took 3.5 GB and ended in a MemoryError traceback;
+    a 762 KB 28000x28000 grey one took 2.6 GB and printed a DecompressionBombWarning. The
+    header's size is now checked before any pixel is decompressed."""
+    import warnings
+
+    from PIL import ImageFile
+
+    from spade_studio.imageio import ImageReadError, read_label_map, read_rgb
+
+    def no_decoding(self):
+        raise AssertionError("pixels decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    p = tmp_path / "bomb.png"
+    p.write_bytes(_png_header_only(w, h, ctype))
+    ls = LabelSet.from_dict({"name": "t", "labels": [{"id": 0, "name": "a", "color": [0, 0, 0]}]})
+    for read in (lambda: read_label_map(p, ls), lambda: read_rgb(p)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(ImageReadError) as e:
+                read()
+        msg = str(e.value)
+        assert "bomb.png" in msg and needle in msg and "too large" in msg, msg
+        assert "pixels decoded" not in msg
+
+
+def test_q1_cli_refuses_an_rgb_bomb_in_one_line(tmp_path, capsys):
+    p = tmp_path / "bomb.png"
+    p.write_bytes(_png_header_only(20000, 20000, 2))
+    rc, _, err = run_cli(["render", p, "-o", tmp_path / "o.png", "--model",
+                          save_model(make_tiny_bundle(), tmp_path / "m.safetensors")], capsys)
+    assert_one_line_error(rc, err, "bomb.png", "too large")
+    assert "MemoryError" not in err and not (tmp_path / "o.png").exists()
+
+
+def test_q1_largest_allowed_images_still_read(tmp_path):
+    from spade_studio.imageio import MAX_DECODED_BYTES, MAX_IMAGE_PIXELS, ImageReadError, _check_pixels
+
+    _check_pixels(_FakeImage("L", 16384, 16384), tmp_path / "a.png")
+    _check_pixels(_FakeImage("RGB", 16384, MAX_DECODED_BYTES // 3 // 16384), tmp_path / "b.png")
+    _check_pixels(_FakeImage("I;16", 16384, 16384), tmp_path / "c.png")
+    assert MAX_IMAGE_PIXELS == 16384 * 16384
+    for mode, w, h in (("L", 16385, 16384), ("RGBA", 16384, 8193), ("L", 0, 10)):
+        with pytest.raises(ImageReadError, match="d.png"):
+            _check_pixels(_FakeImage(mode, w, h), tmp_path / "d.png")
+
+
+class _FakeImage:
+    def __init__(self, mode, w, h):
+        self.mode, self.size = mode, (w, h)
+
+
+def test_q3_colour_label_maps_decode_in_bounded_memory():
+    """colors_to_ids took ~49 bytes per pixel (int64 packing, a full-image np.unique): a
+    colour label PNG of 16384x10900 sky (545 KB) needed about 9 GB. It decodes in strips now."""
+    import tracemalloc
+
+    from spade_studio.labels import load_label_set
+
+    ls = load_label_set("landscape")
+    rng = np.random.default_rng(0)
+    ids = rng.choice(ls.ids, (3000, 3000)).astype(np.uint8)
+    rgb = ls.colorize(ids)
+    tracemalloc.start()
+    try:
+        got = ls.colors_to_ids(rgb, where="m.png")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert np.array_equal(got, ids)
+    assert peak < 16 * ids.size, f"{peak / ids.size:.1f} bytes per pixel"
+
+
+def test_q3_strip_decoding_reports_colours_like_before():
+    """Counts and first positions of unmapped colours are summed over strips."""
+    from spade_studio.labels import LabelError, load_label_set
+
+    ls = load_label_set("landscape")
+    rgb = ls.colorize(np.zeros((2500, 1000), np.uint8))
+    rgb[3, 5] = rgb[2400, 7] = rgb[1200, 999] = (9, 9, 9)  # three strips
+    rgb[2499, 0] = (1, 2, 3)
+    with pytest.raises(LabelError) as e:
+        ls.colors_to_ids(rgb, where="m.png")
+    msg = str(e.value)
+    assert msg.startswith("m.png: 2 colour(s) cannot be mapped"), msg
+    assert "colour (9, 9, 9) matches no label (3 px, first at x=5, y=3)" in msg, msg
+    assert "colour (1, 2, 3) matches no label (1 px, first at x=0, y=2499)" in msg, msg

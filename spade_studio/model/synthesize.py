@@ -96,16 +96,39 @@ def available_memory(device: torch.device) -> int:
         return FALLBACK_MEMORY_BYTES
 
 
-def estimate_render_bytes(cfg, h: int, w: int) -> int:
-    """Peak memory of rendering an ``h x w`` canvas (padded size), beyond the weights.
+# allocator and kernel scratch that does not grow with the canvas (measured: an ngf-64 model at
+# 384x384 used 36 MB more than its per-pixel terms)
+RENDER_OVERHEAD_BYTES = 48 << 20
 
-    The full-resolution level dominates: the SPADE layers' shared activations (hidden
-    channels, twice), the last block's features and their gamma / beta (4 x its width), the
-    one-hot semantics, and a few planes of indices and the image. Measured on the bundled
-    model (ngf 16, hidden 32, 15 classes): about 600 bytes per pixel, which this gives."""
-    final_nc = cfg.ngf // 2 if cfg.num_upsampling_layers == "most" else cfg.ngf
-    floats_per_px = 2 * cfg.spade.hidden + 4 * final_nc + cfg.semantic_nc + 16
-    return int(4 * floats_per_px * h * w)
+
+def estimate_render_bytes(cfg, h: int, w: int, *, fast: bool = True, keep: bool = True) -> int:
+    """Peak memory of rendering an ``h x w`` canvas (padded size) in one go, beyond the weights:
+    a safe upper bound, from the architecture.
+
+    The full-resolution level dominates. With the fast path (``fast``, CPU fp32): the last
+    block's upsampled input and its modulation buffer (``2 * f_in`` floats per pixel), its
+    shortcut and two conv outputs (``3 * f_out``), the block outputs the stroke renderer keeps
+    (``keep``: ``f_out`` here plus ``f_in / 4`` from the level below, and so on: ``f_in / 3``),
+    and about 22 floats of label indices, window ids and image planes; the modulation tables
+    are per distinct label window, so neither the SPADE hidden width nor the one-hot map is
+    per pixel. The plain network (``fast=False``: GPUs, bf16, ``--plain``) holds the one-hot
+    map (and its resized copies), the SPADE hidden activations and gamma / beta per pixel.
+
+    Measured peak RSS minus the RSS before the render, fresh process per size (the figures in
+    the README, "Big canvases"): bundled model (ngf 16) fast 595 / 605 / 539 B/px at 512² /
+    1024² / 2048², this gives 643 (1.08x / 1.06x / 1.19x); ngf 64, 2133 / 2037 B/px at 512² /
+    1024², this gives 2307 (1.08x / 1.13x); plus :data:`RENDER_OVERHEAD_BYTES`. The plain
+    network: bundled 916 B/px at 1024² (this: 1044, 1.14x), ngf 64 3388 B/px at 512² (3540,
+    1.04x)."""
+    if cfg.num_upsampling_layers == "most":
+        f_in, f_out = cfg.ngf, cfg.ngf // 2
+    else:
+        f_in, f_out = 2 * cfg.ngf, cfg.ngf
+    if fast:
+        floats_per_px = 2 * f_in + 3 * f_out + 22 + ((f_out + f_in / 3) if keep else 0)
+    else:
+        floats_per_px = 2 * cfg.spade.hidden + 3 * f_in + 3 * f_out + 4 / 3 * cfg.semantic_nc + 32
+    return int(4 * floats_per_px * h * w) + RENDER_OVERHEAD_BYTES
 
 
 @dataclass
@@ -218,22 +241,46 @@ class Synthesizer:
             )
         return ph, pw, notes
 
-    def check_memory(self, h: int, w: int, where: str = "label map") -> None:
-        """Refuse (:class:`CanvasTooLargeError`) a canvas whose render would not fit in memory,
-        saying the largest canvas of the same shape that would."""
+    def memory_available(self) -> int:
+        """Bytes a render may use: ``memory_budget``, else 85 % of what is available now."""
+        if self.memory_budget is not None:
+            return int(self.memory_budget)
+        return int(available_memory(self.device) * 0.85)
+
+    @property
+    def one_go_fast(self) -> bool:
+        """True where renders take the fast pattern path (CPU, fp32)."""
+        return self.fast and self.precision == "fp32" and self.device.type == "cpu"
+
+    def one_go_bytes(self, h: int, w: int) -> int:
+        """:func:`estimate_render_bytes` for this synthesizer's path at the padded size."""
         ph, pw, _ = self.plan_size(h, w)
-        need = estimate_render_bytes(self.config, ph, pw)
-        have = self.memory_budget if self.memory_budget is not None else int(available_memory(self.device) * 0.85)
+        fast = self.one_go_fast
+        return estimate_render_bytes(self.config, ph, pw, fast=fast, keep=fast and self.strokes.available)
+
+    def largest_one_go(self, h: int, w: int) -> tuple[int, int]:
+        """(H, W): about the largest canvas of the shape of ``h x w`` that renders in one go."""
+        need, have = self.one_go_bytes(h, w), self.memory_available()
+        s = self.stride
+        scale = (max(have, 0) / max(need, 1)) ** 0.5
+        fh, fw = max(s, int(h * scale) // s * s), max(s, int(w * scale) // s * s)
+        while (fh > s and fw > s) and self.one_go_bytes(fh, fw) > have:
+            fh, fw = max(s, fh - s), max(s, int(fw - s * w / h) // s * s)
+        return fh, fw
+
+    def check_memory(self, h: int, w: int, where: str = "label map") -> None:
+        """Refuse (:class:`CanvasTooLargeError`) a canvas whose one-go render would not fit in
+        memory, saying the largest canvas of the same shape that would, and that tiles would."""
+        need, have = self.one_go_bytes(h, w), self.memory_available()
         if need <= have:
             return
-        s = self.stride
-        scale = (max(have, 0) / need) ** 0.5
-        fw, fh = max(s, int(w * scale) // s * s), max(s, int(h * scale) // s * s)
+        fh, fw = self.largest_one_go(h, w)
         gb = 1024**3
         raise CanvasTooLargeError(
-            f"{where}: a {w}x{h} canvas needs about {need / gb:.1f} GB to render, "
+            f"{where}: a {w}x{h} canvas needs about {need / gb:.1f} GB to render in one go "
+            f"(in tiles it fits: --tile auto, or the editor's final render), "
             f"{have / gb:.1f} GB {'allowed' if self.memory_budget is not None else 'available'} on "
-            f"{self.device.type}: the largest canvas of this shape that fits is about {fw}x{fh}"
+            f"{self.device.type}: the largest canvas of this shape that fits in one go is about {fw}x{fh}"
         )
 
     # -- style -----------------------------------------------------------------------------
@@ -256,12 +303,20 @@ class Synthesizer:
     # -- rendering -------------------------------------------------------------------------
     def render(self, label: np.ndarray, instance: np.ndarray | None = None, *, z: torch.Tensor | None = None,
                style_image: np.ndarray | None = None, seed: int | None = None,
-               where: str = "label map", quality: str = "exact") -> RenderResult:
+               where: str = "label map", quality: str = "exact",
+               region_styles: list | None = None,
+               tile: int | str | None = None, wrap: bool = False, progress=None, cancel=None) -> RenderResult:
         """Label ids ``[H, W]`` (+ instance ids) -> RGB uint8 ``[H, W, 3]``.
 
         Style (VAE models): ``z`` if given, else the encoded ``style_image``, else ``z`` drawn
         from ``seed`` (0 when nothing is given). ``quality``: ``exact`` (the plain network's
-        result) or ``preview`` (faster, within the preview bounds; for live strokes)."""
+        result) or ``preview`` (faster, within the preview bounds; for live strokes).
+        ``region_styles``: ``[(mask (H, W) bool/float, z), ...]`` styles for parts of the map
+        over the global one (:mod:`.regional`; VAE models only).
+        ``tile``: None (one go; a canvas too large for memory is refused), ``"auto"`` (one go
+        when it fits, else tiles) or a tile size in px; ``wrap``: a 360° panorama, periodic in
+        x (:mod:`.tiling`). Tiled renders call ``progress(done, total)`` after every tile and
+        stop with :class:`~.tiling.RenderCancelled` when ``cancel()`` returns True."""
         if quality not in ("exact", "preview"):
             raise ValueError(f"quality must be 'exact' or 'preview', not {quality!r}")
         import time
@@ -275,7 +330,18 @@ class Synthesizer:
             raise LabelError(f"{where}: its instance map is {np.asarray(instance).shape[1]}x{np.asarray(instance).shape[0]}, "
                              f"the label map {w}x{h}")
         self.check_labels(label, where)
-        self.check_memory(h, w, where)
+        plan = None
+        if tile is not None or wrap:
+            from .tiling import plan_tiles
+
+            plan = plan_tiles(self, h, w, tile, wrap, where)  # bad tile sizes refused here
+        if plan is None:
+            self.check_memory(h, w, where)
+        if region_styles:
+            from . import regional
+
+            region_styles = regional.check_region_styles(region_styles, h, w, self.config.z_dim, self.uses_style,
+                                                         self.label_set.name + " model", where)
         notes: list[str] = []
         if self.config.use_vae:
             if z is None:
@@ -297,12 +363,20 @@ class Synthesizer:
             lab = np.pad(lab, ((0, ph - h), (0, pw - w)), mode="edge")
             if inst is not None:
                 inst = np.pad(inst, ((0, ph - h), (0, pw - w)), mode="edge")
+        if plan is not None:
+            if region_styles:
+                notes.append("region styles are not applied to tiled renders yet: the global style is used")
+            return self._render_tiled(plan, lab, inst, z, quality, progress, cancel, notes, (h, w), t0)
         with self._lock, torch.inference_mode():
             lab_t = torch.from_numpy(lab)[None, None].to(self.device)
             inst_t = None if inst is None else torch.from_numpy(inst)[None, None].to(self.device)
             zz = None if z is None else z.to(self.device).expand(1, -1)
             lhw = (ph // self.stride, pw // self.stride)
-            if not self.fast or self.precision == "bf16":
+            if region_styles:
+                out = regional.render_regions(self, *label_indices(lab_t, inst_t, self.config), zz,
+                                              regional.pad_regions(region_styles, ph, pw), lhw, quality,
+                                              lab=lab_t, inst=inst_t)
+            elif not self.fast or self.precision == "bf16":
                 sem = make_semantics(lab_t, inst_t, self.config).contiguous(memory_format=torch.channels_last)
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
                     out = self.G(sem, zz, latent_hw=lhw)
@@ -319,6 +393,21 @@ class Synthesizer:
                     notes.append(f"fast inference unavailable: {self.G_exact.fallback_reason}")
             img = to_uint8(out.float())[0, :h, :w]
         return RenderResult(img, None if z is None else z.cpu(), notes, time.perf_counter() - t0)
+
+    def _render_tiled(self, plan, lab, inst, z, quality, progress, cancel, notes, hw, t0) -> RenderResult:
+        import time
+
+        from .tiling import render_tiles, to_uint8_hwc
+
+        notes.append(plan.describe())
+        if any(isinstance(m, torch.nn.InstanceNorm2d) for m in self.G.modules()):
+            notes.append("instance-norm model: each tile is normalised on its own (tiles may differ in tone)")
+        with self._lock, torch.inference_mode():
+            self.strokes.reset()  # its kept activations are another canvas's; free them first
+            acc = render_tiles(self, plan, lab, inst, z, quality, progress, cancel)
+        img = to_uint8_hwc(acc)[: hw[0], : hw[1]]
+        del acc
+        return RenderResult(np.ascontiguousarray(img), None if z is None else z.cpu(), notes, time.perf_counter() - t0)
 
     def __repr__(self) -> str:
         return f"Synthesizer({self.describe()})"
