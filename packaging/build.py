@@ -125,12 +125,15 @@ def strip_libraries(folder: Path) -> int:
     if not sys.platform.startswith("linux") or not shutil.which("strip"):
         return 0
     saved = 0
-    for pattern in bundle_rules.STRIP_GLOBS:
-        for f in folder.glob(pattern):
-            if f.is_file() and not f.is_symlink():
-                before = f.stat().st_size
-                subprocess.run(["strip", "--strip-unneeded", str(f)], check=True)
-                saved += before - f.stat().st_size
+    files = sorted({f for pattern in bundle_rules.STRIP_GLOBS for f in folder.glob(pattern)
+                    if f.is_file() and not f.is_symlink()})
+    for f in files:
+        with open(f, "rb") as fh:
+            if fh.read(4) != b"\x7fELF":
+                continue
+        before = f.stat().st_size
+        subprocess.run(["strip", "--strip-unneeded", str(f)], check=True)
+        saved += before - f.stat().st_size
     return saved
 
 
@@ -316,7 +319,7 @@ def stage_deb(folder: Path, stage: Path, icons: Path, ver: str, arch: str) -> Pa
         "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
         "Upstream-Name: spade-studio\n\nFiles: *\nCopyright: SPADE Studio developers\nLicense: MIT\n"
         + "".join(" " + (ln if ln.strip() else ".") + "\n" for ln in lic.splitlines())
-        + "\nThe bundled Python runtime, torch, Qt (PySide6, LGPL-3.0), OpenCV, NumPy and Pillow keep their\n"
+        + "\nThe bundled Python runtime, torch, Qt (PySide6, LGPL-3.0), NumPy and Pillow keep their\n"
         "own licences; their licence files are inside /opt/spade-studio/_internal.\n"
     )
     normalise_modes(stage)

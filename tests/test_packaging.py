@@ -140,7 +140,7 @@ def test_dropped(rules, dest):
     "PySide6/Qt/plugins/platforms/libqwayland.so", "PySide6/Qt/plugins/imageformats/libqjpeg.so",
     "torch/bin/torch_shm_manager",  # import torch fails without it
     "resources/models/landscape.safetensors", "resources/palettes/landscape.json", "resources/styles/day.jpg",
-    "qdarkstyle/dark/darkstyle.qss", "qdarkstyle/dark/rc/arrow_down.png", "cv2/cv2.abi3.so",
+    "qdarkstyle/dark/darkstyle.qss", "qdarkstyle/dark/rc/arrow_down.png", "PIL/_imaging.cpython-311-x86_64-linux-gnu.so",
     "python3.11/lib-dynload/_ssl.cpython-311-x86_64-linux-gnu.so", "include/python3.11/pyconfig.h",
 ])
 def test_kept(rules, dest):
@@ -154,8 +154,9 @@ def test_filter_toc(rules):
 
 def test_excluded_modules_are_not_ones_the_app_imports(rules):
     ex = set(rules.EXCLUDED_MODULES)
-    assert {"scipy", "pytest", "PySide6.QtQml", "PySide6.QtNetwork", "PyQt5", "tkinter"} <= ex
-    used = {"torch", "numpy", "PIL", "cv2", "safetensors", "platformdirs", "qdarkstyle", "qtpy", "packaging",
+    # cv2 among them: OpenCV is gone, and a stray import must fail here and in the frozen smoke tests
+    assert {"scipy", "pytest", "PySide6.QtQml", "PySide6.QtNetwork", "PyQt5", "tkinter", "cv2"} <= ex
+    used = {"torch", "numpy", "PIL", "safetensors", "platformdirs", "qdarkstyle", "qtpy", "packaging",
             "PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "unittest", "sympy", "multiprocessing"}
     assert not (ex & used)
     # and nothing in the source tree imports an excluded module
@@ -166,16 +167,21 @@ def test_excluded_modules_are_not_ones_the_app_imports(rules):
         for f in (ROOT / folder).rglob("*.py"):
             for mod in pat.findall(f.read_text(encoding="utf-8")):
                 assert not any(mod == e or mod.startswith(e + ".") for e in ex), (f, mod)
+    for folder in ("bench", "tests", "packaging"):  # OpenCV is not even a test or benchmark dependency
+        for f in (ROOT / folder).rglob("*.py"):
+            assert not any(m.split(".")[0] == "cv2" for m in pat.findall(f.read_text(encoding="utf-8"))), f
 
 
 def test_spec_builds_two_programs_without_upx(rules):
     spec = (PKG / "spade_studio.spec").read_text()
     assert spec.count("upx=False") >= 2 and "upx=True" not in spec
     assert 'name="spade-studio", console=False' in spec
-    assert 'name="spade-studio-cli", console=True' in spec
-    assert spec.count("Analysis(") == 1  # one analysis, two executables
+    assert 'name="spade-studio-cli", console=True' in spec  # Windows / macOS
+    assert spec.count("Analysis(") == 1  # one analysis, two programs
     assert "bundle_rules.EXCLUDED_MODULES" in spec and "filter_toc" in spec
     assert (PKG / "entry_gui.py").exists() and (PKG / "entry_cli.py").exists()
+    # Linux: one executable, spade-studio-cli a symlink to it
+    assert 'SINGLE = sys.platform.startswith("linux")' in spec and 'link.symlink_to("spade-studio")' in spec
     for sub in ("palettes", "models", "styles", "samples"):
         assert f'"{sub}"' in spec and (ROOT / "resources" / sub).is_dir()
 
@@ -231,3 +237,20 @@ def test_inno_setup_script_names_the_folder_and_uninstaller():
     assert "spade-studio.exe" in iss and "spade-studio-cli.exe" in iss
     assert "{group}" in iss and "Uninstallable=yes" in iss
     assert "recursesubdirs" in iss
+
+
+@pytest.mark.parametrize("argv0, program", [("/opt/spade-studio/spade-studio-cli", "cli"),
+                                            ("/usr/bin/spade-studio-cli", "cli"),
+                                            ("/opt/spade-studio/spade-studio", "gui")])
+def test_the_single_linux_executable_picks_the_program_by_its_name(monkeypatch, argv0, program):
+    import spade_studio.__main__
+    import spade_studio.cli
+
+    ran = []
+    monkeypatch.setattr(spade_studio.cli, "main", lambda: ran.append("cli") or 0)
+    monkeypatch.setattr(spade_studio.__main__, "main", lambda: ran.append("gui") or 0)
+    monkeypatch.setattr(sys, "argv", [argv0, "--version"])
+    path = PKG / "entry_main.py"
+    with pytest.raises(SystemExit) as e:  # exec, not runpy: runpy would set argv[0] to the script
+        exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), {"__name__": "__main__"})
+    assert e.value.code == 0 and ran == [program]
