@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-
 from conftest import ROOT, make_tiny_bundle
+
 from spade_studio.labels import LabelError
 from spade_studio.model import tiling
 from spade_studio.model.semantics import label_indices

@@ -36,6 +36,8 @@ from torch import nn
 
 from spade_studio.labels import LabelError
 
+from .memory import CanvasTooLargeError, estimate_render_bytes
+
 # Measured (bench/tiling.py, bundled model, 1024x512 painted map, 256-px tiles, max / mean
 # |tiled - one go| on 0..255): see the README's "Big canvases" section for the table.
 DEFAULT_HALF_OVERLAP = 32
@@ -163,8 +165,6 @@ def plan_tiles(synth, h: int, w: int, tile: int | str | None, wrap: bool, where:
     largest tile that fits, at most :data:`MAX_AUTO_TILE`), an int (tiles of that many px;
     a multiple of the model's stride), or None (one go unless ``wrap``, which then means auto).
     Bad tile sizes raise :class:`TileError` before anything is allocated."""
-    from .synthesize import CanvasTooLargeError, estimate_render_bytes
-
     s = synth.stride
     half = DEFAULT_HALF_OVERLAP if half_overlap is None else int(half_overlap)
     half = max(s, -(-half // s) * s)  # on the stride: tiles start where latent cells start
