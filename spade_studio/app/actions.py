@@ -126,6 +126,9 @@ class Actions:
         self.model_folder = act("Open Official &Checkpoint Folder…", win.open_model_folder,
                                 tip="Load an NVIDIA SPADE checkpoint folder (latest_net_G.pth, opt.txt)")
         self.render = act("&Render Now", win.request_render, "F5", "Render the map now")
+        self.wrap = act("&Wrap Horizontally (360° Panorama)", win.set_wrap, None,
+                        "The final render's left and right edges continue each other, so it views as a "
+                        "360° image (2:1 canvases); live stroke previews do not wrap", checkable=True)
         # Help
         self.shortcuts = act("&Keyboard Shortcuts", lambda: show_shortcuts(win, self), "F1",
                              "Every key and mouse shortcut of the editor")
@@ -189,6 +192,7 @@ def build_menus(win: Any, acts: Actions) -> QMenu:
     mm.addActions([acts.model_default, acts.model_file, acts.model_folder])
     mm.addSeparator()
     mm.addAction(acts.render)
+    mm.addAction(acts.wrap)
 
     hm = mb.addMenu("&Help")
     hm.addAction(acts.shortcuts)

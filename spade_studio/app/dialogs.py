@@ -6,6 +6,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -20,10 +21,26 @@ from PySide6.QtWidgets import (
 from spade_studio import __version__
 from spade_studio.labels import LabelSet, builtin_label_set_names
 
+# (text, width, height, wraps): New Canvas presets; the panoramas are 2:1 equirectangular
+CANVAS_PRESETS = [
+    ("Custom", 0, 0, False),
+    ("Panorama 360° 2048 x 1024", 2048, 1024, True),
+    ("Panorama 360° 1024 x 512", 1024, 512, True),
+    ("Panorama 360° 4096 x 2048", 4096, 2048, True),
+]
+
+
+def one_go_hint(side: int) -> str:
+    """The New Canvas / status bar hint: what renders in one go on this machine."""
+    if side <= 0:
+        return ""
+    return (f"Renders in one go up to about {side} x {side} px on this machine; "
+            "larger canvases render in tiles (with progress and Cancel).")
+
 
 class NewDocumentDialog(QDialog):
     def __init__(self, width: int, height: int, label_set: LabelSet, stride: int = 32,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, one_go_side: int = 0, wrap: bool = False) -> None:
         super().__init__(parent)
         self.setWindowTitle("New label map")
         self._current = label_set
@@ -43,16 +60,40 @@ class NewDocumentDialog(QDialog):
         self.fill_box = QComboBox()
         self._fill_labels(label_set)
         self.labels_box.currentTextChanged.connect(self._labels_changed)
+        self.preset_box = QComboBox()
+        for text, pw, ph, _wraps in CANVAS_PRESETS:
+            self.preset_box.addItem(text, (pw, ph))
+        self.preset_box.currentIndexChanged.connect(self._preset_chosen)
+        self.wrap_box = QCheckBox("Wrap horizontally (360° panorama)")
+        self.wrap_box.setToolTip("The render's left and right edges continue each other, "
+                                 "so it views as a 360° image (2:1 is the equirectangular shape)")
+        self.wrap_box.setChecked(bool(wrap))
+        self.hint = QLabel(one_go_hint(one_go_side))
+        self.hint.setWordWrap(True)
+        self.hint.setVisible(bool(self.hint.text()))
+        form.addRow("Preset", self.preset_box)
         form.addRow("Width", self.width_box)
         form.addRow("Height", self.height_box)
         form.addRow("Label set", self.labels_box)
         form.addRow("Fill with", self.fill_box)
+        form.addRow("", self.wrap_box)
+        form.addRow(self.hint)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(buttons)
+
+    def _preset_chosen(self, index: int) -> None:
+        _text, pw, ph, wraps = CANVAS_PRESETS[index]
+        if pw:
+            self.width_box.setValue(pw)
+            self.height_box.setValue(ph)
+            self.wrap_box.setChecked(wraps)
+
+    def wrap(self) -> bool:
+        return self.wrap_box.isChecked()
 
     def _fill_labels(self, ls: LabelSet) -> None:
         self.fill_box.clear()

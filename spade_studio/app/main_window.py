@@ -27,7 +27,7 @@ from spade_studio.paths import APP_NAME, user_data_dir
 from .actions import Actions, ToolBar, bind_label_keys, build_menus, fill_recent_menu
 from .autosave import Autosaver, delete_autosaves, find_recovery
 from .canvas import Canvas
-from .dialogs import InfoDialog, NewDocumentDialog, remap_by_name
+from .dialogs import InfoDialog, NewDocumentDialog, one_go_hint, remap_by_name
 from .document import Document, is_project_path
 from .enums import Quality, Theme, Tool, ViewMode
 from .history_strip import HistoryStrip
@@ -124,6 +124,8 @@ class MainWindow(QMainWindow):
 
         self.act = Actions(self)
         self.recent_menu = build_menus(self, self.act)
+        self.service.wrap = bool(self.settings.wrap_panorama)
+        self.act.wrap.setChecked(self.service.wrap)
         self.layers_panel.set_actions(self.act.layer)
         self.layers_panel.set_canvas_focus(self.canvas.setFocus)
         self._fill_recent()
@@ -213,6 +215,9 @@ class MainWindow(QMainWindow):
         s.rendered.connect(self._rendered)
         s.render_failed.connect(self._render_failed)
         s.busy_changed.connect(self.output.set_busy)
+        s.render_progress.connect(lambda _rid, done, total: self.output.set_progress(done, total))
+        s.render_cancelled.connect(self._render_cancelled)
+        self.output.cancel_requested.connect(s.cancel_render)
         self.output.export_requested.connect(self.export_image)
 
     # -- model ---------------------------------------------------------------------------------
@@ -231,6 +236,7 @@ class MainWindow(QMainWindow):
         self.st_model.setText(f"model: {info.description}")
         self.st_model.setToolTip(str(info.source))
         self.st_device.setText(f"device: {info.device}")
+        self.st_device.setToolTip(one_go_hint(info.one_go_side))
         self.style_panel.set_model_info(info)
         self._default_style(info)
         self.settings.model = None if self._model_source is None else str(self._model_source)
@@ -316,6 +322,8 @@ class MainWindow(QMainWindow):
             self._final_request = None
             self.history_strip.add(image, final[1], final[1].describe())
         self.last_image = image
+        if not is_preview(notes):
+            self.output.set_progress(0, 0)
         self.output.set_image(image)
         if self.view_mode == ViewMode.OVERLAY:
             self.canvas.set_overlay(image, self.settings.overlay_opacity)
@@ -324,7 +332,19 @@ class MainWindow(QMainWindow):
             self.st_time.setToolTip("\n".join(map(str, notes)))
         self.render_shown.emit(seconds)
 
+    def _render_cancelled(self, request_id: int) -> None:
+        self.output.set_progress(0, 0)
+        self.statusBar().showMessage("Render cancelled: the image shown is the previous one", 6000)
+
+    def set_wrap(self, on: bool) -> None:
+        """Renders wrap horizontally (a 360° panorama); kept in the settings."""
+        on = bool(on)
+        self.settings.wrap_panorama = self.service.wrap = on
+        self.act.wrap.setChecked(on)
+        self.request_render()
+
     def _render_failed(self, request_id: int, message: str) -> None:
+        self.output.set_progress(0, 0)
         self.output.set_message(f"Render failed: {message}")
         self.statusBar().showMessage(f"Render failed: {message}", 10000)
 
@@ -429,10 +449,12 @@ class MainWindow(QMainWindow):
             return
         stride = self.model_info.stride if self.model_info else 32
         dlg = NewDocumentDialog(self.settings.new_width, self.settings.new_height, self.document.label_set,
-                                stride, self)
+                                stride, self, one_go_side=self.model_info.one_go_side if self.model_info else 0,
+                                wrap=self.service.wrap)
         if dlg.exec():
             w, h, ls, fill = dlg.values()
             self.settings.new_width, self.settings.new_height = w, h
+            self.set_wrap(dlg.wrap())
             self.document.new(w, h, ls, fill)
 
     def open_dialog(self) -> None:

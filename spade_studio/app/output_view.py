@@ -7,7 +7,16 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPalette, QPen, QPixmap
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QSizePolicy, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QWidget,
+)
 
 from spade_studio.app.qimage import rgb_to_qimage
 from spade_studio.imageio import write_image
@@ -24,6 +33,7 @@ class OutputView(QWidget):
 
     export_requested = Signal()
     exported = Signal(object)  # Path written by the built-in export
+    cancel_requested = Signal()  # the Cancel button of a tiled render
 
     SPIN_STEPS = 12
 
@@ -43,6 +53,18 @@ class OutputView(QWidget):
         self._spin.setInterval(80)
         self._spin.timeout.connect(self._tick)
         self.last_export_dir = ""
+        # a tiled render's progress: a bar and Cancel along the bottom, shown while it runs
+        self.progress_box = QWidget(self)
+        row = QHBoxLayout(self.progress_box)
+        row.setContentsMargins(6, 2, 6, 2)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setTextVisible(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop this tiled render; the image shown stays")
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        row.addWidget(self.progress_bar, 1)
+        row.addWidget(self.cancel_button)
+        self.progress_box.hide()
 
     # -- API ---------------------------------------------------------------------------------
     def set_image(self, rgb: np.ndarray | None) -> None:
@@ -82,6 +104,22 @@ class OutputView(QWidget):
 
     def is_busy(self) -> bool:
         return self._busy
+
+    def set_progress(self, done: int, total: int) -> None:
+        """Tiles of a tiled render: the bar shows while ``done < total`` and hides at the end."""
+        if total <= 1 or done >= total:
+            self.progress_box.hide()
+            return
+        self.progress_bar.setRange(0, total)
+        self.progress_bar.setValue(done)
+        self.progress_bar.setFormat("Rendering in tiles: %v / %m")
+        self._place_progress()
+        self.progress_box.show()
+        self.progress_box.raise_()
+
+    def _place_progress(self) -> None:
+        h = self.progress_box.sizeHint().height()
+        self.progress_box.setGeometry(0, self.height() - h, self.width(), h)
 
     def image_rect(self) -> QRectF:
         """Where the image is drawn, in widget (logical) coordinates."""
@@ -209,6 +247,7 @@ class OutputView(QWidget):
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         self._scaled = self._scaled_key = None
+        self._place_progress()
         super().resizeEvent(event)
 
     # -- context menu ---------------------------------------------------------------------------

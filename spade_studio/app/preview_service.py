@@ -89,6 +89,7 @@ class ModelInfo:
     official: bool
     source: str  # the file or folder it came from ("" for an in-memory bundle)
     z_dim: int = 256
+    one_go_side: int = 0  # the largest square canvas that renders in one go here (0: unknown)
 
 
 # -- jobs (plain data handed to the worker) ---------------------------------------------------
@@ -100,6 +101,7 @@ class _Render:
     style: StyleSpec
     instance: np.ndarray | None
     quality: Quality = Quality.EXACT  # PREVIEW while a stroke is in progress (live stroke updates)
+    wrap: bool = False  # a 360° panorama (exact renders wrap horizontally)
 
 
 @dataclass
@@ -137,6 +139,8 @@ class _Post(StrEnum):
     STYLE_FAILED = "style_failed"  # (STYLE_FAILED, gen, token, message)
     VARIATIONS = "variations"  # (VARIATIONS, gen, id, [(seed, rgb), ...])
     VARIATIONS_FAILED = "variations_failed"  # (VARIATIONS_FAILED, gen, id, message)
+    PROGRESS = "progress"  # (PROGRESS, gen, id, tiles done, tiles in all)
+    CANCELLED = "cancelled"  # (CANCELLED, gen, id): the user stopped a tiled render
 
 
 class _Bridge(QObject):
@@ -155,6 +159,8 @@ class PreviewService(QObject):
     style_failed = Signal(object, str)  # token, message (added: encode errors)
     variations_ready = Signal(int, object)  # request id, list[(seed, RGB array)]
     busy_changed = Signal(bool)  # the worker started / finished a batch of work
+    render_progress = Signal(int, int, int)  # request id, tiles done, tiles in all (tiled renders)
+    render_cancelled = Signal(int)  # request id: stopped by cancel_render(); the last image stays
 
     def __init__(self, parent: QObject | None = None, *, debounce_ms: int = 60, threads: int | None = None,
                  precision: str = "fp32",
@@ -169,6 +175,12 @@ class PreviewService(QObject):
         self.preview_min_side = preview_min_side
         self.variation_side = variation_side  # variations render with the map scaled to fit this
         self.stale_dropped = 0  # results dropped because something newer was shown
+        # exact renders of canvases too large for one go render in tiles (progress, cancel);
+        # wrap: a 360° panorama (exact renders only: live stroke previews do not wrap)
+        self.wrap = False
+        self.tile: int | str = "auto"  # or a tile size in px, used when the canvas is larger (tests)
+        self._cancel_id = 0  # the request id cancel_render() stopped (read by the worker)
+        self._rendering_id = 0  # the request the worker is rendering (written by the worker)
         self.model_info: ModelInfo | None = None
 
         # shared with the worker, guarded by _cond (held only for queue bookkeeping, never
@@ -227,7 +239,8 @@ class PreviewService(QObject):
         bounds; the caller asks for an exact render when the stroke ends."""
         self._next_id += 1
         job = _Render(self._next_id, self._gen, np.array(label_map, copy=True), style or StyleSpec(),
-                      None if instance is None else np.array(instance, copy=True), Quality(quality))
+                      None if instance is None else np.array(instance, copy=True), Quality(quality),
+                      bool(self.wrap))
         if self._closed:
             return job.id
         delay = self.debounce_ms if debounce_ms is None else debounce_ms
@@ -263,6 +276,11 @@ class PreviewService(QObject):
 
     def is_busy(self) -> bool:
         return self._busy
+
+    def cancel_render(self) -> None:
+        """Stop the tiled render in progress (before its next tile); ``render_cancelled``
+        follows and the image shown stays as it was."""
+        self._cancel_id = self._rendering_id
 
     def shutdown(self, timeout_s: float = 10.0) -> None:
         """Stop the worker (after its current step) and wait for it; safe to call twice."""
@@ -344,6 +362,11 @@ class PreviewService(QObject):
             self.variations_ready.emit(msg[2], msg[3])
         elif kind == _Post.VARIATIONS_FAILED:
             self.render_failed.emit(msg[2], msg[3])
+        elif kind == _Post.PROGRESS:
+            if msg[2] >= self._delivered_id:
+                self.render_progress.emit(msg[2], msg[3], msg[4])
+        elif kind == _Post.CANCELLED:
+            self.render_cancelled.emit(msg[2])
 
     # == worker thread ========================================================================
     def _post(self, *msg: Any) -> None:
@@ -432,6 +455,7 @@ class PreviewService(QObject):
             description=synth.describe(), official=bool(getattr(synth.bundle, "official", False)),
             source=str(source) if isinstance(source, (str, Path)) else getattr(synth, "source", ""),
             z_dim=int(getattr(cfg, "z_dim", 256)),
+            one_go_side=int(synth.largest_one_go(4096, 4096)[0]),
         )
         self._post(_Post.LOADED, job.gen, info)
 
@@ -460,21 +484,51 @@ class PreviewService(QObject):
         if synth is None:
             self._post(_Post.RENDER_FAILED, job.gen, job.id, self._no_model())
             return
+        from spade_studio.model.tiling import RenderCancelled
+
+        self._rendering_id = job.id
         try:
             args = self._render_args(job.style)
             h, w = job.label.shape[:2]
+            fits = synth.one_go_bytes(h, w) <= synth.memory_available()
+            if job.quality == Quality.PREVIEW and not fits:
+                # a live preview of a canvas too large for one go: the largest size that fits,
+                # scaled up (the exact render after the stroke renders it in tiles)
+                fh, fw = synth.largest_one_go(h, w)
+                res = synth.render(_fit_nearest(job.label, max(fh, fw)), quality="preview", **args)
+                self._post(_Post.RENDERED, job.gen, job.id, _resize_rgb(res.image, w, h), res.seconds,
+                           [PREVIEW_NOTE, *res.notes], True)
+                return
             if (job.quality == Quality.EXACT and self._last_full_s > self.preview_after_s
                     and max(h, w) > self.preview_min_side):
                 small = job.label[::2, ::2]
                 inst = None if job.instance is None else job.instance[::2, ::2]
-                res = synth.render(small, inst, **args)
+                res = synth.render(small, inst, tile="auto", **args)
                 up = _resize_rgb(res.image, w, h)
                 self._post(_Post.RENDERED, job.gen, job.id, up, res.seconds, [PREVIEW_NOTE, *res.notes], True)
                 if self._newer_render_pending():
                     return  # the full render would be out of date at once
+            if job.quality == Quality.EXACT:
+                # exact renders: one go when it fits, else tiles (newest wins: a newer request
+                # stops it before its next tile, so does cancel_render())
+                def progress(done: int, total: int) -> None:
+                    if total > 1:
+                        self._post(_Post.PROGRESS, job.gen, job.id, done, total)
+
+                def cancel() -> bool:
+                    return self._cancel_id == job.id or self._newer_render_pending()
+
+                tile = self.tile if isinstance(self.tile, int) and max(h, w) > self.tile else "auto"
+                args.update(tile=tile, wrap=job.wrap and w % synth.stride == 0, progress=progress, cancel=cancel)
             res = synth.render(job.label, job.instance, quality=job.quality.value, **args)
             if job.quality == Quality.EXACT:
                 self._last_full_s = res.seconds
+                if job.wrap and w % synth.stride:
+                    res.notes.append(f"not wrapped: a panorama's width must be a multiple of {synth.stride} px")
+        except RenderCancelled:
+            if self._cancel_id == job.id:
+                self._post(_Post.CANCELLED, job.gen, job.id)
+            return
         except Exception as e:  # noqa: BLE001
             self._post(_Post.RENDER_FAILED, job.gen, job.id, str(e))
             return

@@ -23,6 +23,7 @@ class Settings:
     overlay_opacity: float = 0.6
     new_width: int = 256
     new_height: int = 256
+    wrap_panorama: bool = False  # renders wrap horizontally (360° panorama)
     autosave_seconds: int = 30
     geometry: str = ""  # hex of saveGeometry()
     window_state: str = ""
