@@ -10,7 +10,9 @@ from __future__ import annotations
 import errno
 import io
 import os
+import re
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +81,28 @@ def atomic_write(path: str | os.PathLike, data: bytes, fsync: bool = True) -> Pa
 
 
 MAX_IMAGE_FILE_BYTES = 1 << 30
+# The largest image read (label maps, instance maps, photos), checked from the file's header
+# before its pixels are decompressed: a PNG of a few hundred KB can hold gigabytes of pixels.
+# 16384 x 16384 pixels, and at most 512 MiB of decoded pixels (so RGB up to ~178 Mpx, RGBA
+# 134 Mpx), which keeps a read, its copies and a colour map's decoding under ~2 GB.
+MAX_IMAGE_PIXELS = 16384 * 16384
+MAX_DECODED_BYTES = 512 << 20
+_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "La": 2, "PA": 2, "I;16": 2, "I;16B": 2, "I;16L": 2,
+                    "I;16N": 2, "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3}
+
+
+def _check_pixels(img: Image.Image, path: Path) -> None:
+    """Refuse an image whose header promises more pixels than :data:`MAX_IMAGE_PIXELS` /
+    :data:`MAX_DECODED_BYTES` (before anything is decompressed), or none at all."""
+    w, h = img.size
+    if w < 1 or h < 1:
+        raise ImageReadError(f"{path}: a {w}x{h} image has no pixels")
+    px = w * h
+    bpp = _BYTES_PER_PIXEL.get(img.mode, 4)
+    if px > MAX_IMAGE_PIXELS or px * bpp > MAX_DECODED_BYTES:
+        limit = min(MAX_IMAGE_PIXELS, MAX_DECODED_BYTES // bpp)
+        raise ImageReadError(f"{path}: a {w}x{h} image ({px:,} pixels, mode {img.mode}): too large to read "
+                             f"(at most {limit:,} pixels in this mode)")
 
 
 def _open(path: str | os.PathLike) -> Image.Image:
@@ -96,13 +120,22 @@ def _open(path: str | os.PathLike) -> Image.Image:
     if not data:
         raise ImageReadError(f"{path}: empty file, not an image")
     try:
-        img = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+        _check_pixels(img, path)
         img.load()
         return img
+    except ImageReadError:
+        raise
     except UnidentifiedImageError:
         raise ImageReadError(f"{path}: not an image file (PNG, JPEG, WebP, BMP, TIFF ...) or damaged") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageReadError(f"{path}: image too large ({exc})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        m = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(m.group(1)):,} pixels" if m else str(exc)
+        raise ImageReadError(f"{path}: image too large to read ({size}; at most {MAX_IMAGE_PIXELS:,})") from None
+    except MemoryError:
+        raise ImageReadError(f"{path}: not enough memory to decode the image") from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure of a damaged file
         raise ImageReadError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from None
 
@@ -132,7 +165,9 @@ def read_label_map(path: str | os.PathLike, label_set: LabelSet | None = None) -
     if mode in ("RGB", "RGBA", "LA"):
         if mode == "LA":
             return LabelMapFile(np.array(img.convert("L"), dtype=np.uint8), name, False)
-        rgb = np.array(img.convert("RGB"))
+        # an RGB image is viewed, not copied (a colour map is the largest thing read here)
+        rgb = np.asarray(img) if mode == "RGB" else np.array(img.convert("RGB"))
+        img = None
         if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all() and label_set is None:
             return LabelMapFile(rgb[..., 0].copy(), name, False)
         if label_set is None:

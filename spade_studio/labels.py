@@ -130,44 +130,62 @@ class LabelSet:
         """Colour-coded label image ``[H, W, 3]`` -> ids ``[H, W]`` (uint8 or uint16).
 
         Raises :class:`LabelError` naming every colour that matches no entry or several
-        entries, with its pixel count and first position."""
+        entries, with its pixel count and first position. The image is decoded in strips of
+        about a million pixels, so the memory beyond the result stays small for any size."""
         if rgb.ndim != 3 or rgb.shape[2] < 3:
             raise LabelError(f"{where}: expected an RGB image, got shape {tuple(rgb.shape)}")
-        rgb = rgb[..., :3]
-        keys = _pack(rgb)
-        uniq, first, inverse, counts = np.unique(
-            keys.ravel(), return_index=True, return_inverse=True, return_counts=True
-        )
+        h, w = rgb.shape[:2]
         by_color: dict[int, list[int]] = {}
         for lab in self.labels:
             by_color.setdefault(int(_pack(np.array(lab.color))), []).append(lab.id)
-        out_ids = np.zeros(len(uniq), np.int64)
-        problems = []
-        w = rgb.shape[1]
-        for i, key in enumerate(uniq.tolist()):
-            matches = by_color.get(key, [])
-            color = ((key >> 16) & 255, (key >> 8) & 255, key & 255)
-            y, x = divmod(int(first[i]), w)
-            if len(matches) == 1:
-                out_ids[i] = matches[0]
-            elif not matches:
-                problems.append(
-                    f"colour {color} matches no label ({int(counts[i])} px, first at x={x}, y={y})"
-                )
-            else:
-                names = ", ".join(f"{m} {self.name_of(m)}" for m in matches)
-                problems.append(
-                    f"colour {color} matches several labels ({names}; {int(counts[i])} px, first at x={x}, y={y})"
-                )
-        if problems:
+        pal_keys = np.array(sorted(by_color), np.int64)
+        pal_ids = np.array([by_color[k][0] if len(by_color[k]) == 1 else -1 for k in pal_keys.tolist()], np.int64)
+        dtype = np.uint8 if max(self.ids, default=0) < 256 else np.uint16
+        out = np.zeros((h, w), dtype)
+        bad: dict[int, list[int]] = {}  # colour key -> [pixel count, first flat position]
+        more_bad = False  # distinct bad colours beyond what is kept for the message
+        rows = max(1, (1 << 20) // max(w, 1))
+        for y0 in range(0, h, rows):
+            strip = rgb[y0 : y0 + rows, :, :3]
+            keys = ((strip[..., 0].astype(np.uint32) << 16) | (strip[..., 1].astype(np.uint32) << 8)
+                    | strip[..., 2].astype(np.uint32)).ravel()
+            uniq, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True,
+                                                     return_counts=True)
+            uniq = uniq.astype(np.int64)
+            pos = np.minimum(np.searchsorted(pal_keys, uniq), max(len(pal_keys) - 1, 0))
+            found = (pal_keys[pos] == uniq) if len(pal_keys) else np.zeros(len(uniq), bool)
+            strip_ids = np.where(found, pal_ids[pos] if len(pal_keys) else 0, -1)
+            for i in np.flatnonzero(strip_ids < 0).tolist():
+                key = int(uniq[i])
+                if key in bad:
+                    bad[key][0] += int(counts[i])
+                elif len(bad) < 10000:
+                    bad[key] = [int(counts[i]), y0 * w + int(first[i])]
+                else:
+                    more_bad = True
+            if not bad:
+                out[y0 : y0 + rows] = strip_ids[inverse].reshape(strip.shape[:2]).astype(dtype)
+        if bad:
+            problems = []
+            for key in sorted(bad):
+                count, flat = bad[key]
+                color = ((key >> 16) & 255, (key >> 8) & 255, key & 255)
+                y, x = divmod(flat, w)
+                matches = by_color.get(key, [])
+                if not matches:
+                    problems.append(f"colour {color} matches no label ({count} px, first at x={x}, y={y})")
+                else:
+                    names = ", ".join(f"{m} {self.name_of(m)}" for m in matches)
+                    problems.append(f"colour {color} matches several labels ({names}; {count} px, first at x={x}, "
+                                    f"y={y})")
             shown = "; ".join(problems[:8])
-            more = f"; and {len(problems) - 8} more" if len(problems) > 8 else ""
+            n = f"more than {len(problems):,}" if more_bad else str(len(problems))
+            more = ("; and more" if more_bad else f"; and {len(problems) - 8} more") if len(problems) > 8 else ""
             raise LabelError(
-                f"{where}: {len(problems)} colour(s) cannot be mapped through the "
+                f"{where}: {n} colour(s) cannot be mapped through the "
                 f"{self.name!r} palette: {shown}{more}"
             )
-        dtype = np.uint8 if max(self.ids, default=0) < 256 else np.uint16
-        return out_ids[inverse].reshape(keys.shape).astype(dtype)
+        return out
 
     # -- (de)serialisation ----------------------------------------------------------------
     def to_dict(self) -> dict:
