@@ -844,3 +844,89 @@ def test_q3_strip_decoding_reports_colours_like_before():
     assert msg.startswith("m.png: 2 colour(s) cannot be mapped"), msg
     assert "colour (9, 9, 9) matches no label (3 px, first at x=5, y=3)" in msg, msg
     assert "colour (1, 2, 3) matches no label (1 px, first at x=0, y=2499)" in msg, msg
+
+
+def _foreign_ora(path: Path, stack_xml: str, entries: dict[str, bytes]) -> Path:
+    """A minimal OpenRaster file as another program writes it (no spade-studio/ folder)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), b"image/openraster", compress_type=zipfile.ZIP_STORED)
+        z.writestr("stack.xml", stack_xml)
+        for name, data in entries.items():
+            z.writestr(name, data)
+    return path
+
+
+def _rgba_png(w: int, h: int, color=(118, 178, 236, 255)) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGBA", (w, h), color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.xfail(reason="Q4: project.py (agent P) decodes foreign layer PNGs of any size: open finding, fix pending", strict=False)
+def test_q4_ora_layer_larger_than_the_canvas_is_refused_before_decoding(tmp_path, monkeypatch):
+    """Q4 (project.py): a 1 MB foreign .ora whose 64x64 canvas holds a 16384x16384 layer PNG was
+    decoded in full (3.3 GB peak RSS) and ended as "cannot convert the image to RGBA ()" (an
+    empty MemoryError); 200 <layer>s naming the same PNG decode it 200 times."""
+    from PIL import ImageFile
+
+    from spade_studio.labels import load_label_set
+    from spade_studio.project import ProjectError, load_ora
+
+    def no_decoding(self):
+        raise AssertionError("pixels decoded")
+
+    ora = _foreign_ora(tmp_path / "bomb.ora", '<image w="64" h="64"><stack><layer name="base" src="data/a.png"/>'
+                       '</stack></image>', {"data/a.png": _png_header_only(16384, 16384, 6)})
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    with pytest.raises(ProjectError) as e:
+        load_ora(ora, load_label_set("landscape"))
+    msg = str(e.value)
+    assert "bomb.ora" in msg and "data/a.png" in msg and "16384x16384" in msg, msg
+    assert "pixels decoded" not in msg, msg
+
+
+@pytest.mark.xfail(reason="Q5: project.py (agent P) message holds a BytesIO repr: open finding, fix pending", strict=False)
+def test_q5_ora_layer_that_is_not_an_image_names_no_python_object(tmp_path):
+    """Q5 (project.py): a <layer src="stack.xml"> said "cannot identify image file <_io.BytesIO
+    object at 0x...>" (the repr F12 removed from label maps)."""
+    from spade_studio.labels import load_label_set
+    from spade_studio.project import ProjectError, load_ora
+
+    ora = _foreign_ora(tmp_path / "odd.ora", '<image w="8" h="8"><stack><layer name="base" src="stack.xml"/>'
+                       '</stack></image>', {})
+    with pytest.raises(ProjectError) as e:
+        load_ora(ora, load_label_set("landscape"))
+    msg = str(e.value)
+    assert "odd.ora" in msg and "stack.xml" in msg, msg
+    assert "BytesIO" not in msg and "UnidentifiedImageError" not in msg, msg
+
+
+@pytest.mark.xfail(reason="Q6: project.py (agent P) accepts NaN styles: open finding, fix pending", strict=False)
+def test_q6_nan_in_project_styles_is_refused_when_opening_naming_the_ora(tmp_path, capsys):
+    """Q6 (project.py): project.json styles holding NaN opened fine; exporting it then blamed
+    the *output* file ("out.psd: styles are not plain JSON data")."""
+    import zipfile
+
+    from spade_studio.labels import load_label_set
+    from spade_studio.project import ProjectError, load_ora, project_from_map, save_ora
+
+    good = save_ora(tmp_path / "good.ora", project_from_map(np.zeros((8, 8), np.uint8), load_label_set("landscape")))
+    bad = tmp_path / "nan.ora"
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "spade-studio/project.json":
+                meta = json.loads(data)
+                meta["styles"] = {"global": {"kind": "seed", "seed": float("nan")}}
+                data = json.dumps(meta).encode()
+            zout.writestr(info, data)
+    with pytest.raises(ProjectError) as e:
+        load_ora(bad)
+    assert "nan.ora" in str(e.value) and "project.json" in str(e.value), str(e.value)
+    rc, _, err = run_cli(["export-layers", bad, "-o", tmp_path / "out.psd"], capsys)
+    line = assert_one_line_error(rc, err, "nan.ora")
+    assert "out.psd" not in line, line
