@@ -389,6 +389,7 @@ class MainWindow(QMainWindow):
         self.current_label = label_id
         self.canvas.set_current_label(label_id)
         self.palette.set_current(label_id)
+        self.style_panel.set_palette_label(label_id)  # the label a new region style is for
         self.st_label.setText(f"label: {label_id} {self.document.label_set.name_of(label_id)}")
         if self.act.tool[Tool.EYEDROPPER].isChecked():
             self.set_tool(Tool.BRUSH)

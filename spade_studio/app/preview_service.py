@@ -46,33 +46,61 @@ def is_preview(notes: list | tuple | None) -> bool:
     return bool(notes) and notes[0] == PREVIEW_NOTE
 
 
+def _same_z(a: Any, b: Any) -> bool:
+    if (a is None) != (b is None):
+        return False
+    return a is None or a is b or (tuple(a.shape) == tuple(b.shape) and bool((a == b).all()))
+
+
+@dataclass(frozen=True, eq=False)
+class RegionSpec:
+    """A style for part of the map (region styles, :mod:`spade_studio.model.regional`): the
+    target is ``label`` (an id: wherever the rendered map has it) or ``mask`` (``(H, W)`` bool
+    or float 0..1, e.g. a layer's mask); the style ``z`` ``[1, z_dim]``, else ``seed``."""
+
+    label: int | None = None
+    mask: Any = None  # np.ndarray | None
+    z: Any = None
+    seed: int | None = None
+    name: str = ""
+
+    def same(self, other: RegionSpec) -> bool:
+        if self.label != other.label or self.seed != other.seed or not _same_z(self.z, other.z):
+            return False
+        if (self.mask is None) != (other.mask is None):
+            return False
+        return self.mask is None or self.mask is other.mask or (
+            self.mask.shape == other.mask.shape and bool((self.mask == other.mask).all()))
+
+
 @dataclass(frozen=True)
 class StyleSpec:
     """What style to render with: an explicit vector ``z`` ``[1, z_dim]``, else ``seed``
-    (``z`` drawn from it), else seed 0. ``name`` is only for display ("day", "seed 12")."""
+    (``z`` drawn from it), else seed 0, plus ``regions`` (:class:`RegionSpec`, later ones over
+    earlier ones). ``name`` is only for display ("day", "seed 12")."""
 
     z: Any = None  # torch.Tensor | None (not imported here: the GUI thread stays torch-free)
     seed: int | None = None
     name: str = field(default="", compare=False)
+    regions: tuple = ()  # tuple[RegionSpec, ...]
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, StyleSpec):
             return NotImplemented
-        if self.seed != other.seed or (self.z is None) != (other.z is None):
+        if self.seed != other.seed or not _same_z(self.z, other.z):
             return False
-        if self.z is None:
-            return True
-        return self.z is other.z or (tuple(self.z.shape) == tuple(other.z.shape) and bool((self.z == other.z).all()))
+        return len(self.regions) == len(other.regions) and all(
+            a.same(b) for a, b in zip(self.regions, other.regions))
 
     def __hash__(self) -> int:
         return hash((self.seed, self.z is None))
 
     def describe(self) -> str:
-        if self.name:
-            return self.name
-        if self.z is not None:
-            return "style vector"
-        return f"seed {0 if self.seed is None else self.seed}"
+        base = self.name or ("style vector" if self.z is not None else f"seed {0 if self.seed is None else self.seed}")
+        if self.regions:
+            n = len(self.regions)
+            base += f" + {n} region style{'s' if n > 1 else ''}"
+        return base
 
 
 @dataclass(frozen=True)
@@ -477,6 +505,26 @@ class PreviewService(QObject):
             return {"z": style.z}
         return {"seed": 0 if style.seed is None else int(style.seed)}
 
+    def _region_args(self, style: StyleSpec, label: np.ndarray) -> dict:
+        """``region_styles`` for rendering ``label`` (the job's map or a smaller copy of it):
+        label targets become masks of this map (absent labels are left out), explicit masks
+        are resized (nearest) to it."""
+        if not style.regions or not self._synth.uses_style:
+            return {}
+        out = []
+        for r in style.regions:
+            if r.label is not None:
+                mask = label == int(r.label)
+            elif r.mask is not None:
+                mask = _mask_to(np.asarray(r.mask), label.shape[:2])
+            else:
+                continue
+            if not mask.any():
+                continue
+            z = r.z if r.z is not None else self._synth.random_z(0 if r.seed is None else int(r.seed))
+            out.append((mask, z))
+        return {"region_styles": out} if out else {}
+
     def _do_render(self, job: _Render) -> None:
         if job.gen < self._worker_gen:
             return  # asked for before a model change: its ids/labels may not fit the new model
@@ -495,7 +543,8 @@ class PreviewService(QObject):
                 # a live preview of a canvas too large for one go: the largest size that fits,
                 # scaled up (the exact render after the stroke renders it in tiles)
                 fh, fw = synth.largest_one_go(h, w)
-                res = synth.render(_fit_nearest(job.label, max(fh, fw)), quality="preview", **args)
+                fitted = _fit_nearest(job.label, max(fh, fw))
+                res = synth.render(fitted, quality="preview", **args, **self._region_args(job.style, fitted))
                 self._post(_Post.RENDERED, job.gen, job.id, _resize_rgb(res.image, w, h), res.seconds,
                            [PREVIEW_NOTE, *res.notes], True)
                 return
@@ -503,7 +552,7 @@ class PreviewService(QObject):
                     and max(h, w) > self.preview_min_side):
                 small = job.label[::2, ::2]
                 inst = None if job.instance is None else job.instance[::2, ::2]
-                res = synth.render(small, inst, tile="auto", **args)
+                res = synth.render(small, inst, tile="auto", **args, **self._region_args(job.style, small))
                 up = _resize_rgb(res.image, w, h)
                 self._post(_Post.RENDERED, job.gen, job.id, up, res.seconds, [PREVIEW_NOTE, *res.notes], True)
                 if self._newer_render_pending():
@@ -520,7 +569,8 @@ class PreviewService(QObject):
 
                 tile = self.tile if isinstance(self.tile, int) and max(h, w) > self.tile else "auto"
                 args.update(tile=tile, wrap=job.wrap and w % synth.stride == 0, progress=progress, cancel=cancel)
-            res = synth.render(job.label, job.instance, quality=job.quality.value, **args)
+            res = synth.render(job.label, job.instance, quality=job.quality.value, **args,
+                               **self._region_args(job.style, job.label))
             if job.quality == Quality.EXACT:
                 self._last_full_s = res.seconds
                 if job.wrap and w % synth.stride:
@@ -559,6 +609,17 @@ def _resize_rgb(rgb: np.ndarray, w: int, h: int) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize((w, h), Image.Resampling.BILINEAR))
 
 
+def _mask_to(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A region mask resized (nearest) to ``shape`` (the smaller map of a draft render)."""
+    h, w = mask.shape[:2]
+    nh, nw = shape
+    if (h, w) == (nh, nw):
+        return mask
+    ys = (np.arange(nh) * h // nh).clip(0, h - 1)
+    xs = (np.arange(nw) * w // nw).clip(0, w - 1)
+    return mask[ys][:, xs]
+
+
 def _fit_nearest(label: np.ndarray, side: int) -> np.ndarray:
     """Nearest-neighbour downscale so the longer side is at most ``side``."""
     h, w = label.shape[:2]
@@ -571,4 +632,4 @@ def _fit_nearest(label: np.ndarray, side: int) -> np.ndarray:
     return label[ys][:, xs]
 
 
-__all__ = ["PREVIEW_NOTE", "ModelInfo", "PreviewService", "StyleSpec", "is_preview"]
+__all__ = ["PREVIEW_NOTE", "ModelInfo", "PreviewService", "RegionSpec", "StyleSpec", "is_preview"]

@@ -6,19 +6,26 @@ thumbnail (or shift+click), is what the blend slider mixes towards:
 ``z = (1 - t) * zA + t * zB``. ``style_changed`` is emitted only when the user changes the style
 (and once after a model change when the style was an image, as its z must be re-encoded), never
 while painting.
+
+Region styles (the "Regions" section): a style for one label's area (or for an explicit mask,
+e.g. a layer's: :meth:`StylePanel.add_region_style` takes either), from the same sources (a
+preset, an image file, a seed). They travel in ``StyleSpec.regions``; the render blends them
+in (:mod:`spade_studio.model.regional`). A row shows the label's colour, its name and the style.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
+    QComboBox,
+    QCompleter,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
@@ -34,7 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from .enums import SourceKind
-from .preview_service import ModelInfo, PreviewService, StyleSpec
+from .preview_service import ModelInfo, PreviewService, RegionSpec, StyleSpec
 from .qimage import rgb_to_qimage
 from .style_thumbs import IMAGE_SUFFIXES, StyleSource, StyleThumb, _read_style_rgb, preset_paths  # noqa: F401 - StyleSource is part of the panel's API
 
@@ -72,6 +79,54 @@ class StyleLook:
         if self.regions:
             lines.append(f"Region styles: {len(self.regions)}")
         return "\n".join(lines)
+
+@dataclass(frozen=True, eq=False)
+class RegionEntry:
+    """One region style of the panel: ``target`` a label id or a mask ``(H, W)`` (bool or
+    float 0..1, e.g. a layer's mask); ``name`` what the row calls the target."""
+
+    target: int | np.ndarray
+    source: StyleSource
+    name: str
+
+    @property
+    def label(self) -> int | None:
+        return None if isinstance(self.target, np.ndarray) else int(self.target)
+
+
+def _swatch(color, size: int = 14) -> QPixmap:
+    pm = QPixmap(size, size)
+    pm.fill(QColor(*color) if color is not None else QColor(128, 128, 128))
+    return pm
+
+
+class RegionRow(QWidget):
+    """One region style: the target's colour swatch and name, its style, a remove button."""
+
+    removed = Signal(object)  # RegionEntry
+
+    def __init__(self, entry: RegionEntry, color, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.entry = entry
+        self.swatch = QLabel()
+        self.swatch.setPixmap(_swatch(color))
+        self.swatch.setToolTip("the label's colour" if entry.label is not None else "a painted region (mask)")
+        self.target_label = QLabel(entry.name)
+        self.style_label = QLabel(f"→ {entry.source.name}")
+        self.style_label.setMaximumWidth(200)
+        self.remove_button = QToolButton()
+        self.remove_button.setText("×")
+        self.remove_button.setToolTip(f"Remove the style of {entry.name}")
+        self.remove_button.clicked.connect(lambda: self.removed.emit(self.entry))
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(5)
+        lay.addWidget(self.swatch)
+        lay.addWidget(self.target_label)
+        lay.addWidget(self.style_label, 1)
+        lay.addWidget(self.remove_button)
+        self.setToolTip(f"{entry.name}: {entry.source.name}")
+
 
 class StylePanel(QWidget):
     style_changed = Signal(object)  # StyleSpec
@@ -187,6 +242,56 @@ class StylePanel(QWidget):
         self._var_grid.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self._var_thumbs: list[StyleThumb] = []
 
+        # region styles: a style for one label's area (rows), and the row that adds one
+        self._regions: list[RegionEntry] = []
+        self._region_rows: list[RegionRow] = []
+        regions_title = QLabel("Regions")
+        f2 = regions_title.font()
+        f2.setBold(True)
+        regions_title.setFont(f2)
+        self.regions_hint = QLabel("a style for one label's area")
+        self.regions_hint.setEnabled(False)
+        self.region_label_combo = QComboBox()
+        self.region_label_combo.setEditable(True)  # type to search; typing never reaches the editor's keys
+        self.region_label_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.region_label_combo.setToolTip("The label whose area gets its own style (type to search; "
+                                           "follows the palette's current label)")
+        self.region_label_combo.setMinimumWidth(110)
+        completer = self.region_label_combo.completer()
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.region_style_combo = QComboBox()
+        self.region_style_combo.setToolTip("The region's style: a preset, an image file or a seed")
+        self.region_style_combo.activated.connect(self._region_style_activated)
+        self.region_style_combo.currentIndexChanged.connect(self._region_style_changed)
+        self.region_seed_spin = QSpinBox()
+        self.region_seed_spin.setRange(0, SEED_MAX)
+        self.region_seed_spin.setToolTip("The region's random style seed")
+        self.region_seed_spin.setMinimumWidth(80)
+        self.region_add_button = QPushButton("Add")
+        self.region_add_button.setToolTip("Give the chosen label's area the chosen style")
+        self.region_add_button.clicked.connect(self._add_region_clicked)
+        rhead = QHBoxLayout()
+        rhead.addWidget(regions_title)
+        rhead.addWidget(self.regions_hint, 1)
+        radd = QHBoxLayout()
+        radd.addWidget(self.region_label_combo, 1)
+        radd.addWidget(self.region_style_combo, 1)
+        radd.addWidget(self.region_seed_spin)
+        radd.addWidget(self.region_add_button)
+        self._region_list = QWidget()
+        self._region_list_layout = QVBoxLayout(self._region_list)
+        self._region_list_layout.setContentsMargins(0, 0, 0, 0)
+        self._region_list_layout.setSpacing(2)
+        self.regions_box = QWidget()
+        rb = QVBoxLayout(self.regions_box)
+        rb.setContentsMargins(0, 4, 0, 0)
+        rb.setSpacing(3)
+        rb.addLayout(rhead)
+        rb.addLayout(radd)
+        rb.addWidget(self._region_list)
+        self._fill_region_styles()
+
         self.controls = QWidget()
         c = QVBoxLayout(self.controls)
         c.setContentsMargins(0, 0, 0, 0)
@@ -196,6 +301,7 @@ class StylePanel(QWidget):
         c.addLayout(row2)
         c.addLayout(row3)
         c.addWidget(self._var_grid_widget)
+        c.addWidget(self.regions_box)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
@@ -250,6 +356,8 @@ class StylePanel(QWidget):
         elif self._a.kind == SourceKind.IMAGE or (self._b is not None and self._b.kind == SourceKind.IMAGE):
             self._emit()  # the z of an image belongs to one encoder: encode it again
         self._update_roles()
+        if self._regions_for_model(info, images) and controls:
+            self._emit()  # region styles were dropped or must be encoded again
 
     def styles_enabled(self) -> bool:
         """True when the model takes a style at all (the controls are usable)."""
@@ -314,15 +422,78 @@ class StylePanel(QWidget):
         return True
 
     def _look_regions(self) -> tuple:
-        """The region styles as a hashable value for :class:`StyleLook` (none yet)."""
-        return ()
+        """The region styles as a hashable value for :class:`StyleLook`."""
+        return tuple(self._regions)
 
     def _apply_look_regions(self, regions: tuple) -> None:
-        """Restore the region styles of a look (counterpart of :meth:`_look_regions`)."""
+        """Restore the region styles of a look (counterpart of :meth:`_look_regions`); the
+        caller emits the style."""
+        ok = [e for e in regions if isinstance(e, RegionEntry) and self._region_allowed(e)]
+        self._regions = ok
+        self._rebuild_region_rows()
+
+    # -- region styles ---------------------------------------------------------------------------
+    def region_styles(self) -> list[RegionEntry]:
+        """The region styles, bottom first (a later one lies over an earlier one)."""
+        return list(self._regions)
+
+    def add_region_style(self, target: int | np.ndarray, source: StyleSource, name: str | None = None) -> bool:
+        """Give ``target`` (a label id, or a mask ``(H, W)`` bool/float 0..1 such as a layer's)
+        the style ``source``. A label that already has a style gets the new one. False (and a
+        note in the panel) when the model takes no style, or no images and ``source`` is one."""
+        if not self.styles_enabled():
+            return False
+        if isinstance(target, np.ndarray):
+            if target.ndim != 2 or not target.any():
+                self.current_label.setText("region style: the mask is empty")
+                return False
+            entry = RegionEntry(target.copy(), source, name or "painted region")
+        else:
+            lid = int(target)
+            ls = self._info.label_set if self._info is not None else None
+            if ls is not None and lid not in ls.ids:
+                self.current_label.setText(f"region style: label {lid} is not in '{ls.name}'")
+                return False
+            entry = RegionEntry(lid, source, name or (ls.name_of(lid) if ls is not None else f"id {lid}"))
+            self._regions = [e for e in self._regions if e.label != lid]
+        if not self._region_allowed(entry):
+            self.current_label.setText("this model cannot use style images: pick a seed for the region")
+            return False
+        self._regions.append(entry)
+        self._rebuild_region_rows()
+        self._emit()
+        return True
+
+    def remove_region_style(self, entry: RegionEntry | int) -> None:
+        if isinstance(entry, int):
+            entry = self._regions[entry]
+        if entry not in self._regions:
+            return
+        self._regions = [e for e in self._regions if e is not entry]
+        self._rebuild_region_rows()
+        self._emit()
+
+    def clear_region_styles(self) -> None:
+        if self._regions:
+            self._regions = []
+            self._rebuild_region_rows()
+            self._emit()
+
+    def region_rows(self) -> list[RegionRow]:
+        return list(self._region_rows)
+
+    def set_palette_label(self, label_id: int) -> None:
+        """The palette's current label: the label the next region style is for (unless the
+        user is typing in the label box)."""
+        if self.region_label_combo.hasFocus():
+            return
+        i = self.region_label_combo.findData(int(label_id))
+        if i >= 0:
+            self.region_label_combo.setCurrentIndex(i)
 
     def current_style(self) -> StyleSpec:
         """The style as last chosen (for a seed this is exact; image styles need their z)."""
-        if self._a.kind == SourceKind.SEED and (self._b is None or self._t() == 0):
+        if self._a.kind == SourceKind.SEED and (self._b is None or self._t() == 0) and not self._regions:
             return StyleSpec(seed=int(self._a.key), name=self._a.name)
         spec = self._spec_now()
         return spec if spec is not None else StyleSpec(seed=self.seed_spin.value())
@@ -446,6 +617,7 @@ class StylePanel(QWidget):
                 lay.addWidget(t)
         lay.addStretch(1)
         self._update_roles()
+        self._fill_region_styles()  # the region style box offers the same images
 
     def clear_variations(self) -> None:
         """Forget the variation thumbnails (they show another map: File > New, Open)."""
@@ -493,6 +665,26 @@ class StylePanel(QWidget):
         return None
 
     def _spec_now(self) -> StyleSpec | None:
+        """The spec for the current A/B/t and the region styles, or None while a z is still
+        being computed."""
+        spec = self._global_spec()
+        if spec is None or not self._regions:
+            return spec
+        regions = []
+        for e in self._regions:
+            if e.source.kind == SourceKind.SEED:
+                z, seed = None, int(e.source.key)
+            else:
+                z, seed = self._need_z(e.source), None
+                if z is None:
+                    if self._key(e.source) in self._asked:
+                        return None  # still encoding
+                    continue  # unreadable image: said in the panel, left out
+            mask = e.target if isinstance(e.target, np.ndarray) else None
+            regions.append(RegionSpec(label=e.label, mask=mask, z=z, seed=seed, name=f"{e.name}: {e.source.name}"))
+        return replace(spec, regions=tuple(regions))
+
+    def _global_spec(self) -> StyleSpec | None:
         """The spec for the current A/B/t, or None while a z is still being computed."""
         a, b, t = self._a, self._b, self._t()
         if b is None or t <= 0:
@@ -533,7 +725,123 @@ class StylePanel(QWidget):
         keys = {self._key(self._a)}
         if self._b is not None:
             keys.add(self._key(self._b))
+        keys.update(self._key(e.source) for e in self._regions)
         return keys
+
+    # -- region styles (internals) ---------------------------------------------------------------
+    def _region_allowed(self, e: RegionEntry) -> bool:
+        if e.source.kind == SourceKind.IMAGE and not self.images_enabled():
+            return False
+        ls = self._info.label_set if self._info is not None else None
+        return e.label is None or ls is None or e.label in ls.ids
+
+    def _regions_for_model(self, info: ModelInfo | None, images: bool) -> bool:
+        """Fill the label and style boxes for ``info``; drop region styles it cannot use.
+        True when region styles remain or were dropped (the style must be emitted again)."""
+        combo = self.region_label_combo
+        combo.blockSignals(True)
+        combo.clear()
+        if info is not None:
+            for lab in info.label_set:
+                combo.addItem(QIcon(_swatch(lab.color)), lab.name, int(lab.id))
+        combo.blockSignals(False)
+        self._fill_region_styles()
+        before = len(self._regions)
+        self._regions = [e for e in self._regions if self._region_allowed(e)]
+        self._rebuild_region_rows()
+        return bool(self._regions) or len(self._regions) != before
+
+    def _fill_region_styles(self) -> None:
+        combo = self.region_style_combo
+        keep = combo.currentData()
+        combo.blockSignals(True)
+        combo.clear()
+        if self.images_enabled():
+            for t in self._preset_thumbs + self._recent_thumbs:
+                icon = QIcon(QPixmap.fromImage(t._image)) if t._image is not None else QIcon()
+                combo.addItem(icon, t.source.name, t.source)
+        combo.addItem("seed", "seed")
+        if self.images_enabled():
+            combo.addItem("Image file…", "open")
+        i = combo.findData(keep) if keep is not None else -1
+        combo.setCurrentIndex(max(0, i))
+        combo.blockSignals(False)
+        self._region_style_changed()
+
+    def _region_style_changed(self, _i: int = 0) -> None:
+        self.region_seed_spin.setVisible(self.region_style_combo.currentData() == "seed")
+
+    def _region_style_activated(self, _i: int) -> None:
+        if self.region_style_combo.currentData() != "open":
+            return
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Style image for a region", self.last_open_dir,
+            "Images (" + " ".join("*" + s for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)")
+        if path:
+            self.last_open_dir = str(Path(path).parent)
+            self.set_region_style_image(path)
+        else:
+            self.region_style_combo.setCurrentIndex(0)
+
+    def set_region_style_image(self, path: str | Path) -> bool:
+        """Put an image file in the region style box (selected)."""
+        path = str(Path(path))
+        if Path(path).suffix.lower() not in IMAGE_SUFFIXES or QImage(path).isNull():
+            self.current_label.setText(f"could not read {Path(path).name}")
+            return False
+        src = StyleSource.image(path)
+        combo = self.region_style_combo
+        i = combo.findData(src)
+        if i < 0:
+            img = QImage(path).scaled(48, 48, Qt.AspectRatioMode.KeepAspectRatioByExpanding,
+                                      Qt.TransformationMode.SmoothTransformation)
+            i = max(0, combo.count() - 2)  # before "seed" and "Image file…"
+            combo.insertItem(i, QIcon(QPixmap.fromImage(img)), src.name, src)
+        combo.setCurrentIndex(i)
+        return True
+
+    def _chosen_region_source(self) -> StyleSource | None:
+        data = self.region_style_combo.currentData()
+        if data == "seed":
+            return StyleSource.seed(self.region_seed_spin.value())
+        return data if isinstance(data, StyleSource) else None
+
+    def _chosen_region_label(self) -> int | None:
+        combo = self.region_label_combo
+        text = combo.currentText().strip().lower()
+        for i in range(combo.count()):  # what is typed wins over the last selected item
+            if combo.itemText(i).lower() == text:
+                return int(combo.itemData(i))
+        return None
+
+    def _add_region_clicked(self) -> None:
+        lid, src = self._chosen_region_label(), self._chosen_region_source()
+        if lid is None:
+            self.current_label.setText(f"region style: no label named {self.region_label_combo.currentText()!r}")
+            return
+        if src is None:
+            self.current_label.setText("region style: pick a style (a preset, an image file or a seed)")
+            return
+        self.add_region_style(lid, src)
+
+    def _rebuild_region_rows(self) -> None:
+        for r in self._region_rows:
+            self._region_list_layout.removeWidget(r)
+            r.hide()
+            r.deleteLater()
+        ls = self._info.label_set if self._info is not None else None
+        self._region_rows = []
+        for e in self._regions:
+            color = None
+            if e.label is not None and ls is not None and e.label in ls.ids:
+                color = ls.by_id(e.label).color
+            row = RegionRow(e, color)
+            row.removed.connect(self.remove_region_style)
+            self._region_list_layout.addWidget(row)
+            self._region_rows.append(row)
+        n = len(self._regions)
+        self.regions_hint.setText("a style for one label's area" if not n else
+                                  f"{n} region style{'s' if n > 1 else ''} over the style above")
 
     def _on_encoded(self, token, z) -> None:
         if not (isinstance(token, tuple) and len(token) == 2 and token[0] == self._token_tag):
