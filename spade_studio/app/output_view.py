@@ -110,6 +110,8 @@ class OutputView(QWidget):
         if total <= 1 or done >= total:
             self.progress_box.hide()
             return
+        if self._rgb is None:
+            self.set_message("Rendering in tiles…")
         self.progress_bar.setRange(0, total)
         self.progress_bar.setValue(done)
         self.progress_bar.setFormat("Rendering in tiles: %v / %m")
