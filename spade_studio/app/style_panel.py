@@ -105,13 +105,17 @@ class RegionRow(QWidget):
 
     removed = Signal(object)  # RegionEntry
 
-    def __init__(self, entry: RegionEntry, color, parent: QWidget | None = None) -> None:
+    def __init__(self, entry: RegionEntry, color, icon: QImage | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.entry = entry
         self.swatch = QLabel()
         self.swatch.setPixmap(_swatch(color))
         self.swatch.setToolTip("the label's colour" if entry.label is not None else "a painted region (mask)")
         self.target_label = QLabel(entry.name)
+        self.style_icon = QLabel()
+        if icon is not None and not icon.isNull():
+            self.style_icon.setPixmap(QPixmap.fromImage(icon.scaled(
+                20, 20, Qt.AspectRatioMode.KeepAspectRatioByExpanding, Qt.TransformationMode.SmoothTransformation)))
         self.style_label = QLabel(f"→ {entry.source.name}")
         self.style_label.setMaximumWidth(200)
         self.remove_button = QToolButton()
@@ -123,7 +127,9 @@ class RegionRow(QWidget):
         lay.setSpacing(5)
         lay.addWidget(self.swatch)
         lay.addWidget(self.target_label)
-        lay.addWidget(self.style_label, 1)
+        lay.addWidget(self.style_label)
+        lay.addWidget(self.style_icon)
+        lay.addStretch(1)
         lay.addWidget(self.remove_button)
         self.setToolTip(f"{entry.name}: {entry.source.name}")
 
@@ -262,6 +268,8 @@ class StylePanel(QWidget):
         completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.region_style_combo = QComboBox()
         self.region_style_combo.setToolTip("The region's style: a preset, an image file or a seed")
+        self._region_style_choice = None  # the user's last pick in the style box (kept across refills)
+        self._palette_label: int | None = None
         self.region_style_combo.activated.connect(self._region_style_activated)
         self.region_style_combo.currentIndexChanged.connect(self._region_style_changed)
         self.region_seed_spin = QSpinBox()
@@ -290,7 +298,6 @@ class StylePanel(QWidget):
         rb.addLayout(rhead)
         rb.addLayout(radd)
         rb.addWidget(self._region_list)
-        self._fill_region_styles()
 
         self.controls = QWidget()
         c = QVBoxLayout(self.controls)
@@ -485,6 +492,7 @@ class StylePanel(QWidget):
     def set_palette_label(self, label_id: int) -> None:
         """The palette's current label: the label the next region style is for (unless the
         user is typing in the label box)."""
+        self._palette_label = int(label_id)
         if self.region_label_combo.hasFocus():
             return
         i = self.region_label_combo.findData(int(label_id))
@@ -744,6 +752,8 @@ class StylePanel(QWidget):
         if info is not None:
             for lab in info.label_set:
                 combo.addItem(QIcon(_swatch(lab.color)), lab.name, int(lab.id))
+            if self._palette_label is not None and combo.findData(self._palette_label) >= 0:
+                combo.setCurrentIndex(combo.findData(self._palette_label))
         combo.blockSignals(False)
         self._fill_region_styles()
         before = len(self._regions)
@@ -753,7 +763,7 @@ class StylePanel(QWidget):
 
     def _fill_region_styles(self) -> None:
         combo = self.region_style_combo
-        keep = combo.currentData()
+        keep = self._region_style_choice
         combo.blockSignals(True)
         combo.clear()
         if self.images_enabled():
@@ -773,6 +783,7 @@ class StylePanel(QWidget):
 
     def _region_style_activated(self, _i: int) -> None:
         if self.region_style_combo.currentData() != "open":
+            self._region_style_choice = self.region_style_combo.currentData()
             return
         path, _ = QFileDialog.getOpenFileName(
             self, "Style image for a region", self.last_open_dir,
@@ -790,6 +801,7 @@ class StylePanel(QWidget):
             self.current_label.setText(f"could not read {Path(path).name}")
             return False
         src = StyleSource.image(path)
+        self._region_style_choice = src
         combo = self.region_style_combo
         i = combo.findData(src)
         if i < 0:
@@ -835,7 +847,11 @@ class StylePanel(QWidget):
             color = None
             if e.label is not None and ls is not None and e.label in ls.ids:
                 color = ls.by_id(e.label).color
-            row = RegionRow(e, color)
+            icon = None
+            if e.source.kind == SourceKind.IMAGE:
+                icon = next((t._image for t in self._preset_thumbs + self._recent_thumbs if t.source == e.source), None)
+                icon = icon if icon is not None else QImage(str(e.source.key))
+            row = RegionRow(e, color, icon)
             row.removed.connect(self.remove_region_style)
             self._region_list_layout.addWidget(row)
             self._region_rows.append(row)
