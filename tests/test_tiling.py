@@ -56,7 +56,12 @@ def test_axis_weights_sum_to_one(length, tile, wrap):
         assert all(0 <= t.start and t.stop <= length for t in tiles)
 
 
-@pytest.mark.parametrize("fixture", ["synth_vae", "synth_map"])
+@pytest.fixture(scope="module")
+def synth_plain():
+    return Synthesizer(make_tiny_bundle(use_vae=True), device="cpu", fast=False)
+
+
+@pytest.mark.parametrize("fixture", ["synth_vae", "synth_map", "synth_plain"])
 def test_tiled_matches_one_go(fixture, request):
     """The low-resolution blocks run on the whole canvas and every tile has 32 px of context
     that weighs nothing: the tiled render is the one-go render (float output), and it is the
@@ -195,3 +200,51 @@ def test_estimate_bounds_measured_peak_rss():
     measured, estimate = (int(v) for v in out.stdout.split())
     assert measured <= estimate, (measured, estimate)
     assert estimate <= 1.5 * measured + (40 << 20), (measured, estimate)
+
+
+def test_cli_tile_and_wrap(tmp_path, capsys):
+    from spade_studio.cli import main
+    from spade_studio.imageio import write_label_map
+    from spade_studio.labels import load_label_set
+    from spade_studio.model.checkpoint import save_model
+
+    model = save_model(make_tiny_bundle(), tmp_path / "tiny.safetensors")
+    lab = tmp_path / "map.png"
+    write_label_map(lab, scene(192, 320), load_label_set("landscape"))
+    out = tmp_path / "pano.png"
+    rc = main(["render", str(lab), "-o", str(out), "--model", str(model), "--device", "cpu", "--wrap", "--tile", "192"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert out.is_file() and "map.png: tile 1/" in err and "panorama" in err
+    for args, needle in ((["--tile", "100"], "multiple of 32"), (["--tile", "1024"], "larger than"),
+                         (["--tile", "off", "--wrap"], "--wrap")):
+        bad = tmp_path / "bad.png"
+        rc = main(["render", str(lab), "-o", str(bad), "--model", str(model), "--device", "cpu", *args])
+        err = capsys.readouterr().err
+        lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
+        assert rc == 1 and len(lines) == 1 and needle in lines[0], err
+        assert not bad.exists()
+
+
+def test_cli_cancelled_render_leaves_no_file(tmp_path, capsys, monkeypatch):
+    """A render stopped between tiles (RenderCancelled) writes nothing."""
+    from spade_studio.cli import main
+    from spade_studio.imageio import write_label_map
+    from spade_studio.labels import load_label_set
+    from spade_studio.model.checkpoint import save_model
+
+    model = save_model(make_tiny_bundle(), tmp_path / "tiny.safetensors")
+    lab = tmp_path / "map.png"
+    write_label_map(lab, scene(192, 320), load_label_set("landscape"))
+    real = tiling.render_tiles
+
+    def stop_after_two(synth, plan, lab, inst, z, quality="exact", progress=None, cancel=None):
+        return real(synth, plan, lab, inst, z, quality, progress, lambda: calls.append(1) or len(calls) > 2)
+
+    calls = []
+    monkeypatch.setattr(tiling, "render_tiles", stop_after_two)
+    out = tmp_path / "o.png"
+    rc = main(["render", str(lab), "-o", str(out), "--model", str(model), "--device", "cpu", "--tile", "192"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "cancelled" in err and len(calls) == 3
+    assert not out.exists() and not list(tmp_path.glob("o.png*"))

@@ -53,7 +53,7 @@ class TileError(LabelError):
     """A tile size that cannot be used for this canvas and model."""
 
 
-class RenderCancelled(Exception):
+class RenderCancelled(RuntimeError):
     """A tiled render stopped by its ``cancel`` callback; nothing was produced."""
 
 
