@@ -482,7 +482,12 @@ class Canvas(QWidget):
             return QRect()
         fm = self.fontMetrics()
         w, h = fm.horizontalAdvance(text) + 28, fm.height() + 6
-        return QRect(round(pos.x()) + 16, round(pos.y()) + 14, w, h)
+        x, y = round(pos.x()) + 16, round(pos.y()) + 14
+        if x + w > self.width():  # near the right or bottom edge: on the other side of the pointer
+            x = max(0, round(pos.x()) - 16 - w)
+        if y + h > self.height():
+            y = max(0, round(pos.y()) - 14 - h)
+        return QRect(x, y, w, h)
 
     def _paint_cursor_tag(self, p: QPainter) -> None:
         """The painted label's swatch and name (and the brush size) next to the pointer."""

@@ -389,6 +389,9 @@ def test_cursor_shows_the_label_and_size_and_hides_on_leave(canvas, doc, qtbot):
     ring = [img.pixelColor(QPoint(round(pos.x() + dx), round(pos.y()))) for dx in range(10, 20)]
     fill = img.pixelColor(QPoint(round(pos.x() + 30), round(pos.y())))
     assert any(c != fill for c in ring)
+    # near the right and bottom edges the tag goes to the other side of the pointer, inside the canvas
+    edge = QPointF(canvas.width() - 5, canvas.height() - 5)
+    assert canvas.rect().contains(canvas._tag_rect(edge)) and canvas._tag_rect(edge).right() < edge.x()
     # the eraser shows the background label
     canvas.set_tool(Tool.ERASER)
     assert canvas._tag_text().startswith(doc.label_set.name_of(canvas.background_label()))
