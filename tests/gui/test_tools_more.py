@@ -469,3 +469,33 @@ def test_history_strip_keeps_looks_and_a_click_returns_to_one(window, qtbot):
     assert not strip.isVisibleTo(window)
     window.act.history.trigger()
     assert strip.isVisibleTo(window)
+
+
+# -- on an upper layer -------------------------------------------------------------------------
+
+
+def test_only_over_and_mirror_on_an_upper_layer_go_by_the_flattened_map(canvas, doc):
+    base = two_labels(doc)  # bottom layer: left 0, right 3
+    doc.add_layer()
+    doc.rect(0, 0, 9, 29, 5)  # the upper layer covers the left quarter with label 5
+    flat = doc.snapshot()
+    assert (flat[:, :10] == 5).all() and doc.active_index == 1
+    doc.only_over = 5  # what the user sees there, though the bottom layer holds 0
+    canvas.set_tool(Tool.RECT)
+    drag(canvas, [at(0.5, 10.5), at(39.5, 14.5)])
+    after = doc.snapshot()
+    changed = after != flat
+    assert (changed == ((flat == 5) & (np.arange(30)[:, None] >= 10) & (np.arange(30)[:, None] <= 14))).all()
+    assert np.array_equal(doc.layers[0].ids, base)  # the bottom layer is untouched
+    doc.undo_stack.undo()
+    doc.only_over = None
+    doc.mirror = True
+    canvas.set_tool(Tool.POLYGON)
+    for p in [(1.2, 1.3), (6.7, 1.1), (4.1, 6.8)]:
+        click(canvas, at(*p))
+    key(canvas, Qt.Key.Key_Return)
+    upper = doc.layers[1]
+    painted = upper.mask & (upper.ids == 7)
+    assert painted[:, :10].any() and np.array_equal(painted, painted[:, ::-1] | painted)
+    assert np.array_equal(painted, painted[:, ::-1])
+    assert doc.undo_stack.undoText().startswith("Polygon")
