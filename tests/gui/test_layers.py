@@ -367,7 +367,7 @@ def test_layer_menu_shortcuts_do_not_clash(window):
     assert window.act.layer["new"].shortcut().toString() == "Ctrl+Shift+N"
 
 
-def test_save_and_reopen_an_ora_project_in_the_editor(window, tmp_path):
+def test_save_and_reopen_an_ora_project_in_the_editor(window, qtbot, tmp_path):
     d = window.document
     h, w = d.label_map.shape
     d.rect(0, 0, w - 1, h // 2, 10)
@@ -383,8 +383,12 @@ def test_save_and_reopen_an_ora_project_in_the_editor(window, tmp_path):
     layers = [(ly.name, ly.ids.copy(), None if ly.mask is None else ly.mask.copy(), ly.visible, ly.opacity)
               for ly in d.layers]
     flat = d.snapshot()
+    qtbot.waitUntil(lambda: getattr(window, "last_image", None) is not None, timeout=60_000)
     path = tmp_path / "scene.ora"
     assert window._save_to(path) and path.is_file() and not d.dirty
+    from spade_studio.project import load_ora
+
+    assert load_ora(path).render is not None  # the render shown is kept in the project
     window.document.new(64, 64, d.label_set, 0)
     assert d.layer_count == 1 and d.reference is None
     assert window.open_path(path, ask=False)
