@@ -575,7 +575,7 @@ class Document(QObject):
             change = lm.fill_rect(layer.ids, 0, 0, self.width - 1, self.height - 1, label, apply=False)
             return self._one_shot(layer, change, f"Clear to {self._label_set.name_of(label)}")
         change = self._paint_masked(layer, (0, 0, np.ones(self._map.shape, bool)), None, apply=False, options=False)
-        return self._one_shot(layer, change, "Clear layer")
+        return self._one_shot(layer, change, "Clear")
 
     # -- live strokes: painted as the mouse moves, recorded as one step at the end ---------
     @property
