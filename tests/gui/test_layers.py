@@ -471,3 +471,16 @@ def test_remap_switches_every_layer_hidden_ones_too(doc, ls):
     assert doc.layer_count == 3 and not doc.layers[2].visible and doc.dirty
     assert set(np.unique(doc.layers[2].ids[doc.layers[2].mask])) == {6}
     assert set(np.unique(doc.label_map)) == {4, 10}
+
+
+def test_the_timer_writes_the_layers_in_the_background_and_recovery_gets_them(window, tmp_path):
+    from spade_studio.app.autosave import Autosaver, find_recovery
+
+    d = window.document
+    d.add_layer("Top")
+    d.rect(5, 5, 30, 30, 3)
+    window.autosaver.save_now()  # the timer's tick
+    window.autosaver.wait()
+    other = Document(d.label_set, 16, 16)
+    Autosaver(other, tmp_path / "autosave").recover(find_recovery(tmp_path / "autosave")[0])
+    assert other.layer_count == 2 and np.array_equal(other.label_map, d.label_map)
