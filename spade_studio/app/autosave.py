@@ -212,10 +212,15 @@ class Autosaver(QObject):
         layers = info.get("layers")
         ora = png.with_name(layers) if isinstance(layers, str) and layers.endswith(".ora") and "/" not in layers \
             and "\\" not in layers else None
+        recovered = False
         if ora is not None and ora.is_file():
-            self.document.replace_project(ora, original or None, clean=False)
-            notes.append(f"{self.document.layer_count} layers")
-        else:
+            try:
+                self.document.replace_project(ora, original or None, clean=False)
+                notes.append(f"{self.document.layer_count} layers")
+                recovered = True
+            except (ValueError, OSError) as exc:  # ProjectError, LabelError...: the flattened PNG
+                notes.append(f"the layers could not be read ({exc}); recovered the flattened map")
+        if not recovered:
             got = read_label_map(png, label_set)
             self.document.replace_map(got.ids, label_set, original or None, clean=False, where=str(png))
         stem = png.stem

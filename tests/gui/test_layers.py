@@ -484,3 +484,17 @@ def test_the_timer_writes_the_layers_in_the_background_and_recovery_gets_them(wi
     other = Document(d.label_set, 16, 16)
     Autosaver(other, tmp_path / "autosave").recover(find_recovery(tmp_path / "autosave")[0])
     assert other.layer_count == 2 and np.array_equal(other.label_map, d.label_map)
+
+
+def test_a_damaged_layers_autosave_falls_back_to_the_flattened_map(window, tmp_path):
+    from spade_studio.app.autosave import Autosaver, find_recovery
+
+    d = window.document
+    d.add_layer("Top")
+    d.rect(5, 5, 30, 30, 3)
+    png = window.autosaver.write()
+    png.with_suffix(".ora").write_bytes(b"not a zip")
+    other = Document(d.label_set, 16, 16)
+    notes = Autosaver(other, tmp_path / "autosave").recover(find_recovery(tmp_path / "autosave")[0])
+    assert other.layer_count == 1 and np.array_equal(other.label_map, d.label_map)
+    assert any("could not be read" in n for n in notes)
