@@ -529,6 +529,11 @@ class Canvas(QWidget):
             return
         if not self._tools[self._tool].shows_brush:
             return
+        pulled = None if self._gesture is None else self._gesture.smoothed_point()
+        if pulled is not None:  # a smoothed stroke: the string from the pointer to the brush
+            hx, hy = self.widget_to_map(self._hover)
+            p.setPen(QPen(QColor(255, 255, 255, 200), 0, Qt.PenStyle.DotLine))
+            p.drawLine(QPointF(*pulled), QPointF(hx, hy))
         cx, cy = self._dab_centre(self._hover)
         d = self._brush
         left, top = round(cx - (d - 1) / 2), round(cy - (d - 1) / 2)
@@ -562,6 +567,7 @@ class Canvas(QWidget):
         """Repaint only where the cursor was and is: the brush outline (and its mirror image)
         and the label tag."""
         reach = self._brush * self._zoom / 2 + 12
+        reach += self._tools[self._tool].string_px()  # a smoothed stroke's string
         for pt in (old, new):
             if pt is not None:
                 spots = [pt]
@@ -639,6 +645,7 @@ class Canvas(QWidget):
             gesture, self._gesture = self._gesture, None
             if gesture is not None:
                 gesture.release(*self.widget_to_map(event.position()))
+                self._update_cursor_area(self._hover, None)  # a smoothed stroke's string goes
 
     def _finish_interaction(self, commit: bool) -> None:
         """End the gesture in progress (stroke, shape, pick), recording it (commit) or dropping it."""

@@ -111,6 +111,14 @@ class ToolHandler:
     def hover(self, mx: float, my: float) -> None:
         """The pointer moved with no button down (tools with a gesture spanning several clicks)."""
 
+    def smoothed_point(self) -> tuple[float, float] | None:
+        """Where a smoothed stroke's brush is (map coordinates), else None."""
+        return None
+
+    def string_px(self) -> float:
+        """How far (screen pixels) the brush may trail the pointer (stroke smoothing)."""
+        return 0.0
+
     def double_click(self, mx: float, my: float) -> bool:
         """A double click (after its first press/release); True when the tool used it."""
         return False
@@ -148,6 +156,9 @@ class Brush(ToolHandler):
         self._label = 0
         self._pull: tuple[float, float] | None = None  # the smoothed pointer (map coordinates)
         self.smoothing = 0  # 0..100: the stabiliser's strength (0: the raw pointer path)
+
+    def string_px(self) -> float:
+        return max(0, self.smoothing) * self.SMOOTH_PX
 
     def string_length(self) -> float:
         """The stabiliser's string in map pixels (0 without smoothing)."""
