@@ -39,6 +39,9 @@ def output_target(out: Path, default_name: str, suffixes: tuple[str, ...], folde
     kind = _special_kind(out)
     if kind:
         raise CLIError(f"-o {out}: exists and is {kind}, not a file or folder: give an image file or a folder")
+    if (out.suffix.lower() not in suffixes and not out.exists()
+            and out.suffix.lower() in _other_file_suffixes()):  # -o out.gif: not a folder named out.gif
+        raise CLIError(f"-o {out}: {out.suffix} files are not written here: give {', '.join(suffixes)} or a folder")
     if folder_only:
         if out.exists() and not out.is_dir():
             raise CLIError(f"-o {out}: several files are made: give a folder, not a file")
@@ -48,6 +51,14 @@ def output_target(out: Path, default_name: str, suffixes: tuple[str, ...], folde
     if out.suffix.lower() in suffixes or out.is_file():
         return out
     return out / default_name
+
+
+def _other_file_suffixes() -> set[str]:
+    """Suffixes of image and model files (Pillow's, ours): an -o that has one names a file."""
+    from PIL import Image
+
+    return set(Image.registered_extensions()) | {".ora", ".psd", ".xcf", ".svg", ".exr", ".heic", ".avif",
+                                                   ".safetensors", ".pth", ".pt", ".onnx", ".json", ".txt"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -74,7 +85,7 @@ def _refuse_overwriting_inputs(out: Path, inputs: list[Path], names_in_folder: l
             except OSError:
                 same = False
             if same:
-                raise CLIError(f"-o {t}: is the input {p}: writing the render there would destroy it; give another file")
+                raise CLIError(f"-o {t}: is the input {p}: writing there would destroy it; give another file")
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -94,10 +105,19 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise CLIError(f"--seed {args.seed}: give 0..{MAX_SEED}")
     k = args.variations
     many = len(labels) > 1 or k > 1
+    if not args.output.strip():  # Path("") is ".": the render would land in the current folder
+        raise CLIError("-o '': empty: give a file or a folder")
     out = Path(args.output)
     if many and out.suffix.lower() in (".png", ".jpg", ".jpeg"):
         raise CLIError(f"-o {out}: several images are made (maps x variations): give a folder, not a file")
     out = output_target(out, labels[0].stem + ".png", (".png", ".jpg", ".jpeg", ".webp", ".bmp"), folder_only=many)
+    if many:  # OUT/<stem>.png per map: two maps of one name would overwrite one render with the other
+        seen: dict[str, Path] = {}
+        for lp in labels:
+            if lp.stem in seen:
+                raise CLIError(f"-o {out}: {seen[lp.stem]} and {lp} would both be written as {lp.stem}.png "
+                               f"(one render lost): give maps of distinct names, or render them one at a time")
+            seen[lp.stem] = lp
     region_specs = _region_specs(args)  # --style-for: syntax, presets, seeds and files checked before the model loads
     inputs = labels + [Path(p) for p in (args.instance or [])] + ([Path(args.style)] if args.style else [])
     inputs += [Path(r.value) for r in region_specs if r.kind == "image"]
@@ -254,6 +274,17 @@ def model_info(bundle) -> dict:
     }
 
 
+def _finite(value):
+    """``value`` with non-finite floats replaced by their text (``"nan"``), for strict JSON."""
+    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from spade_studio.model.checkpoint import load_any
     from spade_studio.paths import default_model_path
@@ -263,8 +294,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         raise CLIError("no model given and no bundled default model")
     bundle = load_any(path, args.dataset)
     info = model_info(bundle)
-    if args.json:
-        print(json.dumps(info, indent=1))
+    if args.json:  # strict JSON: a NaN / infinity in the file's metadata is printed as a string
+        print(json.dumps(_finite(info), indent=1, allow_nan=False))
         return 0
     g = bundle.generator
     p = info["parameters"]
@@ -320,9 +351,15 @@ def cmd_export_layers(args: argparse.Namespace) -> int:
             except LabelError:
                 raise CLIError(f"{src}: a colour label image: give --label-set NAME_OR_JSON "
                                f"(the palette its colours come from)") from None
-            name = lf.label_set_name or "landscape"
-            if not lf.label_set_name:
+            from spade_studio.labels import builtin_label_set_names
+
+            named = lf.label_set_name
+            name = named if named and named.lower() in builtin_label_set_names() else "landscape"
+            if not named:
                 print(f"note: {src} names no label set: using 'landscape' (give --label-set)", file=sys.stderr)
+            elif name != named:  # a name from the file is only ever a built-in one (never a path)
+                print(f"note: {src} names label set {named[:80]!r}, which is not built in: using 'landscape' "
+                      f"(give --label-set)", file=sys.stderr)
             label_set = load_label_set(name)
         else:
             lf = read_label_map(src, label_set)
@@ -423,6 +460,11 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 is printed, not an error
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

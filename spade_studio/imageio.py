@@ -22,9 +22,9 @@ from PIL import Image, PngImagePlugin, UnidentifiedImageError
 from .labels import LabelError, LabelSet
 from .safefiles import check_replaceable, file_kind, read_regular_file
 
-__all__ = ["ImageReadError", "LabelMapFile", "atomic_write", "check_replaceable", "encode_image", "encode_label_png",
-           "file_kind", "read_instance_map", "read_label_map", "read_regular_file", "read_rgb", "write_image",
-           "write_label_map"]
+__all__ = ["ImageReadError", "LabelMapFile", "atomic_write", "check_image_pixels", "check_replaceable",
+           "encode_image", "encode_label_png", "file_kind", "read_instance_map", "read_label_map",
+           "read_regular_file", "read_rgb", "write_image", "write_label_map"]
 
 LABELSET_CHUNK = "spade-studio-labelset"
 
@@ -91,7 +91,7 @@ _BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "La": 2, "PA": 2, "I;16": 2
                     "I;16N": 2, "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3}
 
 
-def _check_pixels(img: Image.Image, path: Path) -> None:
+def check_image_pixels(img: Image.Image, path: Path) -> None:
     """Refuse an image whose header promises more pixels than :data:`MAX_IMAGE_PIXELS` /
     :data:`MAX_DECODED_BYTES` (before anything is decompressed), or none at all."""
     w, h = img.size
@@ -123,7 +123,7 @@ def _open(path: str | os.PathLike) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
-        _check_pixels(img, path)
+        check_image_pixels(img, path)
         img.load()
         return img
     except ImageReadError:

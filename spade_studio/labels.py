@@ -8,6 +8,7 @@ uses 0..181 plus 255 for "unlabeled").
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -281,12 +282,14 @@ def load_label_set(name_or_path: str | Path) -> LabelSet:
     from spade_studio.paths import palettes_dir
 
     p = Path(name_or_path)
-    if p.suffix == ".json" and p.exists():
+    text = str(name_or_path)
+    if p.suffix.lower() == ".json" or "/" in text or os.sep in text:
+        # a path: read it (a missing file, a FIFO or a folder is said so, not "unknown label set")
         return LabelSet.from_file(p)
     alias = {"coco": "coco_stuff", "cocostuff": "coco_stuff", "ade": "ade20k"}
     key = alias.get(str(name_or_path).lower(), str(name_or_path).lower())
     f = palettes_dir() / f"{key}.json"
-    if not f.exists():
+    if key not in builtin_label_set_names() or not f.exists():  # a name never walks out of the palettes
         names = ", ".join(builtin_label_set_names())
         raise LabelError(f"unknown label set {str(name_or_path)!r} (built in: {names})")
     return LabelSet.from_file(f)

@@ -793,15 +793,15 @@ def test_q1_cli_refuses_an_rgb_bomb_in_one_line(tmp_path, capsys):
 
 
 def test_q1_largest_allowed_images_still_read(tmp_path):
-    from spade_studio.imageio import MAX_DECODED_BYTES, MAX_IMAGE_PIXELS, ImageReadError, _check_pixels
+    from spade_studio.imageio import MAX_DECODED_BYTES, MAX_IMAGE_PIXELS, ImageReadError, check_image_pixels
 
-    _check_pixels(_FakeImage("L", 16384, 16384), tmp_path / "a.png")
-    _check_pixels(_FakeImage("RGB", 16384, MAX_DECODED_BYTES // 3 // 16384), tmp_path / "b.png")
-    _check_pixels(_FakeImage("I;16", 16384, 16384), tmp_path / "c.png")
+    check_image_pixels(_FakeImage("L", 16384, 16384), tmp_path / "a.png")
+    check_image_pixels(_FakeImage("RGB", 16384, MAX_DECODED_BYTES // 3 // 16384), tmp_path / "b.png")
+    check_image_pixels(_FakeImage("I;16", 16384, 16384), tmp_path / "c.png")
     assert MAX_IMAGE_PIXELS == 16384 * 16384
     for mode, w, h in (("L", 16385, 16384), ("RGBA", 16384, 8193), ("L", 0, 10)):
         with pytest.raises(ImageReadError, match="d.png"):
-            _check_pixels(_FakeImage(mode, w, h), tmp_path / "d.png")
+            check_image_pixels(_FakeImage(mode, w, h), tmp_path / "d.png")
 
 
 class _FakeImage:
@@ -930,3 +930,166 @@ def test_q6_nan_in_project_styles_is_refused_when_opening_naming_the_ora(tmp_pat
     rc, _, err = run_cli(["export-layers", bad, "-o", tmp_path / "out.psd"], capsys)
     line = assert_one_line_error(rc, err, "nan.ora")
     assert "out.psd" not in line, line
+
+
+def test_q8_an_output_name_that_is_not_utf8_is_written_and_printed(tmp_path, monkeypatch):
+    """Q8: -o with a non-UTF-8 byte wrote the render, then failed printing its name
+    ("'utf-8' codec can't encode character '\\udcff'", exit 1)."""
+    m = tmp_path / "m.png"
+    write_label_map(m, np.zeros((64, 64), np.uint8))
+    out = os.fsdecode(os.fsencode(str(tmp_path)) + b"/o\xff.png")
+    buf = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(buf, encoding="utf-8", errors="strict"))
+    rc = main(["render", str(m), "-o", out, "--model", str(save_model(make_tiny_bundle(), tmp_path / "t.safetensors"))])
+    sys.stdout.flush()
+    assert rc == 0
+    assert os.path.isfile(os.fsencode(out))
+    assert b"o\\udcff.png" in buf.getvalue()
+
+
+@pytest.mark.parametrize("name", ["out.gif", "out.tiff"])
+def test_q9_an_output_of_an_unwritten_image_type_is_refused_not_made_a_folder(tmp_path, capsys, name):
+    """Q9: render -o out.gif made a folder out.gif/ holding map.png (exit 0)."""
+    m = tmp_path / "m.png"
+    write_label_map(m, np.zeros((64, 64), np.uint8))
+    rc, _, err = run_cli(["render", m, "-o", tmp_path / name, "--model",
+                          save_model(make_tiny_bundle(), tmp_path / "t.safetensors")], capsys)
+    assert_one_line_error(rc, err, name)
+    assert not (tmp_path / name).exists()
+
+
+def test_q9_empty_output_is_refused(tmp_path, capsys, monkeypatch):
+    """-o '' wrote MAP.png into the current folder."""
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    m = tmp_path / "m.png"
+    write_label_map(m, np.zeros((64, 64), np.uint8))
+    rc, _, err = run_cli(["render", m, "-o", "", "--model", save_model(make_tiny_bundle(), tmp_path / "t.safetensors")],
+                         capsys)
+    assert_one_line_error(rc, err, "-o")
+    assert not list((tmp_path / "cwd").iterdir())
+
+
+def test_q10_two_maps_of_one_name_do_not_overwrite_each_other(tmp_path, capsys):
+    """Q10: render a/map.png b/map.png -o out wrote out/map.png twice: the first render was lost."""
+    for d, v in (("a", 0), ("b", 3)):
+        (tmp_path / d).mkdir()
+        write_label_map(tmp_path / d / "map.png", np.full((64, 64), v, np.uint8))
+    rc, _, err = run_cli(["render", tmp_path / "a" / "map.png", tmp_path / "b" / "map.png", "-o", tmp_path / "out",
+                          "--model", save_model(make_tiny_bundle(), tmp_path / "t.safetensors")], capsys)
+    assert_one_line_error(rc, err, "map.png", "distinct names")
+    assert not (tmp_path / "out" / "map.png").exists()
+
+
+def test_q11_info_json_is_strict_json_when_the_metadata_holds_nan(tmp_path, capsys):
+    """Q11: info --json printed NaN (not JSON) for a model whose provenance holds NaN."""
+    b = make_tiny_bundle()
+    b.provenance = {"source": "test", "final_loss": float("nan")}
+    p = save_model(b, tmp_path / "m.safetensors")
+    rc, out, err = run_cli(["info", p, "--json"], capsys)
+    assert rc == 0, err
+
+    def refuse(const):
+        raise AssertionError(f"{const} in info --json")
+
+    info = json.loads(out, parse_constant=refuse)
+    assert info["provenance"]["final_loss"] == "nan"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_q12_label_set_paths_say_what_is_wrong_and_names_stay_in_the_palettes(tmp_path, capsys):
+    """Q12: --label-set FIFO.json / a missing .json said "unknown label set"; a label-set name
+    (e.g. from a PNG's text chunk) could walk out of the palettes folder ('../x')."""
+    from spade_studio.imageio import LABELSET_CHUNK
+    from spade_studio.labels import load_label_set
+    from PIL import Image, PngImagePlugin
+
+    os.mkfifo(tmp_path / "set.json")
+    with pytest.raises(LabelError, match="FIFO"):
+        load_label_set(tmp_path / "set.json")
+    with pytest.raises(LabelError, match="No such file"):
+        load_label_set(tmp_path / "missing.json")
+    (tmp_path / "evil.json").write_text(load_label_set("landscape").to_json())
+    from spade_studio.paths import palettes_dir
+
+    rel = os.path.relpath(tmp_path / "evil", palettes_dir())  # "../../../tmp/.../evil": evil.json was read
+    with pytest.raises(LabelError, match="unknown label set"):
+        load_label_set("..")
+    # a chunk naming a path is not followed by export-layers
+    info = PngImagePlugin.PngInfo()
+    info.add_text(LABELSET_CHUNK, rel)
+    Image.fromarray(np.zeros((8, 8), np.uint8), "L").save(tmp_path / "m.png", pnginfo=info)
+    rc, out, err = run_cli(["export-layers", tmp_path / "m.png", "-o", tmp_path / "m.ora"], capsys)
+    assert rc == 0, err
+    assert "not built in" in err and "landscape" in out
+
+
+def test_q13_export_layers_onto_its_input_names_no_render(tmp_path, capsys):
+    from spade_studio.labels import load_label_set
+    from spade_studio.project import project_from_map, save_ora
+
+    p = save_ora(tmp_path / "p.ora", project_from_map(np.zeros((8, 8), np.uint8), load_label_set("landscape")))
+    before = p.read_bytes()
+    rc, _, err = run_cli(["export-layers", p, "-o", p], capsys)
+    line = assert_one_line_error(rc, err, "p.ora", "destroy")
+    assert "render" not in line and p.read_bytes() == before
+
+
+def _paired_folder(root: Path, n: int = 2) -> Path:
+    from PIL import Image
+
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    for i in range(n):
+        Image.new("RGB", (64, 64), (i, 0, 0)).save(root / "images" / f"s{i}.jpg")
+        write_label_map(root / "labels" / f"s{i}.png", np.zeros((64, 64), np.uint8))
+    return root
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_q14_check_data_does_not_hang_on_a_fifo_label(tmp_path, capsys):
+    """Q14: check-data hung for ever when the first label PNG (by name) was a FIFO: the
+    label-set lookup in its text chunk opened it with a blocking open()."""
+    root = _paired_folder(tmp_path / "d")
+    os.mkfifo(root / "labels" / "a0.png")
+    from PIL import Image
+
+    Image.new("RGB", (64, 64)).save(root / "images" / "a0.jpg")
+    rc, out, err = run_cli(["check-data", root, "--json"], capsys, timeout=60)
+    assert rc == 1 and "Traceback" not in err
+    assert json.loads(out)["ok"] is False  # no label set named: the report is complete
+
+
+def test_q15_check_data_names_a_header_bomb_label_instead_of_a_raw_pillow_error(tmp_path, capsys):
+    """Q15: a 65536x65536 header as the first label made check-data end with
+    "error: DecompressionBombError: Image size ..." (no file, an internal type)."""
+    root = _paired_folder(tmp_path / "d")
+    (root / "labels" / "s0.png").write_bytes(_png_header_only(65536, 65536))
+    rc, out, err = run_cli(["check-data", root, "--label-set", "landscape"], capsys)
+    assert "DecompressionBomb" not in out + err and "Traceback" not in err
+    rc, out, err = run_cli(["check-data", root], capsys)
+    assert "DecompressionBomb" not in out + err and "Traceback" not in err
+    assert "s0.png" in out and "too large" in out, out
+
+
+def test_q16_training_photos_are_refused_from_the_header(tmp_path, monkeypatch, capsys):
+    """Q16: a 20000x20000 RGB photo (a 1 MB bomb) in a dataset was decoded in full by check-data
+    and train (3.3 GB; train ended "error: MemoryError: MemoryError")."""
+    from PIL import ImageFile
+
+    from trainer.datasets import _open_photo
+    from spade_studio.imageio import ImageReadError
+
+    root = _paired_folder(tmp_path / "d")
+    (root / "images" / "s0.jpg").unlink()
+    (root / "images" / "s0.png").write_bytes(_png_header_only(20000, 20000, 2))
+
+    def no_decoding(self):
+        raise AssertionError("pixels decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    with pytest.raises(ImageReadError, match=r"s0.png: a 20000x20000 image .* too large"):
+        _open_photo(root / "images" / "s0.png")
+    monkeypatch.undo()
+    rc, out, err = run_cli(["check-data", root, "--label-set", "landscape"], capsys)
+    assert "images/s0.png" in out and "too large" in out, out

@@ -9,6 +9,9 @@ data check (``check_data``) is ``trainer.datacheck``.
 from __future__ import annotations
 
 import logging
+import os
+import stat
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,13 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from spade_studio.imageio import LABELSET_CHUNK, ImageReadError, read_instance_map, read_label_map
+from spade_studio.imageio import (
+    LABELSET_CHUNK,
+    ImageReadError,
+    check_image_pixels,
+    read_instance_map,
+    read_label_map,
+)
 from spade_studio.labels import (
     DATASET_LABEL_SETS,
     DONTCARE_VALUE,
@@ -70,10 +79,14 @@ def _label_set_from_chunk(root: Path, layout: str) -> LabelSet | None:
     if layout != "paired" or not (root / "labels").is_dir():
         return None
     for p in sorted((root / "labels").rglob("*.png"))[:1]:
-        try:
-            with Image.open(p) as img:
-                name = img.info.get(LABELSET_CHUNK)
-        except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        try:  # the header only, of a regular file (a FIFO would block the open; a bomb is not decoded)
+            if not stat.S_ISREG(os.stat(p).st_mode):
+                return None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(p) as img:
+                    name = img.info.get(LABELSET_CHUNK)
+        except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError):
             return None
         if isinstance(name, str) and name in builtin_label_set_names():
             return load_label_set(name)
@@ -155,12 +168,23 @@ class _Loaded:
 
 
 def _open_photo(path: Path) -> Image.Image:
+    """A training photo, opened lazily: a regular file whose header's size is checked (as for
+    every image read, :func:`spade_studio.imageio.check_image_pixels`) before it is decoded."""
     try:
-        img = Image.open(path)
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise ImageReadError(f"{path}: not a regular file: not read")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        check_image_pixels(img, path)
         img.load()
         return img
-    except Image.DecompressionBombError as exc:
+    except ImageReadError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageReadError(f"{path}: image too large ({exc})") from None
+    except MemoryError:
+        raise ImageReadError(f"{path}: not enough memory to decode the image") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"{path}: not a readable image ({exc})") from None
 
@@ -195,6 +219,8 @@ def _load_sample(sample: Sample, label_set: LabelSet | None, root: Path | None, 
         lh, lw = out.ids.shape
     else:  # still compare sizes when only the colours failed
         try:
+            if not stat.S_ISREG(os.stat(sample.label).st_mode):  # never block on a FIFO
+                raise ValueError("not a regular file")
             with Image.open(sample.label) as im:
                 lw, lh = im.size
         except Exception:  # noqa: BLE001 - already reported as unreadable
