@@ -57,6 +57,10 @@ DROPPED_FILES = [
     "torch/_inductor/codegen/aoti_runtime/*", "torch/utils/model_dump/*",
     "torchgen/packaged/*",
     "*.pyi", "*/__pycache__/*", "torch/*.h", "torch/*.hpp", "torch/*.cuh", "*.cmake",
+    # torch's .py sources (45 MB; the modules themselves are compiled into the executable's
+    # archive): only its config modules must stay readable (KEPT_PATTERNS), torch reads their
+    # source at import time ("could not get source code" without them)
+    "torch/*.py",
     # Qt: libraries of modules we do not use, QML, translations, tools
     "PySide6/Qt/qml/*", "PySide6/Qt/translations/*", "PySide6/Qt/plugins/qmltooling/*",
     "PySide6/Qt/plugins/sqldrivers/*", "PySide6/Qt/plugins/designer/*", "PySide6/Qt/plugins/multimedia/*",
@@ -81,19 +85,27 @@ DROPPED_FILES = [
 
 # Shared libraries whose symbol tables build.py strips on Linux (``strip --strip-unneeded``, ELF
 # files only, the dynamic symbols stay): libtorch_cpu 415 -> 345 MB, libpython 23 -> 6 MB, and
-# ~15 MB over numpy, Pillow, ICU and the standard library's extension modules. Not the two
-# executables: their Python archive is appended to the ELF file and strip would cut it off.
+# ~13 MB over numpy, Pillow, ICU and the standard library's extension modules. Not the
+# executables (their Python archive is appended to the ELF file: strip would cut it off), and not
+# the wheels' vendored libraries in ``*.libs/`` (auditwheel rewrote them with patchelf; stripped,
+# numpy's OpenBLAS fails to load: "ELF load command address/offset not page-aligned").
 STRIP_GLOBS = ["_internal/**/*.so", "_internal/**/*.so.*"]
+NO_STRIP_GLOBS = ["_internal/*.libs/*"]
 
 
-# Exceptions to DROPPED_FILES: ``import torch`` checks that torch_shm_manager exists (torch/bin).
-KEPT_FILES = ["torch/bin/torch_shm_manager", "torch/bin/torch_shm_manager.exe"]
+# Exceptions to DROPPED_FILES: ``import torch`` checks that torch_shm_manager exists (torch/bin);
+# torch's config modules (torch.utils._config_module) read their own source when imported, and
+# torch.jit._overload reads the source of the overloaded functions in these three modules (without
+# them every start prints 26 "Unable to retrieve source" warnings).
+KEPT_FILES = ["torch/bin/torch_shm_manager", "torch/bin/torch_shm_manager.exe",
+              "torch/functional.py", "torch/nn/functional.py", "torch/nn/modules/rnn.py"]
+KEPT_PATTERNS = ["torch/*config*.py"]
 
 
 def dropped(dest: str) -> bool:
     """True when a bundle file (its destination path) is left out of the build."""
     d = dest.replace("\\", "/")
-    if d in KEPT_FILES:
+    if d in KEPT_FILES or any(fnmatch.fnmatchcase(d, pat) for pat in KEPT_PATTERNS):
         return False
     return any(fnmatch.fnmatchcase(d, pat) for pat in DROPPED_FILES)
 
@@ -101,3 +113,22 @@ def dropped(dest: str) -> bool:
 def filter_toc(toc):
     """A PyInstaller TOC (``(dest, src, kind)`` tuples) without the dropped files."""
     return [entry for entry in toc if not dropped(entry[0])]
+
+
+def unreferenced(libraries: list[str], roots: list[str], needed) -> list[str]:
+    """The ``libraries`` (bundle paths) that no root loads, directly or through other libraries:
+    ``needed(path)`` gives a file's DT_NEEDED names; a name resolves to every bundle file (root or
+    library) of that file name. These are left-overs of dropped plugins (the GTK theme's cairo,
+    pango, gdk-pixbuf, kerberos...) that PyInstaller collected before the plugin was dropped."""
+    by_name: dict[str, list[str]] = {}
+    for f in [*libraries, *roots]:
+        by_name.setdefault(f.replace("\\", "/").rsplit("/", 1)[-1], []).append(f)
+    seen, todo = set(), list(roots)
+    while todo:
+        f = todo.pop()
+        if f in seen:
+            continue
+        seen.add(f)
+        for name in needed(f):
+            todo += by_name.get(name, [])
+    return sorted(f for f in libraries if f not in seen)

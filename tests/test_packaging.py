@@ -128,6 +128,7 @@ def test_user_folders_are_outside_the_install_folder(monkeypatch, tmp_path):
     "PySide6/Qt/qml/QtQuick/qmldir", "PySide6/Qt/lib/libQt6Quick.so.6", "PySide6/Qt/lib/libQt6Pdf.so.6",
     "PySide6/Qt/plugins/platformthemes/libqgtk3.so", "PySide6/Qt/translations/qt_de.qm",
     "torch\\include\\c10\\core\\Device.h",  # Windows separators
+    "torch/_inductor/codegen/cpp.py", "torch/nn/modules/conv.py", "torch/__init__.py",  # torch's sources
 ])
 def test_dropped(rules, dest):
     assert rules.dropped(dest)
@@ -142,6 +143,9 @@ def test_dropped(rules, dest):
     "resources/models/landscape.safetensors", "resources/palettes/landscape.json", "resources/styles/day.jpg",
     "qdarkstyle/dark/darkstyle.qss", "qdarkstyle/dark/rc/arrow_down.png", "PIL/_imaging.cpython-311-x86_64-linux-gnu.so",
     "python3.11/lib-dynload/_ssl.cpython-311-x86_64-linux-gnu.so", "include/python3.11/pyconfig.h",
+    # the torch sources torch reads at run time
+    "torch/_inductor/config.py", "torch/_dynamo/config.py", "torch/_functorch/config.py", "torch/fx/experimental/_config.py",
+    "torch/functional.py", "torch/nn/functional.py", "torch/nn/modules/rnn.py",
 ])
 def test_kept(rules, dest):
     assert not rules.dropped(dest)
@@ -254,3 +258,25 @@ def test_the_single_linux_executable_picks_the_program_by_its_name(monkeypatch, 
     with pytest.raises(SystemExit) as e:  # exec, not runpy: runpy would set argv[0] to the script
         exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), {"__name__": "__main__"})
     assert e.value.code == 0 and ran == [program]
+
+
+def test_unreferenced_libraries_are_the_ones_no_root_reaches(rules):
+    needed = {"exe": ["libpython.so"], "PySide6/QtGui.so": ["libQt6Gui.so.6"], "libQt6Gui.so.6": ["libglib.so"],
+              "libglib.so": ["libpcre.so"], "libcairo.so": ["libpixman.so"], "libpango.so": ["libcairo.so"],
+              "libpython.so": [], "libpcre.so": [], "libpixman.so": []}
+    libs = ["libQt6Gui.so.6", "libglib.so", "libpcre.so", "libcairo.so", "libpango.so", "libpixman.so"]
+    got = rules.unreferenced(libs, ["exe", "PySide6/QtGui.so", "libpython.so"], lambda f: needed[f])
+    assert got == ["libcairo.so", "libpango.so", "libpixman.so"]  # the GTK theme's left-overs chain
+    assert rules.unreferenced(libs, ["libpango.so"], lambda f: needed[f]) == ["libQt6Gui.so.6", "libglib.so", "libpcre.so"]
+
+
+def test_strip_leaves_the_executables_and_the_wheels_vendored_libraries(build, tmp_path):
+    internal = tmp_path / "_internal"
+    files = ["torch/lib/libtorch_cpu.so", "libpython3.11.so.1.0", "numpy.libs/libscipy_openblas64_-x.so",
+             "PIL/_imaging.cpython-311-x86_64-linux-gnu.so", "notes.so.txt"]
+    for rel in files:
+        (internal / rel).parent.mkdir(parents=True, exist_ok=True)
+        (internal / rel).write_bytes(b"text" if rel.endswith(".txt") else b"\x7fELF....")
+    (tmp_path / "spade-studio").write_bytes(b"\x7fELF....")
+    got = {str(p.relative_to(internal)) for p in build.strip_candidates(tmp_path)}
+    assert got == {"torch/lib/libtorch_cpu.so", "libpython3.11.so.1.0", "PIL/_imaging.cpython-311-x86_64-linux-gnu.so"}
