@@ -459,6 +459,14 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     return (CLIError, TrainError, CheckpointError, LabelError, ImageReadError, ConfigError, OSError, RuntimeError, ValueError)
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("can't allocate memory" in text or "DefaultCPUAllocator" in text
+                                              or "CUDA out of memory" in text)
+
+
 def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 is printed, not an error
         try:
@@ -477,6 +485,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         known = isinstance(exc, _known_errors())
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if _out_of_memory(exc):  # torch's allocator text says nothing a user can act on
+            maps = [str(p) for p in getattr(args, "labels", None) or []]
+            where = f"{maps[0]}: " if len(maps) == 1 else ""
+            print(f"error: {where}out of memory while running {args.command} (the process could not allocate "
+                  f"more; a memory limit such as ulimit -v or a container's may apply): free memory"
+                  + (", or render in smaller tiles (--tile N)" if args.command == "render" else ""), file=sys.stderr)
+            return 1
         if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in msg:
             msg = f"{exc.filename}: {exc.strerror or msg}"
         print(f"error: {msg}" if known else f"error: {type(exc).__name__}: {msg}", file=sys.stderr)
