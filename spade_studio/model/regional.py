@@ -12,30 +12,45 @@ area averaging, after a Gaussian feather at full resolution) and one stream runs
   the boundary (option b);
 * ``"image"``: composite the finished renders (option c: feathered masks on RGB).
 
-Default: ``"up_1"`` (the 32x32 level of a 128x128 render, 1/4 of the output resolution) with a
-feather of 2 px. ``bench/regional_style.py`` measured, on the bundled model (AMD EPYC,
-avx512_bf16 yes; two styles, sky vs the rest of samples 3 and 4, plus a painted left/right
-half split; mean over the three cases):
+Default: ``"up_1"`` (for a 256x256 render its 64x64 level, 1/4 of the output resolution) with
+a feather of 8 px. ``python bench/regional_style.py`` on the bundled model (AMD EPYC,
+avx512_bf16 yes, 2 threads; global style day, region style sunset; three cases: the sea of
+sample 3, the sky of sample 4, a painted left half of sample 4; mean of the three, feather 8):
 
-========  =====  ===========  ===========  ======
-level     seam   own colour   other col.   time
-========  =====  ===========  ===========  ======
-latent    1.01   0.43         0.52         1.0x
-G_mid_1   1.00   0.76         0.80         1.1x
-up_0      1.01   0.86         0.88         1.1x
-up_1      1.03   0.94         0.95         1.2x
-up_2      1.09   0.97         0.97         1.4x
-image     1.42   1.00         1.00         1.9x
-========  =====  ===========  ===========  ======
+==========  =====  ======  ======
+level       seam   own B   own A
+==========  =====  ======  ======
+latent      1.16   0.47    0.94
+head_0      1.31   0.78    0.95
+G_middle_1  1.76   0.93    0.99
+up_0        1.28   0.95    0.98
+up_1        1.23   0.96    0.98
+up_2        1.13   0.97    0.98
+up_3        0.99   0.96    0.98
+image       0.78   0.97    0.97
+==========  =====  ======  ======
 
-(seam: gradient energy in a 3 px band along the region boundary over the same band of the
-single-style renders, 1.0 = no extra edge; colour: share of the distance between the two
-single-style renders' mean colours that a region closes toward its own style, 1.0 = all;
-time: over one plain render.) Compositing renders (``image``) keeps every colour but leaves a
-visible edge where the boundary crosses uniform texture; mixing at the input leaves the
-regions half-styled. ``up_1`` closes 94% of the colour distance with no measurable seam and
-costs 20% more than one render, because the streams are duplicated only where the maps are
-small. See that script for the figures of other maps and feathers.
+(seam: gradient energy in a 3 px band along the region boundary over the same band of the two
+single-style renders, 1.0 = no extra edge, below 1 = real edges blurred away; own B / own A:
+share of the distance between the single-style renders' mean colours that the region / the
+rest closes toward its own style, 1.0 = all.) Why ``up_1``: mixing at the input leaves the
+region half-styled (0.47); compositing finished renders needs a wide feather to hide the seam
+on a painted boundary (22.1 at feather 0, 1.77 at 4) and then blurs the real edges at label
+boundaries (0.42 on the sky of sample 4: the mountains fade); at ``up_1`` the two remaining
+blocks re-render the boundary, a region closes 96% of the colour distance and a painted
+boundary through uniform grass and sky measures 1.61 (label boundaries 0.81-1.26). Feather at
+``up_1``: 0 px 4.32 (a hard step), 4 px 1.70, 8 px 1.23, 16 px 1.02 with own colour down to
+0.94. Cost: each style runs the blocks up to the blend level (the small maps; the modulation
+tables, which depend on the labels only, are shared), the two full-size blocks run once; so
+``up_1`` costs less than ``up_3`` / ``image`` (about two renders). The timings of the bench were
+not reliable on the shared machine they ran on (load average 8 on 2 cores: the plain render's
+own CPU time varied 2x between repeats); ratios measured there for ``up_1``: 1.2x-1.8x (min of
+7-9 repeats), ``image`` 1.2x-2.8x.
+
+While the user paints, a map with region styles renders whole at every preview: the stroke
+renderer keeps one stream's activations and cannot keep several exactly (measured in the same
+bench: a 256x256 brush dab 238 ms as a stroke update, 449 ms as a whole preview with one region
+style, CPU time).
 
 Models without a VAE (label-map input, e.g. the official ones) have no style vector at all:
 region styles are refused with :class:`RegionStyleError`.
@@ -303,6 +318,7 @@ class _Stages:
             self.codes = fast.codes(idx, edge)
             self.tables = None
             self.pats: dict = {}
+            self.mods: dict = {}  # block index -> its modulation tables (shared by the streams)
             self.sem = None
         else:
             self.sem = sem if sem is not None else fast.one_hot(idx, edge).contiguous(memory_format=torch.channels_last)
@@ -323,10 +339,26 @@ class _Stages:
             if hw not in self.pats:
                 self.pats[hw] = self.fast.patterns_at(self.codes, hw)
             lowp = self.fast.block_lowp(name) if self.lowp else None
-            x = self.fast.block(getattr(self.plain, name), self.tables[i], x, self.pats[hw], lowp)
+            x = self._fast_block(i, getattr(self.plain, name), x, self.pats[hw], lowp)
         else:
             x = getattr(self.plain, name)(x, self.sem)
         return x
+
+    def _fast_block(self, i: int, blk, x: torch.Tensor, pat, lowp) -> torch.Tensor:
+        """``FastGenerator.block`` with its modulation tables computed once for all streams:
+        they depend on the labels only, not on the style (measured: a third of the time of
+        the low-resolution blocks)."""
+        fast = self.fast
+        mods = self.mods.get(i)
+        if mods is None:
+            mods = self.mods[i] = fast._modulations(self.tables[i], pat, lowp)
+        if blk.learned_shortcut:
+            shortcut = fast._conv(blk.conv_s, fast._modulate(x, mods["norm_s"], pat, False, "a"), lowp)
+        else:
+            shortcut = x
+        dx = fast._conv(blk.conv_0, fast._modulate(x, mods["norm_0"], pat, True, "a"), lowp)
+        dx = fast._conv(blk.conv_1, fast._modulate(dx, mods["norm_1"], pat, True, "a"), lowp)
+        return dx.add_(shortcut)
 
     def after(self, i: int, x: torch.Tensor) -> torch.Tensor:
         """The upsampling that follows block ``i`` (head_0, and G_middle_0 in 'more' models)."""
