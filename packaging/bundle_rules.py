@@ -72,7 +72,7 @@ DROPPED_FILES = [
     "PySide6/Qt/plugins/platforms/libqvnc*", "PySide6/Qt/plugins/platforms/libqvkkhrdisplay*",
     "PySide6/Qt/plugins/platforms/libqminimalegl*", "PySide6/Qt/plugins/egldeviceintegrations/*",
     "PySide6/Qt/plugins/platformthemes/libqgtk3*", "PySide6/Qt/plugins/generic/*",
-    "PySide6/Qt/lib/libQt6EglFS*", "PySide6/Qt/lib/libQt6Network*",
+    "PySide6/Qt/lib/libQt6EglFS*", "PySide6/Qt/lib/libQt6EglFs*", "PySide6/Qt/lib/libQt6Network*",
     "PySide6/Qt/lib/libQt6Quick*", "PySide6/Qt/lib/libQt6Qml*", "PySide6/Qt/lib/libQt6Pdf*",
     "PySide6/Qt/lib/libQt6Designer*", "PySide6/Qt/lib/libQt6Sql*", "PySide6/Qt/lib/libQt6Test*",
     "PySide6/Qt/lib/libQt6Multimedia*", "PySide6/Qt/lib/libQt6ShaderTools*", "PySide6/Qt/lib/libQt6Charts*",
