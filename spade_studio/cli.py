@@ -486,7 +486,8 @@ def main(argv: list[str] | None = None) -> int:
         known = isinstance(exc, _known_errors())
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if _out_of_memory(exc):  # torch's allocator text says nothing a user can act on
-            maps = [str(p) for p in getattr(args, "labels", None) or []]
+            maps = [str(p) for p in getattr(args, "labels", None) or []] or \
+                [str(p) for p in [getattr(args, "source", None)] if isinstance(p, str)]
             where = f"{maps[0]}: " if len(maps) == 1 else ""
             print(f"error: {where}out of memory while running {args.command} (the process could not allocate "
                   f"more; a memory limit such as ulimit -v or a container's may apply): free memory"

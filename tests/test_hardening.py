@@ -1128,3 +1128,19 @@ def test_q18_an_allocator_failure_is_one_line_that_names_the_map(tmp_path, capsy
                           save_model(make_tiny_bundle(), tmp_path / "t.safetensors")], capsys)
     line = assert_one_line_error(rc, err, "m.png", "out of memory")
     assert "enforce fail" not in line and "alloc_cpu" not in line, line
+
+
+def test_q18_export_layers_out_of_memory_names_the_source(tmp_path, capsys, monkeypatch):
+    """An 8192x8192 map exported to .psd needs about 125 bytes/px in psd-tools; under a 4 GB limit it
+    ended "error: MemoryError: Unable to allocate 256. MiB ..." without the file's name."""
+    from spade_studio import project
+
+    def oom(*a, **k):
+        raise MemoryError("Unable to allocate 256. MiB for an array with shape (8192, 8192, 1)")
+
+    monkeypatch.setattr(project, "encode_psd", oom)
+    m = tmp_path / "big.png"
+    write_label_map(m, np.zeros((16, 16), np.uint8))
+    rc, _, err = run_cli(["export-layers", m, "-o", tmp_path / "o.psd", "--label-set", "landscape"], capsys)
+    line = assert_one_line_error(rc, err, "big.png", "out of memory")
+    assert "MemoryError" not in line and not (tmp_path / "o.psd").exists()
