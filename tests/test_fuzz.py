@@ -198,3 +198,46 @@ def test_fuzz_label_map_reader_random_bytes(tmp_path_factory, data):
 @given(json_any)
 def test_fuzz_label_set_json(value):
     only_documented(LabelSet.from_json, json.dumps(value))
+
+
+# --- colour label maps (Q3: decoded in strips) ----------------------------------------------
+@FUZZ
+@given(st.integers(1, 40), st.integers(1, 3000), st.integers(0, 2**32 - 1), st.integers(0, 6), st.booleans())
+def test_fuzz_colors_to_ids_matches_a_per_pixel_lookup(h, w, seed, n_foreign, shared):
+    """colors_to_ids (strip-wise since Q3) gives the ids a per-colour dictionary gives, or one
+    LabelError naming exactly the colours that map to none / several labels, with pixel counts
+    and first positions over the whole image."""
+    rng = np.random.default_rng(seed)
+    labels = [{"id": int(i), "name": f"l{i}", "color": [int(c) for c in rng.integers(0, 256, 3)]}
+              for i in rng.choice(300, 6, replace=False)]
+    if shared:
+        labels[1]["color"] = list(labels[0]["color"])
+    ls = LabelSet.from_dict({"name": "fz", "labels": labels})
+    ids = rng.choice([lab["id"] for lab in labels], (h, w))
+    lut = {lab["id"]: tuple(lab["color"]) for lab in labels}
+    rgb = np.zeros((h, w, 3), np.uint8)
+    for i, c in lut.items():
+        rgb[ids == i] = c
+    for _ in range(n_foreign):
+        rgb[rng.integers(h), rng.integers(w)] = rng.integers(0, 256, 3)
+    by_color: dict[tuple, list[int]] = {}
+    for lab in labels:
+        by_color.setdefault(tuple(lab["color"]), []).append(lab["id"])
+    flat = rgb.reshape(-1, 3)
+    bad = {}
+    for k, px in enumerate(map(tuple, flat.tolist())):
+        if len(by_color.get(px, [])) != 1:
+            bad.setdefault(px, [0, k])[0] += 1
+    if bad:
+        with pytest.raises(LabelError) as e:
+            ls.colors_to_ids(rgb, where="m.png")
+        msg = str(e.value)
+        assert msg.startswith(f"m.png: {len(bad)} colour(s) cannot be mapped"), msg
+        for px, (count, k) in sorted(bad.items(), key=lambda kv: (kv[0][0] << 16) | (kv[0][1] << 8) | kv[0][2])[:8]:
+            y, x = divmod(k, w)
+            assert f"colour {px} matches" in msg and f"{count} px, first at x={x}, y={y})" in msg, (px, msg)
+    else:
+        got = ls.colors_to_ids(rgb, where="m.png")
+        want = np.array([by_color[px][0] for px in map(tuple, flat.tolist())]).reshape(h, w)
+        assert np.array_equal(got, want)
+        assert got.dtype == (np.uint8 if max(lab["id"] for lab in labels) < 256 else np.uint16)
