@@ -176,8 +176,12 @@ def _open_photo(path: Path) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(path)
-        check_image_pixels(img, path)
-        img.load()
+        try:
+            check_image_pixels(img, path)
+            img.load()
+        except BaseException:
+            img.close()  # the file Pillow opened
+            raise
         return img
     except ImageReadError:
         raise
