@@ -889,8 +889,9 @@ class Document(QObject):
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
         """Write the document atomically: ``.ora`` as a layered project, anything else as an
-        index PNG of the flattened map (palette + label-set chunk); marks the document
-        clean. Without ``path``, saves to the current path."""
+        index PNG of the flattened map (palette + label-set chunk). Marks the document clean,
+        except a layered document written as a flat PNG: its layers are not in that file, so
+        closing still asks (Save Project As keeps them). Without ``path``, saves to the current path."""
         if path is None:
             path = self._path
         if path is None:
@@ -903,9 +904,13 @@ class Document(QObject):
             from spade_studio import project as pj
 
             pj.save_ora(path, self.to_project())
+            self.undo_stack.setClean()
         else:
             write_label_map(path, self._map, self._label_set)
-        self.undo_stack.setClean()
+            if len(self._layers) == 1:
+                self.undo_stack.setClean()
+            else:
+                self.undo_stack.resetClean()  # no state of the stack is saved in full
         if path != self._path:
             self._path = path
             self.path_changed.emit(path)

@@ -408,6 +408,10 @@ def test_save_and_reopen_an_ora_project_in_the_editor(window, qtbot, tmp_path):
     from spade_studio.imageio import read_label_map
 
     assert np.array_equal(read_label_map(png, d.label_set).ids, flat)
+    # the PNG does not hold the layers: the document stays unsaved, so closing still asks
+    assert d.dirty
+    d.save(tmp_path / "again.ora")
+    assert not d.dirty
 
 
 def test_a_corrupt_ora_says_so_in_one_line_and_leaves_the_document(window, tmp_path, monkeypatch):
