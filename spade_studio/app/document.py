@@ -845,7 +845,8 @@ class Document(QObject):
         from spade_studio import project as pj
 
         path = Path(path)
-        proj = pj.load_ora(path)
+        # a file from Krita/GIMP has no label set of its own: its colours are read through ours
+        proj = pj.load_ora(path, label_set=self._label_set)
         if not proj.layers:
             raise ImageReadError(f"{path}: the project has no label layers")
         label_set = proj.label_set

@@ -502,3 +502,18 @@ def test_a_damaged_layers_autosave_falls_back_to_the_flattened_map(window, tmp_p
     notes = Autosaver(other, tmp_path / "autosave").recover(find_recovery(tmp_path / "autosave")[0])
     assert other.layer_count == 1 and np.array_equal(other.label_map, d.label_map)
     assert any("could not be read" in n for n in notes)
+
+
+def test_an_ora_re_saved_by_krita_opens_in_the_editor_through_the_models_label_set(window):
+    """A Krita re-save drops our spade-studio/ folder: the editor reads its colour layers through
+    the current label set (the tiny model's landscape set) instead of refusing the file."""
+    from pathlib import Path
+
+    from spade_studio.project import load_ora
+
+    path = Path(__file__).resolve().parents[1] / "data" / "krita_resaved.ora"
+    d = window.document
+    assert window.open_path(path, ask=False)
+    expected = load_ora(path, label_set=d.label_set)
+    assert [ly.name for ly in d.layers] == [ly.name for ly in expected.layers]
+    assert d.layer_count == 3 and np.array_equal(d.label_map, expected.flattened())
