@@ -37,7 +37,7 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from .labelmap import flatten_layers
 from .labels import LabelError, LabelSet, format_ids, ids_outside
@@ -429,9 +429,11 @@ class _Archive:
                 data = f.read(limit + 1)
         except NotImplementedError as exc:
             raise ProjectError(f"{self.where(name)}: {exc}") from None
-        except RuntimeError as exc:  # encrypted
-            raise ProjectError(f"{self.where(name)}: {exc}") from None
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        except RuntimeError:  # encrypted (its text is a ZipInfo repr)
+            raise ProjectError(f"{self.where(name)}: encrypted (password protected): not supported") from None
+        except zipfile.BadZipFile as exc:
+            raise ProjectError(f"{self.where(name)}: damaged entry ({exc})") from None
+        except (OSError, EOFError, ValueError) as exc:
             raise ProjectError(f"{self.where(name)}: damaged entry ({type(exc).__name__}: {exc})") from None
         except Exception as exc:  # noqa: BLE001 - zlib.error and friends of a damaged stream
             raise ProjectError(f"{self.where(name)}: damaged entry ({type(exc).__name__}: {exc})") from None
@@ -450,13 +452,15 @@ class _Archive:
             img = Image.open(io.BytesIO(data))
         except Image.DecompressionBombError as exc:
             raise ProjectError(f"{self.where(name)}: image too large ({exc})") from None
+        except UnidentifiedImageError:  # its text is the repr of our BytesIO: say it plainly (Q5)
+            raise ProjectError(f"{self.where(name)}: not a PNG image (damaged, or another kind of file)") from None
         except Exception as exc:  # noqa: BLE001 - any decoder failure of a damaged file
             raise ProjectError(f"{self.where(name)}: not a readable image ({type(exc).__name__}: {exc})") from None
         w, h = img.size
         max_pixels = MAX_PIXELS if max_pixels is None else min(max_pixels, MAX_PIXELS)
         if w < 1 or h < 1 or w > MAX_SIDE or h > MAX_SIDE or w * h > max_pixels:
             raise ProjectError(f"{self.where(name)}: image size {w}x{h} is too large "
-                               f"(at most {MAX_SIDE} px a side)")
+                               f"(at most {MAX_SIDE} px a side and {max_pixels:,} pixels here)")
         if expect is not None and (w, h) != expect:
             raise ProjectError(f"{self.where(name)}: image is {w}x{h}, the project is {expect[0]}x{expect[1]}")
         if img.format != "PNG":
@@ -635,11 +639,21 @@ def _int_attr(node: ET.Element, name: str, where: str, default: int | None = Non
     return int(t)
 
 
+class _NotJSON(ValueError):
+    """NaN / Infinity in project.json (Python's json reads them; JSON has no such numbers)."""
+
+
+def _no_constant(name: str) -> None:
+    raise _NotJSON(f"holds {name}, which is not JSON (numbers must be finite)")
+
+
 def _load_ours(arc: _Archive) -> Project:
     jname = f"{OUR_DIR}project.json"
     where = arc.where(jname)
     try:
-        meta = json.loads(arc.read(jname, limit=MAX_JSON_BYTES).decode("utf-8"))
+        meta = json.loads(arc.read(jname, limit=MAX_JSON_BYTES).decode("utf-8"), parse_constant=_no_constant)
+    except _NotJSON as exc:  # NaN / Infinity opened, then no project could be saved from it (Q6)
+        raise ProjectError(f"{where}: {exc}") from None
     except UnicodeDecodeError:
         raise ProjectError(f"{where}: not UTF-8 text") from None
     except RecursionError:
@@ -758,8 +772,16 @@ def _decode_rgb(arc: _Archive, name: str, size: tuple[int, int] | None, max_pixe
         raise ProjectError(f"{arc.where(name)}: cannot convert the image to RGB ({exc})") from None
 
 
+# A file from another program holds RGBA layers that are decoded in full (about 17 bytes per
+# canvas pixel while one is mapped to ids): its canvas is limited so that stays near 1 GB (Q4).
+MAX_FOREIGN_PIXELS = 8192 * 8192
+
+
 def _load_foreign(arc: _Archive, label_set: LabelSet | None) -> Project:
     w, h, stack = _read_stack(arc)
+    if w * h > MAX_FOREIGN_PIXELS:
+        raise ProjectError(f"{arc.where('stack.xml')}: a {w}x{h} canvas from another program: at most "
+                           f"{MAX_FOREIGN_PIXELS:,} pixels open here (its layers are decoded in full)")
     if label_set is None:
         raise ProjectError(f"{arc.path}: has no SPADE Studio data (made or saved by another program?): "
                            f"choose the label set whose colours its layers use")
@@ -803,9 +825,13 @@ def _load_foreign(arc: _Archive, label_set: LabelSet | None) -> Project:
 
 def _place(arc: _Archive, s: _StackLayer, w: int, h: int) -> np.ndarray:
     """The layer's PNG as RGBA ``[h, w, 4]`` on the canvas (offset by x, y; clipped)."""
-    img = arc.image(s.src)
+    # a layer may overhang the canvas, but not hold many times its pixels: its header is checked
+    # before it is decoded (a 1 MB PNG of 16384x16384 on a 64x64 canvas took 3.3 GB; Q4)
+    img = arc.image(s.src, max_pixels=max(4 * w * h, 1 << 20))
     try:
         rgba = np.array(img.convert("RGBA"))
+    except MemoryError:
+        raise ProjectError(f"{arc.where(s.src)}: not enough memory to decode the layer") from None
     except Exception as exc:  # noqa: BLE001
         raise ProjectError(f"{arc.where(s.src)}: cannot convert the image to RGBA ({exc})") from None
     out = np.zeros((h, w, 4), np.uint8)
