@@ -1193,3 +1193,39 @@ def test_q7_damaged_and_encrypted_ora_entries_name_no_python_types(tmp_path):
         msg = str(e.value)
         assert name in msg and needle in msg, msg
         assert "ZipInfo" not in msg and "BadZipFile" not in msg, msg
+
+
+# -------------------------------------------------------------------------------------------
+# red-team minor findings F1-F6
+# -------------------------------------------------------------------------------------------
+def test_f1_a_tile_larger_than_the_canvas_says_so_and_hints_are_not_doubled(tmp_path, capsys):
+    """F1: --tile 99999 on a 64x64 map said "must be a multiple of 32"; --tile 10 hinted
+    "e.g. 32 or 32"."""
+    from spade_studio.model import tiling
+    from spade_studio.model.synthesize import Synthesizer
+
+    m = tmp_path / "m.png"
+    write_label_map(m, np.zeros((64, 64), np.uint8))
+    model = save_model(make_tiny_bundle(), tmp_path / "t.safetensors")
+    rc, _, err = run_cli(["render", m, "-o", tmp_path / "o.png", "--model", model, "--tile", "99999"], capsys)
+    line = assert_one_line_error(rc, err, "m.png", "larger than the 64x64 canvas")
+    assert "multiple of" not in line, line
+    assert not (tmp_path / "o.png").exists()
+    s = Synthesizer(make_tiny_bundle(), device="cpu")
+    for tile, hint in ((10, "e.g. 32"), (-5, "e.g. 32"), (50, "e.g. 32 or 64")):
+        with pytest.raises(tiling.TileError) as ei:
+            tiling.plan_tiles(s, 640, 640, tile, False, where="m.png")
+        msg = str(ei.value)
+        assert "multiple of 32" in msg and msg.endswith(hint), msg
+        assert "32 or 32" not in msg, msg
+
+
+def test_f2_style_for_naming_one_label_twice_is_refused(tmp_path, capsys):
+    """F2: --style-for sky=... --style-for 0=... (0 is sky) was accepted; the last one won."""
+    m = tmp_path / "m.png"
+    write_label_map(m, np.zeros((64, 64), np.uint8))
+    model = save_model(make_tiny_bundle(), tmp_path / "t.safetensors")
+    rc, _, err = run_cli(["render", m, "-o", tmp_path / "o.png", "--model", model,
+                          "--style-for", "sky=seed:1", "--style-for", "0=seed:2"], capsys)
+    assert_one_line_error(rc, err, "'sky'", "0=seed:2", "once")
+    assert not (tmp_path / "o.png").exists()

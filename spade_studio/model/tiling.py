@@ -203,19 +203,22 @@ def plan_tiles(synth, h: int, w: int, tile: int | str | None, wrap: bool, where:
         tile_px = size
     else:
         tile_px = int(tile)
-        if tile_px % s or tile_px <= 0:
-            lo, hi = max(s, tile_px // s * s), (tile_px // s + 1) * s
-            raise TileError(f"{where}: tile {tile_px}: must be a multiple of {s} (the model's latent stride), "
-                            f"e.g. {lo} or {hi}")
-        if tile_px < min_tile(s, half, margin):
-            raise TileError(f"{where}: tile {tile_px}: too small: a tile spends {ctx} px on blending with its "
-                            f"neighbours, give at least {min_tile(s, half, margin)}")
+        # "larger than the canvas" first: a tile of 99999 px on 64x64 is wrong for that
+        # reason, whatever its stride
         if tile_px > max(h, w) and not wrap:
             raise TileError(f"{where}: tile {tile_px} is larger than the {w}x{h} canvas: it renders in one go; "
                             "omit the tile size or use 'auto'")
         if wrap and tile_px > max(h, w + ctx):
             raise TileError(f"{where}: tile {tile_px} is larger than the {w}x{h} panorama needs "
                             f"(at most {max(h, w + ctx) // s * s}); use a smaller tile or 'auto'")
+        if tile_px % s or tile_px <= 0:
+            lo, hi = max(s, tile_px // s * s), max(s, (tile_px // s + 1) * s)
+            hint = f"e.g. {lo}" if lo == hi else f"e.g. {lo} or {hi}"
+            raise TileError(f"{where}: tile {tile_px}: must be a multiple of {s} (the model's latent stride), "
+                            + hint)
+        if tile_px < min_tile(s, half, margin):
+            raise TileError(f"{where}: tile {tile_px}: too small: a tile spends {ctx} px on blending with its "
+                            f"neighbours, give at least {min_tile(s, half, margin)}")
     rows = axis_tiles(ph, tile_px, half, s, wrap=False, margin=margin)
     cols = axis_tiles(pw, tile_px, half, s, wrap=wrap, margin=margin)
     return TilePlan(ph, pw, tile_px, half, margin, bool(wrap), tuple(rows), tuple(cols))
