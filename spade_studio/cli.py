@@ -212,11 +212,16 @@ def _region_targets(synth, specs: list) -> list[tuple[int, object, str]]:
     if specs and not synth.uses_style:
         raise CLIError(f"--style-for: the model takes no style vector ({synth.label_set.name}, label-map input): "
                        f"region styles need a VAE model")
-    out = []
-    for spec in specs:
+    lids, first = [], {}
+    for spec in specs:  # every label resolved (and none named twice) before any style is encoded
         lid = resolve_label(synth.label_set, spec.label, where=f"--style-for {spec.text!r}")
-        out.append((lid, style_for_z(synth, spec), f"{synth.label_set.name_of(lid)}={spec.text.partition('=')[2]}"))
-    return out
+        if lid in first:
+            raise CLIError(f"--style-for {spec.text!r}: label {synth.label_set.name_of(lid)!r} ({lid}) already has "
+                           f"a style ({first[lid]!r}): give each label once")
+        first[lid] = spec.text
+        lids.append(lid)
+    return [(lid, style_for_z(synth, spec), f"{synth.label_set.name_of(lid)}={spec.text.partition('=')[2]}")
+            for lid, spec in zip(lids, specs)]
 
 
 def _map_regions(synth, ids, targets: list, label_path: Path) -> list | None:
