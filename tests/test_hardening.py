@@ -1229,3 +1229,32 @@ def test_f2_style_for_naming_one_label_twice_is_refused(tmp_path, capsys):
                           "--style-for", "sky=seed:1", "--style-for", "0=seed:2"], capsys)
     assert_one_line_error(rc, err, "'sky'", "0=seed:2", "once")
     assert not (tmp_path / "o.png").exists()
+
+
+def test_f3_psd_export_checks_its_memory_before_building_anything(tmp_path, monkeypatch):
+    """F3: export_psd used about 125-200 bytes per pixel (4096x4096: 2.1 GB) and checked nothing:
+    8192x8192 would need ~8 GB. The estimate is checked against the budget first."""
+    import spade_studio.project as pj
+    from spade_studio.labels import load_label_set
+
+    p = pj.project_from_map(np.zeros((64, 64), np.uint8), load_label_set("landscape"))
+    p.render = np.zeros((64, 64, 3), np.uint8)
+    need = pj.psd_bytes(p)
+    # a safe bound: at least the measured ~160 B/px (1 layer + render) and the fixed part
+    assert need >= 160 * 64 * 64 + (32 << 20)
+    built = []
+    import psd_tools
+
+    monkeypatch.setattr(psd_tools.PSDImage, "new", classmethod(lambda *a, **k: built.append(a) or 1 / 0))
+    with pytest.raises(pj.ProjectError) as ei:
+        pj.export_psd(tmp_path / "big.psd", p, memory_budget=need - 1)
+    msg = str(ei.value)
+    assert "big.psd" in msg and ".ora" in msg and "memory" in msg and "\n" not in msg, msg
+    assert not built and not (tmp_path / "big.psd").exists()
+    monkeypatch.undo()
+    out = pj.export_psd(tmp_path / "ok.psd", p, memory_budget=need)
+    assert out.read_bytes()[:4] == b"8BPS"
+    # the default budget is the memory this process may use (ulimit -v / cgroup / MemAvailable)
+    monkeypatch.setattr("spade_studio.sysmemory.system_memory_available", lambda: need - 1)
+    with pytest.raises(pj.ProjectError, match="ora"):
+        pj.export_psd(tmp_path / "big.psd", p)

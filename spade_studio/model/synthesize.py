@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from spade_studio.labels import LabelError
+from spade_studio.sysmemory import FALLBACK_MEMORY_BYTES, system_memory_available
 
 from .checkpoint import ModelBundle, load_any, validate_bundle
 from .encoder import StyleEncoder
@@ -68,59 +69,16 @@ def resolve_precision(requested: str, device: torch.device) -> str:
 
 
 
-FALLBACK_MEMORY_BYTES = 4 << 30  # when the available memory cannot be read
-
-
 def available_memory(device: torch.device) -> int:
     """Bytes a render may use on ``device``: free GPU memory for CUDA, else the system's
-    ``MemAvailable`` (Linux), else half the physical memory, else 4 GB."""
+    ``MemAvailable`` (Linux), else half the physical memory, else 4 GB, within the process's
+    address-space and cgroup limits (Q17: they were ignored): see :mod:`spade_studio.sysmemory`."""
     if device.type == "cuda":
         try:
             return int(torch.cuda.mem_get_info(device)[0])
         except (RuntimeError, AssertionError):
             return FALLBACK_MEMORY_BYTES
-    limit = _process_memory_limit()  # ulimit -v, a container's cgroup (Q17: they were ignored)
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return min(int(line.split()[1]) * 1024, limit)
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return min(int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")) // 2, limit)
-    except (AttributeError, ValueError, OSError):
-        return min(FALLBACK_MEMORY_BYTES, limit)
-
-
-def _process_memory_limit() -> int:
-    """Bytes this process may still allocate under its address-space limit (``RLIMIT_AS``,
-    ``ulimit -v``) and its cgroup's memory limit; a very large number when there is none."""
-    limits = [1 << 62]
-    try:
-        import resource
-
-        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
-        if soft != resource.RLIM_INFINITY and soft > 0:
-            with open("/proc/self/status", encoding="ascii") as f:
-                vm = next(int(ln.split()[1]) * 1024 for ln in f if ln.startswith("VmSize:"))
-            limits.append(max(0, soft - vm))
-    except (ImportError, OSError, ValueError, StopIteration, IndexError):
-        pass
-    for max_file, cur_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                               ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                                "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
-        try:
-            with open(max_file, encoding="ascii") as f:
-                text = f.read().strip()
-            if text == "max":
-                break
-            with open(cur_file, encoding="ascii") as f:
-                limits.append(max(0, int(text) - int(f.read().strip())))
-            break
-        except (OSError, ValueError):
-            continue
-    return min(limits)
+    return system_memory_available()
 
 
 @dataclass
