@@ -145,6 +145,7 @@ def cmd_render(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         tile_kw = _tile_options(args, lp)
         tile_kw["region_styles"] = _map_regions(synth, lf.ids, region_targets, lp)  # render() keywords
+        tile_kw["instance_where"] = str(args.instance[i]) if args.instance else None  # F4: size errors name it
         for v in range(k):
             if style_z is not None:
                 res = synth.render(lf.ids, inst, z=style_z, where=str(lp), quality=args.quality, **tile_kw) if v == 0 else \

@@ -1258,3 +1258,18 @@ def test_f3_psd_export_checks_its_memory_before_building_anything(tmp_path, monk
     monkeypatch.setattr("spade_studio.sysmemory.system_memory_available", lambda: need - 1)
     with pytest.raises(pj.ProjectError, match="ora"):
         pj.export_psd(tmp_path / "big.psd", p)
+
+
+def test_f4_an_instance_map_of_another_size_names_the_instance_file(tmp_path, capsys):
+    """F4: render MAP --instance INST (another size) said "MAP: its instance map is ...": the
+    file to fix is INST."""
+    from PIL import Image
+
+    m, inst = tmp_path / "m.png", tmp_path / "inst_small.png"
+    write_label_map(m, np.zeros((64, 64), np.uint8))
+    Image.fromarray(np.zeros((32, 48), np.uint8)).save(inst)
+    rc, _, err = run_cli(["render", m, "--instance", inst, "-o", tmp_path / "o.png", "--model",
+                          save_model(make_tiny_bundle(), tmp_path / "t.safetensors")], capsys)
+    line = assert_one_line_error(rc, err, "inst_small.png", "48x32", "64x64")
+    assert line.startswith(f"error: {inst}"), line
+    assert not (tmp_path / "o.png").exists()

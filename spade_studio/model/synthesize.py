@@ -255,7 +255,8 @@ class Synthesizer:
                style_image: np.ndarray | None = None, seed: int | None = None,
                where: str = "label map", quality: str = "exact",
                region_styles: list | None = None,
-               tile: int | str | None = None, wrap: bool = False, progress=None, cancel=None) -> RenderResult:
+               tile: int | str | None = None, wrap: bool = False, progress=None, cancel=None,
+               instance_where: str | None = None) -> RenderResult:
         """Label ids ``[H, W]`` (+ instance ids) -> RGB uint8 ``[H, W, 3]``.
 
         Style (VAE models): ``z`` if given, else the encoded ``style_image``, else ``z`` drawn
@@ -266,7 +267,8 @@ class Synthesizer:
         ``tile``: None (one go; a canvas too large for memory is refused), ``"auto"`` (one go
         when it fits, else tiles) or a tile size in px; ``wrap``: a 360° panorama, periodic in
         x (:mod:`.tiling`). Tiled renders call ``progress(done, total)`` after every tile and
-        stop with :class:`~.tiling.RenderCancelled` when ``cancel()`` returns True."""
+        stop with :class:`~.tiling.RenderCancelled` when ``cancel()`` returns True.
+        ``where`` names the label map and ``instance_where`` the instance map (its file) in errors."""
         if quality not in ("exact", "preview"):
             raise ValueError(f"quality must be 'exact' or 'preview', not {quality!r}")
         import time
@@ -277,8 +279,11 @@ class Synthesizer:
             raise LabelError(f"{where}: label map must be 2-D, got shape {label.shape}")
         h, w = label.shape
         if instance is not None and np.asarray(instance).shape != (h, w):
-            raise LabelError(f"{where}: its instance map is {np.asarray(instance).shape[1]}x{np.asarray(instance).shape[0]}, "
-                             f"the label map {w}x{h}")
+            ih, iw = np.asarray(instance).shape[:2] if np.asarray(instance).ndim >= 2 else (0, 0)
+            if instance_where:  # F4: name the file that is the wrong size
+                raise LabelError(f"{instance_where}: instance map is {iw}x{ih}, but the label map {where} is {w}x{h}: "
+                                 "give an instance map of the label map's size")
+            raise LabelError(f"{where}: its instance map is {iw}x{ih}, the label map {w}x{h}")
         self.check_labels(label, where)
         plan = None
         if tile is not None or wrap:
