@@ -245,15 +245,18 @@ def cmd_convert(args: argparse.Namespace) -> int:
     src = Path(args.source)
     if src.suffix == ".safetensors":
         raise CLIError(f"{src}: already a SPADE Studio model file")
+    out = Path(args.output)
+    if out.suffix and out.suffix.lower() != ".safetensors" and not out.is_dir():  # F5: m.onnx became m.safetensors
+        raise CLIError(f"-o {out}: convert writes SPADE Studio models (.safetensors), not {out.suffix} files: "
+                       f"give a .safetensors file or a folder")
     bundle = load_any(src, args.dataset)
     for note in bundle.notes:
         print(f"note: {note}", file=sys.stderr)
-    out = Path(args.output)
     if _special_kind(out):
         raise CLIError(f"-o {out}: exists and is {_special_kind(out)}, not a file or folder: give a .safetensors file")
     _refuse_overwriting_inputs(out, [src] + (list(src.iterdir()) if src.is_dir() else []), [])
-    if out.suffix != ".safetensors":
-        out = out / (src.stem + ".safetensors") if out.is_dir() or not out.suffix else out.with_suffix(".safetensors")
+    if out.suffix.lower() != ".safetensors" or out.is_dir():  # a folder (other suffixes were refused above)
+        out = out / (src.stem + ".safetensors")
     save_model(bundle, out)
     print(f"{out}: {bundle.label_set.name}, {bundle.generator.label_nc} classes, "
           f"encoder {'yes' if bundle.has_encoder else 'no'}")

@@ -1273,3 +1273,17 @@ def test_f4_an_instance_map_of_another_size_names_the_instance_file(tmp_path, ca
     line = assert_one_line_error(rc, err, "inst_small.png", "48x32", "64x64")
     assert line.startswith(f"error: {inst}"), line
     assert not (tmp_path / "o.png").exists()
+
+
+def test_f5_convert_refuses_an_output_that_is_not_a_model_file_or_folder(tmp_path, capsys):
+    """F5: convert ... -o m.onnx silently wrote m.safetensors."""
+    src = official_folder(tmp_path)
+    for name in ("m.onnx", "m.pth"):
+        rc, _, err = run_cli(["convert", src, "-o", tmp_path / name], capsys)
+        assert_one_line_error(rc, err, name, ".safetensors")
+    assert not list(tmp_path.glob("m.*"))
+    rc, out, err = run_cli(["convert", src, "-o", tmp_path / "m.safetensors"], capsys)
+    assert rc == 0 and (tmp_path / "m.safetensors").is_file(), err
+    (tmp_path / "models.v2").mkdir()  # an existing folder, whatever its name
+    rc, out, err = run_cli(["convert", src, "-o", tmp_path / "models.v2"], capsys)
+    assert rc == 0 and (tmp_path / "models.v2" / f"{src.stem}.safetensors").is_file(), err
