@@ -1287,3 +1287,15 @@ def test_f5_convert_refuses_an_output_that_is_not_a_model_file_or_folder(tmp_pat
     (tmp_path / "models.v2").mkdir()  # an existing folder, whatever its name
     rc, out, err = run_cli(["convert", src, "-o", tmp_path / "models.v2"], capsys)
     assert rc == 0 and (tmp_path / "models.v2" / f"{src.stem}.safetensors").is_file(), err
+
+
+def test_f6_check_data_on_a_file_says_it_is_a_file(tmp_path, capsys):
+    """F6: check-data FILE said "FILE: no such folder"."""
+    f = tmp_path / "labels.png"
+    write_label_map(f, np.zeros((8, 8), np.uint8))
+    rc, out, err = run_cli(["check-data", f], capsys)
+    assert rc != 0 and "Traceback" not in err
+    text = out + err
+    assert f"{f}: a file, not a folder" in text and "no such folder" not in text, text
+    rc, out, err = run_cli(["check-data", tmp_path / "missing"], capsys)
+    assert rc != 0 and "missing: no such folder" in out + err, out + err

@@ -169,6 +169,16 @@ def _detect(root: Path) -> str | None:
     return None
 
 
+def _not_a_folder(root: Path) -> str:
+    """Why ``root`` (not a folder) cannot be a dataset: missing, or a file (F6: a file was
+    reported as "no such folder")."""
+    if root.is_file():
+        return f"{root}: a file, not a folder: give the dataset's folder"
+    if root.exists() or root.is_symlink():
+        return f"{root}: not a folder (a dangling link or a special file): give the dataset's folder"
+    return f"{root}: no such folder"
+
+
 def detect_layout(root: str | Path) -> str:
     """``"paired"``, ``"coco"``, ``"ade20k"`` or ``"cityscapes"`` from the folder names in ``root``.
 
@@ -176,7 +186,7 @@ def detect_layout(root: str | Path) -> str:
     work, if there is one) when none fits."""
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(f"{root}: no such folder")
+        raise DatasetError(_not_a_folder(root))
     layout = _detect(root)
     if layout is not None:
         return layout
@@ -202,7 +212,7 @@ def _layout(root: Path, dataset_mode: str | None, meta: dict[str, Any] | None = 
     if mode not in LAYOUTS:
         raise DatasetError(f"unknown dataset_mode {mode!r} (one of: {', '.join(LAYOUTS)})")
     if not root.is_dir():
-        raise DatasetError(f"{root}: no such folder")
+        raise DatasetError(_not_a_folder(root))
     return mode
 
 
