@@ -1,13 +1,15 @@
 """Tiled renders and panoramas: accuracy against a one-go render, the wrap seam, peak memory.
 
-    python bench/tiling.py [--model M] [--skip-big]
+    python bench/tiling.py [--model M] [--skip-big] [--regions]
 
 Prints the CPU, then (1) for a painted map at 1024x512 in 384-px tiles, per blend / margin
 choice: max and mean |tiled - one go| (0..255) overall and in 8-px bands along the tile
 borders, and the time relative to one go; (2) the panorama edge mismatch (mean |first column -
 last column| over the mean neighbouring-column difference: 1 = no seam) with and without wrap;
 (3) a 4096x2048 tiled render in a fresh process: its tiles, time and peak RSS, with the render
-budget set so the whole process stays under 3 GB.
+budget set so the whole process stays under 3 GB. ``--regions`` runs only (4): the same map
+with a second style on a painted region (its left 40 %, feathered), in 384-px tiles against the
+one-go two-style render, beside the single-style tiled case, with times.
 """
 
 from __future__ import annotations
@@ -97,6 +99,33 @@ def panorama(synth) -> None:
           f"({pano.notes[-1]}, {dt:.1f} s); wrap in 384-px tiles {edge_mismatch(tiled.image):.2f}")
 
 
+def regions(synth) -> None:
+    h, w, tile = 512, 1024, 384
+    lab = painted(synth, w, h)
+    za, zb = synth.random_z(1), synth.random_z(2)
+    mask = np.zeros((h, w), bool)
+    mask[:, : int(w * 0.4)] = True
+    styles = [(mask, zb)]
+    synth.render(lab[:64, :64], z=za)
+    rows = []
+    for name, kw in (("one style", {}), ("two styles", {"region_styles": styles})):
+        t = time.perf_counter()
+        one = synth.render(lab, z=za, **kw).image.astype(np.int16)
+        t_one = time.perf_counter() - t
+        t = time.perf_counter()
+        res = synth.render(lab, z=za, tile=tile, **kw)
+        t_tiled = time.perf_counter() - t
+        d = np.abs(res.image.astype(np.int16) - one)
+        rows.append((name, d, t_one, t_tiled, res.notes[-1], one))
+    print(f"\n(4) region styles: painted map {w}x{h}, {tile}-px tiles, a second style on the left 40 %")
+    print("| styles | max | mean | one go s | tiled s | tiled / one go |")
+    print("|---|---|---|---|---|---|")
+    for name, d, t_one, t_tiled, _, _ in rows:
+        print(f"| {name} | {d.max()} | {d.mean():.3f} | {t_one:.2f} | {t_tiled:.2f} | {t_tiled / t_one:.2f} |")
+    shift = np.abs(rows[1][5] - rows[0][5])[mask].mean()
+    print(f"{rows[1][4]}; the region's mean change from the one-style render: {shift:.1f} (0..255)")
+
+
 BIG = r"""
 import resource, sys, time
 import numpy as np
@@ -134,12 +163,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", help="model file (default: the bundled one)")
     ap.add_argument("--skip-big", action="store_true", help="skip the 4096x2048 render")
+    ap.add_argument("--regions", action="store_true", help="only the region-style comparison (4)")
     args = ap.parse_args()
     from spade_studio.model.synthesize import Synthesizer
 
     print(cpu_line())
     synth = Synthesizer(args.model, device="cpu")
     print(f"model: {synth.describe()}")
+    if args.regions:
+        regions(synth)
+        return
     accuracy(synth)
     panorama(synth)
     if not args.skip_big:

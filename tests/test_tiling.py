@@ -242,8 +242,8 @@ def test_cli_cancelled_render_leaves_no_file(tmp_path, capsys, monkeypatch):
     write_label_map(lab, scene(192, 320), load_label_set("landscape"))
     real = tiling.render_tiles
 
-    def stop_after_two(synth, plan, lab, inst, z, quality="exact", progress=None, cancel=None):
-        return real(synth, plan, lab, inst, z, quality, progress, lambda: calls.append(1) or len(calls) > 2)
+    def stop_after_two(synth, plan, lab, inst, z, quality="exact", progress=None, cancel=None, **kw):
+        return real(synth, plan, lab, inst, z, quality, progress, lambda: calls.append(1) or len(calls) > 2, **kw)
 
     calls = []
     monkeypatch.setattr(tiling, "render_tiles", stop_after_two)
@@ -252,3 +252,105 @@ def test_cli_cancelled_render_leaves_no_file(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert rc == 1 and "cancelled" in err and len(calls) == 3
     assert not out.exists() and not list(tmp_path.glob("o.png*"))
+
+
+# -- region styles in tiled renders --------------------------------------------------------------
+def _regions(s, lab, masks_zs):
+    from spade_studio.model import regional
+
+    return regional.check_region_styles(masks_zs, *lab.shape, s.config.z_dim, True)
+
+
+@pytest.mark.parametrize("fixture", ["synth_vae", "synth_plain"])
+def test_tiled_region_render_matches_one_go(fixture, request):
+    """Two styles (a left region over the global one) in tiles: the float output is the one-go
+    region render's, as close as the single-style tiled render is to its one go."""
+    from spade_studio.model import regional
+
+    s = request.getfixturevalue(fixture)
+    lab = scene(192, 320)
+    za, zb = s.random_z(1), s.random_z(2)
+    mask = np.zeros(lab.shape, bool)
+    mask[:, :150] = True
+    regs = _regions(s, lab, [(mask, zb)])
+    with torch.inference_mode():
+        idx, e = label_indices(torch.from_numpy(lab.astype(np.int64))[None, None], None, s.config)
+        one = regional.render_regions(s, idx, e, za, regs, (6, 10))[0].permute(1, 2, 0).float().numpy()
+    plan = tiling.plan_tiles(s, 192, 320, 192, False, styles=2)
+    assert plan.count >= 4
+    tiled = tiling.render_tiles(s, plan, lab.astype(np.int64), None, za, regions=regs)
+    glob = tiling.render_tiles(s, plan, lab.astype(np.int64), None, za)
+    assert np.abs(tiled - one).mean() < 2e-3, np.abs(tiled - one).mean()
+    assert np.abs(glob - one).mean() > 20 * np.abs(tiled - one).mean()  # the region is there
+
+
+def test_tiled_regions_keep_their_styles(synth_vae):
+    s = synth_vae
+    lab = scene(192, 320)
+    za, zb, zc = s.random_z(1), s.random_z(2), s.random_z(5)
+    left, right = np.zeros(lab.shape, bool), np.zeros(lab.shape, bool)
+    left[:, :96], right[:, 224:] = True, True
+    res = s.render(lab, z=za, region_styles=[(left, zb), (right, zc)], tile=192)
+    assert not any("not applied" in n for n in res.notes) and any("tile(s)" in n for n in res.notes)
+    out = res.image.astype(int)
+    for mask, z in ((left, zb), (right, zc)):
+        own = s.render(lab, z=z).image.astype(int)
+        glob = s.render(lab, z=za).image.astype(int)
+        inside = np.zeros_like(mask)
+        ys, xs = np.nonzero(mask)
+        inside[:, xs.min() + 32:xs.max() - 31] = True  # away from the feathered boundary
+        assert np.abs(out[inside] - own[inside]).mean() < 0.3 * np.abs(out[inside] - glob[inside]).mean()
+    middle = np.zeros(lab.shape, bool)
+    middle[:, 150:170] = True  # far from both regions: the global style
+    assert np.abs(out[middle] - s.render(lab, z=za).image.astype(int)[middle]).mean() < 1.0
+
+
+def test_wrapped_regions_feather_across_the_seam(synth_vae):
+    """A region at the panorama's left edge: its feather reaches the right edge (x is a
+    circle); a region across the seam keeps the edges continuing each other."""
+    from spade_studio.model import regional
+
+    s = synth_vae
+    yy, xx = np.mgrid[0:128, 0:384]
+    lab = np.zeros((128, 384), np.uint8)
+    lab[yy > 60 + 14 * np.sin(2 * np.pi * xx / 384 * 3)] = 3
+    mask = np.zeros(lab.shape, bool)
+    mask[:, :40] = True
+    wrapped = regional.stream_weights([mask.astype(np.float32)], 128, 384, 8.0, (32, 96), wrap=True)
+    flat = regional.stream_weights([mask.astype(np.float32)], 128, 384, 8.0, (32, 96), wrap=False)
+    assert float(wrapped[1, 0, :, -1].mean()) > 0.2 and float(flat[1, 0, :, -1].mean()) < 1e-3
+    torch.testing.assert_close(wrapped.sum(0), torch.ones(1, 32, 96))
+    za, zb = s.random_z(4), s.random_z(7)
+    across = mask.copy()
+    across[:, -40:] = True  # the seam inside the region
+    glob = s.render(lab, z=za, wrap=True, tile=192).image
+    pano = s.render(lab, z=za, wrap=True, tile=192, region_styles=[(across, zb)]).image
+    assert np.abs(pano[:, :20].astype(int) - glob[:, :20]).mean() > 5  # the region is there
+    assert np.abs(pano[:, -20:].astype(int) - glob[:, -20:]).mean() > 5
+    assert tiling.edge_mismatch(pano) < 1.6, tiling.edge_mismatch(pano)
+
+
+def test_memory_plan_grows_with_the_style_count(synth_vae):
+    from spade_studio.model.memory import region_stream_bytes
+
+    s, cfg = synth_vae, synth_vae.config
+    h, w = 1024, 2048
+    assert tiling.fixed_bytes(cfg, h, w, styles=1) < tiling.fixed_bytes(cfg, h, w, styles=3) \
+        < tiling.fixed_bytes(cfg, h, w, styles=9)
+    assert region_stream_bytes(cfg, 256, 256, 1) == 0 < region_stream_bytes(cfg, 256, 256, 2) \
+        < region_stream_bytes(cfg, 256, 256, 6)
+    old = s.memory_budget
+    try:
+        # room for 384-px tiles with 16 styles: one style gets larger tiles from the same budget
+        s.memory_budget = (tiling.fixed_bytes(cfg, h, w, True, styles=16)
+                           + estimate_render_bytes(cfg, 384, 384, keep=False)
+                           + region_stream_bytes(cfg, 384, 384, 16))
+        one = tiling.plan_tiles(s, h, w, "auto", True, styles=1)  # a panorama: always tiles
+        many = tiling.plan_tiles(s, h, w, "auto", True, styles=16)
+        assert many.tile <= 384 < one.tile and many.count > one.count
+        th, tw = many.largest
+        need = (tiling.fixed_bytes(cfg, h, w, True, styles=16) + estimate_render_bytes(cfg, th, tw, keep=False)
+                + region_stream_bytes(cfg, th, tw, 16))
+        assert need <= s.memory_budget
+    finally:
+        s.memory_budget = old

@@ -43,3 +43,25 @@ def estimate_render_bytes(cfg, h: int, w: int, *, fast: bool = True, keep: bool 
     else:
         floats_per_px = 2 * cfg.spade.hidden + 3 * f_in + 3 * f_out + 4 / 3 * cfg.semantic_nc + 32
     return int(4 * floats_per_px * h * w) + RENDER_OVERHEAD_BYTES
+
+
+def region_stream_bytes(cfg, h: int, w: int, styles: int) -> int:
+    """What region styles add to rendering an ``h x w`` tile (or canvas) in one go: the
+    streams run one after the other up to the blend level (``up_1``: 1/16 of the pixels,
+    ``4 ngf`` channels, so ``ngf / 4`` floats per px), where the mixed activation and one
+    weighted copy are held beside the running stream, plus the ``styles`` weight planes at
+    that level. 0 for one style."""
+    if styles <= 1:
+        return 0
+    return int(4 * (2 * cfg.ngf / 4 + styles / 16) * h * w)
+
+
+def region_canvas_bytes(cfg, h: int, w: int, styles: int) -> int:
+    """What region styles add to a tiled render's whole-canvas memory (:func:`.tiling.fixed_bytes`):
+    per extra style its low-resolution stage output (``16 ngf`` channels at 1/16 of the pixels:
+    ``ngf / 16`` floats per px) and its float32 mask (and padded copy); per style a full-size
+    float32 share plane while the feathered weights are made. 0 for one style."""
+    if styles <= 1:
+        return 0
+    extra = styles - 1
+    return int((4 * cfg.ngf / 16 * extra + 8 * extra + 4 * styles) * h * w)

@@ -269,34 +269,56 @@ def hard_weights(masks: Sequence[np.ndarray], h: int, w: int, device: torch.devi
 
 
 def stream_weights(masks: Sequence[np.ndarray], h: int, w: int, feather: float, hw: tuple[int, int],
-                   device: torch.device | str = "cpu") -> torch.Tensor:
+                   device: torch.device | str = "cpu", wrap: bool = False) -> torch.Tensor:
     """The shares of :func:`hard_weights` feathered by a Gaussian of ``feather`` px (sigma, at
     full resolution) and resized to ``hw``: ``[K, 1, h, w]``, summing to 1.
 
     The blur runs at a reduced resolution (every op here is linear and keeps constants, so the
-    shares still sum to 1): ``d = feather / 2`` px per cell, no coarser than ``hw``."""
+    shares still sum to 1): ``d = feather / 2`` px per cell, no coarser than ``hw``. ``wrap``:
+    the x axis is a circle (a panorama): the blur and the resize cross the left/right seam."""
     wts = hard_weights(masks, h, w, device)[:, None]  # [K, 1, H, W]
     scale = max(1, min(h // max(hw[0], 1), w // max(hw[1], 1)))
     d = max(1, min(int(feather // 2), scale)) if feather > 0 else scale
     if d > 1:
         wts = F.adaptive_avg_pool2d(wts, (-(-h // d), -(-w // d)))
     if feather > 0:
-        wts = gaussian_blur(wts.transpose(0, 1), feather / d).transpose(0, 1)
+        wts = gaussian_blur(wts.transpose(0, 1), feather / d, wrap=wrap).transpose(0, 1)
     if tuple(wts.shape[-2:]) == tuple(hw):
         return wts
     if wts.shape[-2] >= hw[0] and wts.shape[-1] >= hw[1]:
         return F.adaptive_avg_pool2d(wts, hw)
+    if wrap:
+        return periodic_resize(wts, hw)
     return F.interpolate(wts, size=hw, mode="bilinear", align_corners=False)
 
 
-def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of ``[N, C, H, W]`` (borders replicated)."""
+def periodic_resize(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize (``align_corners=False``) whose x axis is a circle: the last column
+    blends into the first, so the result is periodic in x (panoramas: the latent of
+    :mod:`.tiling`, region weights)."""
+    lh, lw = hw
+    x = F.interpolate(x, size=(lh, x.shape[-1]), mode="bilinear", align_corners=False)
+    sw = x.shape[-1]
+    u = (torch.arange(lw, dtype=torch.float64) + 0.5) * sw / lw - 0.5
+    i0 = torch.floor(u)
+    f = (u - i0).to(x.dtype).to(x.device)
+    i0 = i0.long() % sw
+    i1 = (i0 + 1) % sw
+    return x[..., i0] * (1 - f) + x[..., i1] * f
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float, wrap: bool = False) -> torch.Tensor:
+    """Separable Gaussian blur of ``[N, C, H, W]`` (borders replicated; ``wrap``: x circular)."""
     r = max(1, int(math.ceil(3 * sigma)))
     t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
     k = torch.exp(-(t * t) / (2 * sigma * sigma))
     k = k / k.sum()
     c = x.shape[1]
-    x = F.pad(x, (r, r, 0, 0), mode="replicate")
+    if wrap:  # the kernel may be wider than the panorama: take the columns modulo its width
+        cols = torch.arange(-r, x.shape[-1] + r, device=x.device) % x.shape[-1]
+        x = x.index_select(3, cols)
+    else:
+        x = F.pad(x, (r, r, 0, 0), mode="replicate")
     x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
     x = F.pad(x, (0, 0, r, r), mode="replicate")
     return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)

@@ -289,7 +289,8 @@ class Synthesizer:
         if tile is not None or wrap:
             from .tiling import plan_tiles
 
-            plan = plan_tiles(self, h, w, tile, wrap, where)  # bad tile sizes refused here
+            # bad tile sizes refused here; each region style is one more stream per tile
+            plan = plan_tiles(self, h, w, tile, wrap, where, styles=1 + len(region_styles or []))
         if plan is None:
             self.check_memory(h, w, where)
         if region_styles:
@@ -319,9 +320,8 @@ class Synthesizer:
             if inst is not None:
                 inst = np.pad(inst, ((0, ph - h), (0, pw - w)), mode="edge")
         if plan is not None:
-            if region_styles:
-                notes.append("region styles are not applied to tiled renders yet: the global style is used")
-            return self._render_tiled(plan, lab, inst, z, quality, progress, cancel, notes, (h, w), t0)
+            regions = regional.pad_regions(region_styles, ph, pw) if region_styles else None
+            return self._render_tiled(plan, lab, inst, z, quality, progress, cancel, notes, (h, w), t0, regions)
         with self._lock, torch.inference_mode():
             lab_t = torch.from_numpy(lab)[None, None].to(self.device)
             inst_t = None if inst is None else torch.from_numpy(inst)[None, None].to(self.device)
@@ -349,7 +349,8 @@ class Synthesizer:
             img = to_uint8(out.float())[0, :h, :w]
         return RenderResult(img, None if z is None else z.cpu(), notes, time.perf_counter() - t0)
 
-    def _render_tiled(self, plan, lab, inst, z, quality, progress, cancel, notes, hw, t0) -> RenderResult:
+    def _render_tiled(self, plan, lab, inst, z, quality, progress, cancel, notes, hw, t0,
+                      regions=None) -> RenderResult:
         import time
 
         from .tiling import render_tiles, to_uint8_hwc
@@ -359,7 +360,7 @@ class Synthesizer:
             notes.append("instance-norm model: each tile is normalised on its own (tiles may differ in tone)")
         with self._lock, torch.inference_mode():
             self.strokes.reset()  # its kept activations are another canvas's; free them first
-            acc = render_tiles(self, plan, lab, inst, z, quality, progress, cancel)
+            acc = render_tiles(self, plan, lab, inst, z, quality, progress, cancel, regions=regions)
         img = to_uint8_hwc(acc)[: hw[0], : hw[1]]
         del acc
         return RenderResult(np.ascontiguousarray(img), None if z is None else z.cpu(), notes, time.perf_counter() - t0)

@@ -36,7 +36,8 @@ from torch import nn
 
 from spade_studio.labels import LabelError
 
-from .memory import CanvasTooLargeError, estimate_render_bytes
+from .memory import CanvasTooLargeError, estimate_render_bytes, region_canvas_bytes, region_stream_bytes
+from .regional import periodic_resize as _periodic_resize
 
 # Measured (bench/tiling.py, bundled model, 1024x512 painted map, 256-px tiles, max / mean
 # |tiled - one go| on 0..255): see the README's "Big canvases" section for the table.
@@ -141,14 +142,14 @@ class TilePlan:
                 f"({len(self.cols)} x {len(self.rows)}, blended over {2 * self.half_overlap} px)")
 
 
-def fixed_bytes(cfg, h: int, w: int, wrap: bool = False) -> int:
+def fixed_bytes(cfg, h: int, w: int, wrap: bool = False, styles: int = 1) -> int:
     """Memory a tiled render holds for the whole canvas besides its tile: the float32 blend
     canvas, the uint8 result, the int64 label indices and their padded copy, and the
     low-resolution stage run on the whole canvas (at 1/16 of the canvas, ``16 ngf`` channels:
     about five activations of ``ngf / 16`` floats per canvas pixel, and its window ids)."""
     per_px = 12 + 3 + 8 + 8 + 8 + 4 * 5 * cfg.ngf / 16 + 8
     ext = STAGE_A_PAD_CELLS * cfg.stride * 2 if wrap else 0
-    return int(per_px * h * (w + ext))
+    return int(per_px * h * (w + ext)) + region_canvas_bytes(cfg, h, w + ext, styles)
 
 
 def min_tile(stride: int, half: int, margin: int) -> int:
@@ -158,13 +159,15 @@ def min_tile(stride: int, half: int, margin: int) -> int:
 
 
 def plan_tiles(synth, h: int, w: int, tile: int | str | None, wrap: bool, where: str = "label map",
-               half_overlap: int | None = None, margin: int | None = None) -> TilePlan | None:
+               half_overlap: int | None = None, margin: int | None = None, styles: int = 1) -> TilePlan | None:
     """The tiles for an ``h x w`` canvas, or None when it renders in one go.
 
     ``tile``: ``"auto"`` (one go when the canvas fits in memory and does not wrap, else the
     largest tile that fits, at most :data:`MAX_AUTO_TILE`), an int (tiles of that many px;
     a multiple of the model's stride), or None (one go unless ``wrap``, which then means auto).
-    Bad tile sizes raise :class:`TileError` before anything is allocated."""
+    ``styles``: the global style plus the region styles (each runs its own stream up to the
+    blend level: :func:`.memory.region_stream_bytes` per tile, :func:`.memory.region_canvas_bytes`
+    for the whole canvas). Bad tile sizes raise :class:`TileError` before anything is allocated."""
     s = synth.stride
     half = DEFAULT_HALF_OVERLAP if half_overlap is None else int(half_overlap)
     half = max(s, -(-half // s) * s)  # on the stride: tiles start where latent cells start
@@ -183,14 +186,15 @@ def plan_tiles(synth, h: int, w: int, tile: int | str | None, wrap: bool, where:
     if isinstance(tile, str):
         if tile != "auto":
             raise TileError(f"{where}: tile must be 'auto' or a number of pixels, not {tile!r}")
-        if not wrap and synth.one_go_bytes(h, w) <= budget:
+        if not wrap and synth.one_go_bytes(h, w) + region_stream_bytes(synth.config, ph, pw, styles) <= budget:
             return None
-        room = budget - fixed_bytes(synth.config, ph, pw, wrap)
+        room = budget - fixed_bytes(synth.config, ph, pw, wrap, styles)
         longest = max(ph, pw + (ctx if wrap else 0))
 
         def need(size: int) -> int:
             th, tw = min(size, ph), min(size, pw + ctx if wrap else pw)
-            return estimate_render_bytes(synth.config, th, tw, fast=synth.one_go_fast, keep=False)
+            return (estimate_render_bytes(synth.config, th, tw, fast=synth.one_go_fast, keep=False)
+                    + region_stream_bytes(synth.config, th, tw, styles))
 
         size = max(longest // s * s, min_tile(s, half, margin))
         while size > min_tile(s, half, margin) and need(size) > room:
@@ -227,20 +231,6 @@ def plan_tiles(synth, h: int, w: int, tile: int | str | None, wrap: bool, where:
 # ---------------------------------------------------------------------------------------------
 # the latent of the whole canvas
 # ---------------------------------------------------------------------------------------------
-def _periodic_resize(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
-    """Bilinear resize (``align_corners=False``) whose x axis is a circle: the last column
-    blends into the first, so the result is periodic in x."""
-    lh, lw = hw
-    x = F.interpolate(x, size=(lh, x.shape[-1]), mode="bilinear", align_corners=False)
-    sw = x.shape[-1]
-    u = (torch.arange(lw, dtype=torch.float64) + 0.5) * sw / lw - 0.5
-    i0 = torch.floor(u)
-    f = (u - i0).to(x.dtype).to(x.device)
-    i0 = i0.long() % sw
-    i1 = (i0 + 1) % sw
-    return x[..., i0] * (1 - f) + x[..., i1] * f
-
-
 def canvas_latent(g, fast, idx: torch.Tensor, edge: torch.Tensor | None, z: torch.Tensor | None,
                   lhw: tuple[int, int], wrap: bool) -> torch.Tensor:
     """The generator's first activation for the whole canvas ``[1, 16 ngf, lh, lw]``."""
@@ -320,14 +310,60 @@ def _runs(start: int, stop: int, length: int) -> list[tuple[int, int, int]]:
     return out
 
 
+def _stage_a(blocks: _Blocks, latent: torch.Tensor, idx: torch.Tensor, edge: torch.Tensor | None,
+             plan: TilePlan, s: int) -> torch.Tensor:
+    """The whole canvas through the low-resolution blocks (a panorama: extended circularly,
+    then cropped, so the result is periodic in x)."""
+    if not plan.wrap:
+        return blocks.run(latent, idx, edge, stage_a=True)
+    dev = idx.device
+    lw = latent.shape[-1]
+    e = STAGE_A_PAD_CELLS
+    cols = torch.arange(-e * s, plan.width + e * s, device=dev) % plan.width
+    lat_cols = torch.arange(-e, lw + e, device=dev) % lw
+    low = blocks.run(latent.index_select(3, lat_cols), idx.index_select(2, cols),
+                     None if edge is None else edge.index_select(2, cols), stage_a=True)
+    f = low.shape[-1] // (lw + 2 * e)  # low-res cells per latent cell
+    return low[..., e * f:(e + lw) * f]
+
+
+def _level_hw(layout, lhw: tuple[int, int], stop: int) -> tuple[int, int]:
+    """The size of the activation mixed at a blend level: the output of block ``stop - 1``
+    (before its upsampling after), or the image when ``stop`` is past the last block."""
+    h, w = lhw
+    for i, (_, up_before, up_after) in enumerate(layout):
+        if up_before:
+            h, w = 2 * h, 2 * w
+        if i == stop - 1:
+            return h, w
+        if up_after:
+            h, w = 2 * h, 2 * w
+    return h, w
+
+
+def _crop(x: torch.Tensor, row: AxisTile, col: AxisTile, scale: int, width: int) -> torch.Tensor:
+    """The cells of ``x`` (a whole-canvas map at ``1 / scale`` of the canvas) under one tile,
+    its columns modulo the width (panoramas)."""
+    cols = torch.arange(col.start // scale, col.stop // scale, device=x.device) % (width // scale)
+    return x[:, :, row.start // scale:row.stop // scale].index_select(3, cols)
+
+
 @torch.inference_mode()
 def render_tiles(synth, plan: TilePlan, lab: np.ndarray, inst: np.ndarray | None, z: torch.Tensor | None,
                  quality: str = "exact", progress: ProgressFn | None = None,
-                 cancel: CancelFn | None = None) -> np.ndarray:
+                 cancel: CancelFn | None = None, regions: list | None = None,
+                 level: str | None = None, feather: float | None = None) -> np.ndarray:
     """Render ``lab`` (int ids, already padded to ``plan``'s size) -> float32 ``[H, W, 3]``
     in [-1, 1]: the low-resolution blocks once on the whole canvas, then the rest tile by
     tile. ``cancel`` is asked before every tile (True: stop with :class:`RenderCancelled`);
-    ``progress(done, total)`` follows every tile."""
+    ``progress(done, total)`` follows every tile.
+
+    ``regions``: region styles (:class:`.regional.RegionStyle`, checked and padded to the
+    plan's size) over the global ``z``. Each style runs the low-resolution stage once on the
+    whole canvas; in every tile each style's stream runs from its crop up to the blend
+    ``level`` (a block after the low-resolution stage, or ``"image"``), the streams are mixed
+    through the tile's crop of the masks feathered on the whole canvas (circularly in x for a
+    panorama), so neighbouring tiles mix alike, and the remaining blocks run once."""
     from .semantics import label_indices
 
     s, dev, cfg = synth.stride, synth.device, synth.config
@@ -341,22 +377,31 @@ def render_tiles(synth, plan: TilePlan, lab: np.ndarray, inst: np.ndarray | None
     fast_ok = synth.one_go_fast and synth.G_exact.fallback_reason is None
     gen = synth.G_preview if quality == "preview" else synth.G_exact
     blocks = _Blocks(synth, gen, fast_ok)
-    zz = None if z is None else z.to(dev).expand(1, -1)
+    zz = None if z is None else z.to(dev).reshape(1, -1)
     lhw = (plan.height // s, plan.width // s)
-    latent = canvas_latent(synth.G, gen, idx, edge, zz, lhw, plan.wrap)
-    # the whole canvas through the low-resolution blocks (a panorama: extended circularly)
-    if plan.wrap:
-        e = STAGE_A_PAD_CELLS
-        cols = torch.arange(-e * s, plan.width + e * s, device=dev) % plan.width
-        lat_cols = torch.arange(-e, lhw[1] + e, device=dev) % lhw[1]
-        low = blocks.run(latent.index_select(3, lat_cols), idx.index_select(2, cols),
-                         None if edge is None else edge.index_select(2, cols), stage_a=True)
-        f = low.shape[-1] // (lhw[1] + 2 * e)  # low-res cells per latent cell
-        low = low[..., e * f:(e + lhw[1]) * f]
-    else:
-        low = blocks.run(latent, idx, edge, stage_a=True)
-    del latent
-    scale = plan.height // low.shape[-2]  # canvas px per low-res cell
+    zs = [zz] + [r.z.to(dev).reshape(1, -1) for r in (regions or [])]
+    lows = []
+    for zk in zs:  # the global style first, then one per region
+        latent = canvas_latent(synth.G, gen, idx, edge, zk, lhw, plan.wrap)
+        lows.append(_stage_a(blocks, latent, idx, edge, plan, s))
+        del latent
+    scale = plan.height // lows[0].shape[-2]  # canvas px per low-res cell
+    wts = stop = None
+    if len(lows) > 1:
+        from . import regional
+
+        layout = blocks.entries
+        names = regional.levels(layout)
+        level = regional.DEFAULT_LEVEL if level is None else level
+        feather = regional.DEFAULT_FEATHER if feather is None else float(feather)
+        first = len(STAGE_A)  # the blocks the tiles run start here
+        if level not in names[first + 1:]:
+            raise ValueError(f"blend level {level!r} in a tiled render: one of {', '.join(names[first + 1:])}")
+        stop = names.index(level)
+        lvl_hw = _level_hw(layout, lhw, stop) if stop <= len(layout) else (plan.height, plan.width)
+        wts = regional.stream_weights([r.mask for r in regions], plan.height, plan.width, feather, lvl_hw,
+                                      dev, wrap=plan.wrap).float()
+        wscale = plan.height // lvl_hw[0]
     out = np.zeros((plan.height, plan.width, 3), np.float32)
     done = 0
     for row in plan.rows:
@@ -364,11 +409,13 @@ def render_tiles(synth, plan: TilePlan, lab: np.ndarray, inst: np.ndarray | None
             if cancel is not None and cancel():
                 raise RenderCancelled("render cancelled")
             cols = torch.arange(col.start, col.stop, device=dev) % plan.width
-            low_cols = torch.arange(col.start // scale, col.stop // scale, device=dev) % low.shape[-1]
             t_idx = idx[:, row.start:row.stop].index_select(2, cols)
             t_edge = None if edge is None else edge[:, row.start:row.stop].index_select(2, cols)
-            x0 = low[:, :, row.start // scale:row.stop // scale].index_select(3, low_cols)
-            img = blocks.run(x0, t_idx, t_edge, stage_a=False)
+            if wts is None:
+                img = blocks.run(_crop(lows[0], row, col, scale, plan.width), t_idx, t_edge, stage_a=False)
+            else:
+                img = _tile_regions(synth, gen, fast_ok, quality, lows, wts, stop, row, col, scale, wscale,
+                                    plan.width, t_idx, t_edge)
             tile = img.float()[0].permute(1, 2, 0).cpu().numpy()
             del img
             tile *= row.weight[:, None, None]
@@ -381,6 +428,43 @@ def render_tiles(synth, plan: TilePlan, lab: np.ndarray, inst: np.ndarray | None
             if progress is not None:
                 progress(done, total)
     return out
+
+
+def _tile_regions(synth, gen, fast_ok: bool, quality: str, lows: list[torch.Tensor], wts: torch.Tensor,
+                  stop: int, row: AxisTile, col: AxisTile, scale: int, wscale: int, width: int,
+                  t_idx: torch.Tensor, t_edge: torch.Tensor | None) -> torch.Tensor:
+    """One tile of a region-styled render: every style's stream from its low-resolution crop
+    to block ``stop - 1``, mixed by the tile's crop of ``wts``, then the rest once (the
+    modulation tables of the fast path are shared by the streams)."""
+    from .regional import _Stages
+
+    stages = _Stages(gen if fast_ok else synth.G_exact, t_idx, t_edge, fast_ok, quality == "preview" and fast_ok)
+    n_blocks, first = len(stages.layout), len(STAGE_A)
+    w_tile = _crop(wts, row, col, wscale, width)  # [K, 1, h, w]
+    bf16 = synth.precision == "bf16" and not fast_ok
+    with torch.autocast(t_idx.device.type, dtype=torch.bfloat16, enabled=bf16):
+        mixed = None
+        for k, low in enumerate(lows):
+            x = _crop(low, row, col, scale, width)
+            if fast_ok:
+                x = x.contiguous(memory_format=torch.channels_last)
+            for i in range(first, min(stop, n_blocks)):
+                x = stages.block(i, x)
+                if i < stop - 1:
+                    x = stages.after(i, x)
+            if stop > n_blocks:
+                x = stages.to_image(x)
+            part = x * w_tile[k:k + 1].to(x.dtype)
+            mixed = part if mixed is None else mixed.add_(part)
+            del x, part
+        x = mixed
+        if stop > n_blocks:
+            return x.float()
+        x = stages.after(stop - 1, x)
+        for i in range(stop, n_blocks):
+            x = stages.block(i, x)
+            x = stages.after(i, x)
+        return stages.to_image(x).float()
 
 
 def to_uint8_hwc(x: np.ndarray) -> np.ndarray:
