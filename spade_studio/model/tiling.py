@@ -19,6 +19,14 @@ tile is one tile of ``width + 2 * half_overlap`` columns blended with itself acr
 **Overlap, by measurement** (``bench/tiling.py``, the bundled model, a painted 1024x512 map
 in 256-px tiles against its one-go render): see :data:`DEFAULT_HALF_OVERLAP`.
 
+**Region styles** (:mod:`.regional`): every style runs the low-resolution stage on the whole
+canvas (one stored activation each, 1/16 of the canvas); in a tile each style's stream runs
+from its crop to the blend level, the streams mix through the tile's crop of the masks
+feathered on the whole canvas (circularly in x for a panorama), so overlapping tiles mix
+alike, and the remaining blocks run once. Measured (``bench/tiling.py --regions``, 1024x512,
+384-px tiles, a second style on the left 40 %): max 1 / mean 0.000 on 0..255 against the
+one-go two-style render, as for one style.
+
 Instance-norm SPADE models normalise with a tile's own statistics, so their tiles are not
 the one-go render (a note says so).
 """
