@@ -339,6 +339,7 @@ def test_memory_plan_grows_with_the_style_count(synth_vae):
         < tiling.fixed_bytes(cfg, h, w, styles=9)
     assert region_stream_bytes(cfg, 256, 256, 1) == 0 < region_stream_bytes(cfg, 256, 256, 2) \
         < region_stream_bytes(cfg, 256, 256, 6)
+    assert s.one_go_bytes(512, 512, styles=3) > s.one_go_bytes(512, 512)  # and the one-go check
     old = s.memory_budget
     try:
         # room for 384-px tiles with 16 styles: one style gets larger tiles from the same budget

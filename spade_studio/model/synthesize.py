@@ -18,7 +18,12 @@ from .fast import FastGenerator, optimize_for_inference
 from .generator import SPADEGenerator
 from .images import image_to_tensor, to_uint8
 from .layers import fold_spectral_norm
-from .memory import RENDER_OVERHEAD_BYTES, CanvasTooLargeError, estimate_render_bytes  # noqa: F401 (re-exported)
+from .memory import (  # noqa: F401 (re-exported)
+    RENDER_OVERHEAD_BYTES,
+    CanvasTooLargeError,
+    estimate_render_bytes,
+    region_stream_bytes,
+)
 from .official import CheckpointError, load_official_state_dict
 from .semantics import allowed_label_values, label_indices, make_semantics
 from .stroke import StrokeRenderer
@@ -202,11 +207,13 @@ class Synthesizer:
         """True where renders take the fast pattern path (CPU, fp32)."""
         return self.fast and self.precision == "fp32" and self.device.type == "cpu"
 
-    def one_go_bytes(self, h: int, w: int) -> int:
-        """:func:`estimate_render_bytes` for this synthesizer's path at the padded size."""
+    def one_go_bytes(self, h: int, w: int, styles: int = 1) -> int:
+        """:func:`estimate_render_bytes` for this synthesizer's path at the padded size (with
+        ``styles`` > 1, the region-style streams too: :func:`.memory.region_stream_bytes`)."""
         ph, pw, _ = self.plan_size(h, w)
         fast = self.one_go_fast
-        return estimate_render_bytes(self.config, ph, pw, fast=fast, keep=fast and self.strokes.available)
+        return (estimate_render_bytes(self.config, ph, pw, fast=fast, keep=fast and self.strokes.available)
+                + region_stream_bytes(self.config, ph, pw, styles))
 
     def largest_one_go(self, h: int, w: int) -> tuple[int, int]:
         """(H, W): about the largest canvas of the shape of ``h x w`` that renders in one go."""
@@ -218,10 +225,10 @@ class Synthesizer:
             fh, fw = max(s, fh - s), max(s, int(fw - s * w / h) // s * s)
         return fh, fw
 
-    def check_memory(self, h: int, w: int, where: str = "label map") -> None:
+    def check_memory(self, h: int, w: int, where: str = "label map", styles: int = 1) -> None:
         """Refuse (:class:`CanvasTooLargeError`) a canvas whose one-go render would not fit in
         memory, saying the largest canvas of the same shape that would, and that tiles would."""
-        need, have = self.one_go_bytes(h, w), self.memory_available()
+        need, have = self.one_go_bytes(h, w, styles), self.memory_available()
         if need <= have:
             return
         fh, fw = self.largest_one_go(h, w)
@@ -292,7 +299,7 @@ class Synthesizer:
             # bad tile sizes refused here; each region style is one more stream per tile
             plan = plan_tiles(self, h, w, tile, wrap, where, styles=1 + len(region_styles or []))
         if plan is None:
-            self.check_memory(h, w, where)
+            self.check_memory(h, w, where, styles=1 + len(region_styles or []))
         if region_styles:
             from . import regional
 

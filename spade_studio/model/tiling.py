@@ -194,7 +194,7 @@ def plan_tiles(synth, h: int, w: int, tile: int | str | None, wrap: bool, where:
     if isinstance(tile, str):
         if tile != "auto":
             raise TileError(f"{where}: tile must be 'auto' or a number of pixels, not {tile!r}")
-        if not wrap and synth.one_go_bytes(h, w) + region_stream_bytes(synth.config, ph, pw, styles) <= budget:
+        if not wrap and synth.one_go_bytes(h, w, styles) <= budget:
             return None
         room = budget - fixed_bytes(synth.config, ph, pw, wrap, styles)
         longest = max(ph, pw + (ctx if wrap else 0))
