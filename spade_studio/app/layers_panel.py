@@ -2,7 +2,9 @@
 
 One row per layer (eye toggle, lock toggle, name); clicking a row makes it the active layer
 (the one painted on), double-clicking its name renames it in place (a line edit: it takes the
-keys, so typing "b" or "1" does not switch tool or label). Under the list: the selected
+keys, so typing "b" or "1" does not switch tool or label); an upper layer's context menu has
+"Style this layer…" (:attr:`LayersPanel.style_layer_requested`: the window gives the layer a
+region style in the style panel). Under the list: the selected
 layer's display opacity (a drag is one undo step) and the Layer menu's actions as buttons.
 Every change goes through the :class:`~.document.Document`, so each is an undo step; the
 panel rebuilds itself from :attr:`Document.layers_changed`.
@@ -22,6 +24,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QScrollArea,
     QSlider,
     QToolButton,
@@ -163,6 +166,23 @@ class LayerRow(QFrame):
             self.start_rename()
         super().mouseDoubleClickEvent(event)
 
+    def context_menu(self) -> QMenu:
+        """The row's menu: "Style this layer…" (upper layers only: the bottom one is the
+        map itself; style a label there) and Rename."""
+        menu = QMenu(self)
+        menu.setObjectName("layer_context_menu")
+        style = menu.addAction("Style this layer…")
+        style.setObjectName("style_layer_action")
+        style.setToolTip("Give this layer's painted area its own style (the style panel's Regions section)")
+        style.setEnabled(self.index > 0)
+        key = self.panel.document.layers[self.index].key
+        style.triggered.connect(lambda: self.panel.style_layer_requested.emit(key))
+        menu.addAction("Rename…", self.start_rename)
+        return menu
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802
+        self.context_menu().exec(event.globalPos())
+
     def start_rename(self) -> QLineEdit:
         """Replace the name by a line edit: Enter or leaving it renames, Escape cancels."""
         if self.edit is not None:
@@ -208,6 +228,8 @@ class LayerRow(QFrame):
 
 class LayersPanel(QWidget):
     """The dock's contents for ``document``; :meth:`set_actions` adds the Layer menu's buttons."""
+
+    style_layer_requested = Signal(int)  # a layer's key: "Style this layer…" was chosen
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -12,9 +12,11 @@ from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -75,6 +77,10 @@ class MainWindow(QMainWindow):
         self.style_panel.set_label_source(self.document.snapshot)
         self.document.reset.connect(self.style_panel.clear_variations)  # they showed the old map
         self.style_panel.set_recent_styles(self.settings.recent_styles)
+        self.style_panel.set_layer_source(self._upper_layers)  # layers a region style can target
+        self.document.layers_changed.connect(self.style_panel.layers_changed)
+        self.document.reset.connect(lambda: self.style_panel.layers_changed(drop_missing=True))
+        self._pending_look = None  # a project's look, applied once a model is loaded
 
         self.canvas_box = self._titled(self.canvas, "Label map")
         self.canvas_title = self.canvas_box.title
@@ -102,7 +108,13 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(paint, "Paint")
         self.train_tab = self._make_train_tab()
-        self.tabs.addTab(self.train_tab, "Train")
+        # the Train tab's forms want ~960 px; in a scroll area they no longer set the whole
+        # window's minimum width (which made the window wider than a 1280-px laptop screen)
+        self.train_page = QScrollArea()
+        self.train_page.setWidgetResizable(True)
+        self.train_page.setFrameShape(QFrame.NoFrame)
+        self.train_page.setWidget(self.train_tab)
+        self.tabs.addTab(self.train_page, "Train")
         self.setCentralWidget(self.tabs)
 
         dock = QDockWidget("Labels", self)
@@ -128,12 +140,15 @@ class MainWindow(QMainWindow):
         self.act.wrap.setChecked(self.service.wrap)
         self.layers_panel.set_actions(self.act.layer)
         self.layers_panel.set_canvas_focus(self.canvas.setFocus)
+        self.layers_panel.style_layer_requested.connect(self.style_layer)
         self._fill_recent()
         self.tool_bar = ToolBar(self, self.act)
         self.addToolBar(self.tool_bar)
         self.options_bar = OptionsBar(self, self.act.mirror)
         self.addToolBarBreak()
         self.addToolBar(self.options_bar)
+        self.addToolBar(self.tool_bar.view_bar)
+        self._restore_tool_options()
         self.label_keys = bind_label_keys(self, self.palette.select_index)
         self._make_status_bar()
         self._connect()
@@ -239,6 +254,8 @@ class MainWindow(QMainWindow):
         self.st_device.setToolTip(one_go_hint(info.one_go_side))
         self.style_panel.set_model_info(info)
         self._default_style(info)
+        if self._pending_look is not None:  # a project opened before the model was ready
+            self._apply_project_look(*self._pending_look)
         self.settings.model = None if self._model_source is None else str(self._model_source)
         if not info.label_set.same_labels(self.document.label_set):
             self._offer_remap(info.label_set)
@@ -306,7 +323,8 @@ class MainWindow(QMainWindow):
             # while a stroke is in progress: a preview (stroke update); the exact render follows
             # when it ends (canvas.stroke_finished asks for one)
             quality = Quality.PREVIEW if self.document.stroke_active else Quality.EXACT
-            rid = self.service.request(self.document.snapshot(), self.style, debounce_ms=0, quality=quality)
+            style = self.style_panel.render_spec(self.style)  # layer regions: the layers' masks now
+            rid = self.service.request(self.document.snapshot(), style, debounce_ms=0, quality=quality)
             if quality == Quality.EXACT:  # a final render: it goes into the history strip
                 self._final_request = (rid, self.style_panel.current_look())
 
@@ -371,6 +389,72 @@ class MainWindow(QMainWindow):
     def set_mirror(self, on: bool) -> None:
         """Mirror painting on or off (View > Mirror Painting, M)."""
         self.document.mirror = bool(on)
+
+    def _restore_tool_options(self) -> None:
+        """Smoothing and mirror painting as last used (kept in the settings when changed)."""
+        try:
+            smoothing, mirror = max(0, min(100, int(self.settings.smoothing))), bool(self.settings.mirror)
+        except (TypeError, ValueError):
+            smoothing, mirror = 0, False
+        self.options_bar.set_smoothing(smoothing)
+        self.document.mirror = mirror
+        self.act.mirror.setChecked(mirror)
+
+        def keep_smoothing(v: int) -> None:
+            self.settings.smoothing = int(v)
+
+        def keep_mirror() -> None:
+            self.settings.mirror = bool(self.document.mirror)
+
+        self.options_bar.smooth_slider.valueChanged.connect(keep_smoothing)
+        self.document.paint_options_changed.connect(keep_mirror)
+
+    def _upper_layers(self) -> list:
+        from .style_panel import LayerState
+
+        return [LayerState(ly.key, ly.name, ly.visible, ly.mask) for ly in self.document.layers[1:]]
+
+    def style_layer(self, key: int) -> bool:
+        """Layers dock > "Style this layer…": a region style for the layer (its mask at render
+        time), with the style chosen in the Regions section; the row is shown there."""
+        if not self.style_panel.style_layer(key):
+            self.statusBar().showMessage(f"Cannot style the layer: {self.style_panel.current_label.text()}", 6000)
+            return False
+        name = next((ly.name for ly in self.document.layers if ly.key == key), "?")
+        self.statusBar().showMessage(
+            f"Layer '{name}' has its own style now (Style panel > Regions: pick another style and Add to change it)", 8000)
+        self.style_panel.region_label_combo.setFocus()
+        return True
+
+    def _store_look(self) -> None:
+        """The style panel's look into the document's project styles (saved with a project)."""
+        from .style_panel import look_to_project
+
+        if self.model_info is None or not self.style_panel.styles_enabled():
+            return  # nothing chosen under this model: keep what the project had
+        styles, images = look_to_project(self.style_panel.current_look(), [ly.key for ly in self.document.layers])
+        self.document.project_styles, self.document.project_style_images = styles, images
+
+    def _apply_project_look(self, styles: dict, images: dict) -> None:
+        """Restore an opened project's look into the style panel (notes in the status bar)."""
+        from spade_studio.paths import user_data_dir as _data
+
+        from .style_panel import look_from_project
+
+        self._pending_look = None
+        if not self.style_panel.styles_enabled():
+            if styles.get("a") is not None:
+                self.statusBar().showMessage("The project's styles are not used: this model takes no style", 8000)
+            return
+        layers = self.document.layers
+        look, notes = look_from_project(styles, images, [ly.key for ly in layers], [ly.name for ly in layers],
+                                        _data() / "project-styles")
+        if look is None:
+            return
+        if not self.style_panel.apply_look(look):
+            notes.append(self.style_panel.current_label.text())
+        if notes:
+            self.statusBar().showMessage("Project styles: " + "; ".join(notes), 12000)
 
     def show_history_strip(self, on: bool) -> None:
         self.history_strip.setVisible(bool(on))
@@ -480,6 +564,10 @@ class MainWindow(QMainWindow):
                 self.output.set_image(self.last_image)
             if self.document.reference is not None and self.tool_bar.ref_slider.value() == 0:
                 self.tool_bar.ref_slider.setValue(50)
+            if self.document.project_styles:  # the project's look, now or once the model is loaded
+                self._pending_look = (dict(self.document.project_styles), dict(self.document.project_style_images))
+                if self.model_info is not None:
+                    self._apply_project_look(*self._pending_look)
         self.settings.add_recent_file(path)
         self._fill_recent()
         if notes:
@@ -536,6 +624,7 @@ class MainWindow(QMainWindow):
                 path += ".psd" if "psd" in chosen else ".ora"
         path = Path(path)
         try:
+            self._store_look()
             self.document.export_layers(path, render=self._project_render())
         except Exception as exc:  # noqa: BLE001 - message; the document is untouched
             self.show_error("Cannot export the layers", f"{exc}")
@@ -547,6 +636,7 @@ class MainWindow(QMainWindow):
         try:
             if is_project_path(path):
                 self.document.project_render = self._project_render()
+                self._store_look()  # the style panel's look as it is now
             self.document.save(path)
         except Exception as exc:  # noqa: BLE001
             self.show_error("Cannot save", f"{exc}" if str(path) in str(exc) else f"{path}: {exc}")

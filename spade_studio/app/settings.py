@@ -24,6 +24,8 @@ class Settings:
     new_width: int = 256
     new_height: int = 256
     wrap_panorama: bool = False  # renders wrap horizontally (360° panorama)
+    smoothing: int = 0  # tool options: brush/eraser stroke smoothing 0..100
+    mirror: bool = False  # tool options: mirror painting
     autosave_seconds: int = 30
     geometry: str = ""  # hex of saveGeometry()
     window_state: str = ""

@@ -11,6 +11,13 @@ Region styles (the "Regions" section): a style for one label's area (or for an e
 e.g. a layer's: :meth:`StylePanel.add_region_style` takes either), from the same sources (a
 preset, an image file, a seed). They travel in ``StyleSpec.regions``; the render blends them
 in (:mod:`spade_studio.model.regional`). A row shows the label's colour, its name and the style.
+A region may also target an upper layer (:class:`LayerTarget`, "layer: trees" in the target
+box, or the Layers dock's "Style this layer…"): its mask is the layer's mask at render time
+(:meth:`StylePanel.render_spec`), so it follows edits; a hidden or deleted layer's region is
+left out of the render and its row says so.
+
+Projects: :func:`look_to_project` / :func:`look_from_project` turn a :class:`StyleLook` into
+the ``styles`` dict (+ ``style_images``) of a :class:`spade_studio.project.Project` and back.
 """
 
 from __future__ import annotations
@@ -80,18 +87,171 @@ class StyleLook:
             lines.append(f"Region styles: {len(self.regions)}")
         return "\n".join(lines)
 
+@dataclass(frozen=True)
+class LayerTarget:
+    """A region target that is a document layer (by its key, :attr:`.document.Layer.key`):
+    the region's mask is the layer's mask when the render is asked for."""
+
+    key: int
+
+
+@dataclass(frozen=True)
+class LayerState:
+    """What the panel needs of an upper layer (from :meth:`StylePanel.set_layer_source`)."""
+
+    key: int
+    name: str
+    visible: bool
+    mask: np.ndarray | None  # (H, W) bool, where the layer is painted
+
+
 @dataclass(frozen=True, eq=False)
 class RegionEntry:
-    """One region style of the panel: ``target`` a label id or a mask ``(H, W)`` (bool or
-    float 0..1, e.g. a layer's mask); ``name`` what the row calls the target."""
+    """One region style of the panel: ``target`` a label id, a mask ``(H, W)`` (bool or
+    float 0..1) or a :class:`LayerTarget`; ``name`` what the row calls the target."""
 
-    target: int | np.ndarray
+    target: int | np.ndarray | LayerTarget
     source: StyleSource
     name: str
 
     @property
     def label(self) -> int | None:
-        return None if isinstance(self.target, np.ndarray) else int(self.target)
+        return None if isinstance(self.target, (np.ndarray, LayerTarget)) else int(self.target)
+
+    @property
+    def layer_key(self) -> int | None:
+        return self.target.key if isinstance(self.target, LayerTarget) else None
+
+
+# -- projects: a look as the project's ``styles`` dict and back ---------------------------------
+PROJECT_STYLES_VERSION = 1
+
+
+def _source_to_project(src: StyleSource, images: dict[str, np.ndarray], keys: dict[str, str]) -> dict | None:
+    """``src`` as JSON; an image file's pixels go into ``images`` (once per file)."""
+    if src.kind == SourceKind.SEED:
+        return {"kind": "seed", "seed": int(src.key)}
+    path = Path(str(src.key))
+    if path.parent.name == "styles" and path in preset_paths():
+        return {"kind": "preset", "name": path.stem}
+    if str(path) not in keys:
+        rgb = _read_style_rgb(str(path))
+        if rgb is None:
+            return None  # unreadable now: left out
+        keys[str(path)] = key = f"style{len(keys)}"
+        images[key] = np.ascontiguousarray(rgb[..., :3]).astype(np.uint8)
+    return {"kind": "image", "image": keys[str(path)], "name": src.name}
+
+
+def look_to_project(look: StyleLook, layer_keys: list[int]) -> tuple[dict, dict[str, np.ndarray]]:
+    """``look`` as a project's ``styles`` dict and ``style_images``. ``layer_keys``: the
+    document's layer keys, bottom first (a layer target is saved as its index)."""
+    images: dict[str, np.ndarray] = {}
+    keys: dict[str, str] = {}
+    regions = []
+    for e in look.regions:
+        src = _source_to_project(e.source, images, keys)
+        if src is None:
+            continue
+        if e.layer_key is not None:
+            if e.layer_key not in layer_keys:
+                continue  # a deleted layer
+            target = {"layer": layer_keys.index(e.layer_key), "name": e.name}
+        elif e.label is not None:
+            target = {"label": int(e.label)}
+        else:
+            continue  # an explicit mask (API only) is not saved
+        regions.append({"target": target, "style": src})
+    styles = {
+        "version": PROJECT_STYLES_VERSION,
+        "a": _source_to_project(look.a, images, keys) or {"kind": "seed", "seed": int(look.seed)},
+        "b": None if look.b is None else _source_to_project(look.b, images, keys),
+        "blend": int(look.blend),
+        "seed": int(look.seed),
+        "regions": regions,
+    }
+    return styles, images
+
+
+def _source_from_project(d, images: dict, cache_dir: Path, notes: list[str], what: str) -> StyleSource | None:
+    if not isinstance(d, dict):
+        return None
+    kind = d.get("kind")
+    if kind == "seed" and isinstance(d.get("seed"), int) and 0 <= d["seed"] <= SEED_MAX:
+        return StyleSource.seed(d["seed"])
+    if kind == "preset":
+        name = str(d.get("name", ""))
+        found = [p for p in preset_paths() if p.stem == name]
+        if found:
+            return StyleSource.image(found[0])
+        notes.append(f"{what}: the preset style {name[:40]!r} is not installed")
+        return None
+    if kind == "image":
+        key, name = str(d.get("image", "")), str(d.get("name") or "style")
+        rgb = images.get(key)
+        if not (isinstance(rgb, np.ndarray) and rgb.ndim == 3 and rgb.shape[2] >= 3 and rgb.size > 0):
+            notes.append(f"{what}: its style image {name[:40]!r} is missing or cannot be decoded")
+            return None
+        import hashlib
+
+        from spade_studio.imageio import write_image
+
+        rgb = np.ascontiguousarray(rgb[..., :3]).astype(np.uint8)
+        digest = hashlib.sha1(rgb.tobytes() + repr(rgb.shape).encode()).hexdigest()[:16]
+        safe = "".join(c if c.isalnum() or c in "-_ " else "_" for c in name)[:60] or "style"
+        path = cache_dir / digest / f"{safe}.png"
+        if not path.is_file():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_image(path, rgb)  # atomic
+            except OSError as exc:
+                notes.append(f"{what}: cannot write its style image to {path.parent} ({exc.strerror or exc})")
+                return None
+        return StyleSource.image(path)
+    notes.append(f"{what}: not a style the editor knows ({str(kind)[:20]!r})")
+    return None
+
+
+def look_from_project(styles: dict, images: dict, layer_keys: list[int], layer_names: list[str],
+                      cache_dir: Path) -> tuple[StyleLook | None, list[str]]:
+    """The look a project's ``styles`` describe (None when it describes none), and notes for
+    what could not be restored (a missing preset, an undecodable image, a layer that is
+    gone): the rest is restored. Embedded images are written under ``cache_dir`` (the panel
+    reads styles from files)."""
+    notes: list[str] = []
+    if not isinstance(styles, dict) or "a" not in styles:
+        return None, notes
+    seed = styles.get("seed")
+    seed = seed if isinstance(seed, int) and 0 <= seed <= SEED_MAX else 0
+    a = _source_from_project(styles.get("a"), images, cache_dir, notes, "style A") or StyleSource.seed(seed)
+    b = _source_from_project(styles.get("b"), images, cache_dir, notes, "style B") if styles.get("b") else None
+    blend = styles.get("blend")
+    blend = max(0, min(100, blend)) if isinstance(blend, int) else 0
+    regions = []
+    for i, r in enumerate(styles.get("regions") or [] if isinstance(styles.get("regions"), list) else []):
+        t = r.get("target") if isinstance(r, dict) else None
+        if not isinstance(t, dict):
+            notes.append(f"region style {i + 1}: no target")
+            continue
+        if isinstance(t.get("layer"), int):
+            idx, name = t["layer"], str(t.get("name", ""))
+            if 0 < idx < len(layer_keys) and (not name or layer_names[idx] == name):
+                target, tname = LayerTarget(layer_keys[idx]), layer_names[idx]
+            elif name in layer_names[1:]:
+                j = layer_names.index(name, 1)
+                target, tname = LayerTarget(layer_keys[j]), name
+            else:
+                notes.append(f"region style {i + 1}: its layer {name[:40]!r} is not in the project")
+                continue
+        elif isinstance(t.get("label"), int):
+            target, tname = int(t["label"]), ""
+        else:
+            notes.append(f"region style {i + 1}: no target")
+            continue
+        src = _source_from_project(r.get("style"), images, cache_dir, notes, f"region style {i + 1}")
+        if src is not None:
+            regions.append(RegionEntry(target, src, tname))
+    return StyleLook(a, b, blend if b is not None else 0, seed, tuple(regions)), notes
 
 
 def _swatch(color, size: int = 14) -> QPixmap:
@@ -110,8 +270,12 @@ class RegionRow(QWidget):
         self.entry = entry
         self.swatch = QLabel()
         self.swatch.setPixmap(_swatch(color))
-        self.swatch.setToolTip("the label's colour" if entry.label is not None else "a painted region (mask)")
-        self.target_label = QLabel(entry.name)
+        self.swatch.setToolTip("the label's colour" if entry.label is not None else
+                               "a layer's painted area" if entry.layer_key is not None else "a painted region (mask)")
+        self.target_label = QLabel(f"layer: {entry.name}" if entry.layer_key is not None else entry.name)
+        self.note_label = QLabel("")  # e.g. "hidden: not rendered" for a layer target
+        self.note_label.setStyleSheet("color: #e0b050;")
+        self.note_label.setVisible(False)
         self.style_icon = QLabel()
         if icon is not None and not icon.isNull():
             self.style_icon.setPixmap(QPixmap.fromImage(icon.scaled(
@@ -129,9 +293,14 @@ class RegionRow(QWidget):
         lay.addWidget(self.target_label)
         lay.addWidget(self.style_label)
         lay.addWidget(self.style_icon)
+        lay.addWidget(self.note_label)
         lay.addStretch(1)
         lay.addWidget(self.remove_button)
         self.setToolTip(f"{entry.name}: {entry.source.name}")
+
+    def set_note(self, note: str) -> None:
+        self.note_label.setText(note)
+        self.note_label.setVisible(bool(note))
 
 
 class StylePanel(QWidget):
@@ -145,6 +314,7 @@ class StylePanel(QWidget):
         self.service = service
         self._info: ModelInfo | None = None
         self._label_source: Callable[[], np.ndarray] | None = None
+        self._layer_source: Callable[[], list[LayerState]] | None = None
         self._rng = random.Random()
         self._recent: list[str] = []
         self._a = StyleSource.seed(0)
@@ -260,8 +430,8 @@ class StylePanel(QWidget):
         self.region_label_combo = QComboBox()
         self.region_label_combo.setEditable(True)  # type to search; typing never reaches the editor's keys
         self.region_label_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.region_label_combo.setToolTip("The label whose area gets its own style (type to search; "
-                                           "follows the palette's current label)")
+        self.region_label_combo.setToolTip("The label (or upper layer: 'layer: …') whose area gets its own "
+                                           "style (type to search; follows the palette's current label)")
         self.region_label_combo.setMinimumWidth(110)
         completer = self.region_label_combo.completer()
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
@@ -376,6 +546,66 @@ class StylePanel(QWidget):
     def set_label_source(self, fn: Callable[[], np.ndarray]) -> None:
         self._label_source = fn
 
+    def set_layer_source(self, fn: Callable[[], list[LayerState]] | None) -> None:
+        """``fn()`` lists the document's upper layers (bottom first): the layers a region style
+        can target. Call :meth:`layers_changed` when they change."""
+        self._layer_source = fn
+        self.layers_changed()
+
+    def _layer_states(self) -> dict[int, LayerState]:
+        return {s.key: s for s in (self._layer_source() if self._layer_source is not None else [])}
+
+    def layers_changed(self, drop_missing: bool = False) -> None:
+        """The layers changed (names, visibility, stack): refill the target box, update the
+        rows' notes and emit the style when a layer region's state changed. ``drop_missing``
+        (a new or opened document): forget regions whose layer is gone."""
+        if drop_missing:
+            keys = self._layer_states().keys()
+            before = len(self._regions)
+            self._regions = [e for e in self._regions if e.layer_key is None or e.layer_key in keys]
+            if len(self._regions) != before:
+                self._rebuild_region_rows()
+        self._fill_region_targets()
+        states = self._layer_states()
+        changed = False
+        for i, e in enumerate(self._regions):
+            if e.layer_key is None:
+                continue
+            st = states.get(e.layer_key)
+            if st is not None and st.name != e.name:
+                self._regions[i] = e = RegionEntry(e.target, e.source, st.name)
+                changed = True
+        if changed:
+            self._rebuild_region_rows()
+        else:
+            self._update_region_notes()
+        if any(e.layer_key is not None for e in self._regions):
+            self._emit()
+
+    def _layer_note(self, e: RegionEntry, states: dict[int, LayerState]) -> str:
+        st = states.get(e.layer_key)
+        if st is None:
+            return "layer deleted: not rendered"
+        if not st.visible:
+            return "hidden: not rendered"
+        if st.mask is None or not st.mask.any():
+            return "empty layer"
+        return ""
+
+    def _update_region_notes(self) -> None:
+        states = self._layer_states()
+        for row in self._region_rows:
+            row.set_note(self._layer_note(row.entry, states) if row.entry.layer_key is not None else "")
+
+    def render_spec(self, spec: StyleSpec) -> StyleSpec:
+        """``spec`` (the style last emitted) with the masks of layer regions as the layers are
+        now (hidden, deleted or empty layers left out); ``spec`` itself without layer regions
+        or while a style is still being encoded."""
+        if not any(e.layer_key is not None for e in self._regions):
+            return spec
+        now = self._spec_now()
+        return spec if now is None else now
+
     def recent_styles(self) -> list[str]:
         return list(self._recent)
 
@@ -436,6 +666,13 @@ class StylePanel(QWidget):
         """Restore the region styles of a look (counterpart of :meth:`_look_regions`); the
         caller emits the style."""
         ok = [e for e in regions if isinstance(e, RegionEntry) and self._region_allowed(e)]
+        ls = self._info.label_set if self._info is not None else None
+        states = self._layer_states()
+        for i, e in enumerate(ok):  # a project's entries carry no names: the label's or layer's
+            if e.label is not None and not e.name:
+                ok[i] = RegionEntry(e.target, e.source, ls.name_of(e.label) if ls is not None else f"id {e.label}")
+            elif e.layer_key is not None and e.layer_key in states and states[e.layer_key].name != e.name:
+                ok[i] = RegionEntry(e.target, e.source, states[e.layer_key].name)
         self._regions = ok
         self._rebuild_region_rows()
 
@@ -445,12 +682,20 @@ class StylePanel(QWidget):
         return list(self._regions)
 
     def add_region_style(self, target: int | np.ndarray, source: StyleSource, name: str | None = None) -> bool:
-        """Give ``target`` (a label id, or a mask ``(H, W)`` bool/float 0..1 such as a layer's)
-        the style ``source``. A label that already has a style gets the new one. False (and a
+        """Give ``target`` (a label id, a mask ``(H, W)`` bool/float 0..1, or a
+        :class:`LayerTarget`: the layer's mask at render time) the style ``source``. A label or
+        layer that already has a style gets the new one. False (and a
         note in the panel) when the model takes no style, or no images and ``source`` is one."""
         if not self.styles_enabled():
             return False
-        if isinstance(target, np.ndarray):
+        if isinstance(target, LayerTarget):
+            st = self._layer_states().get(target.key)
+            if st is None:
+                self.current_label.setText("region style: that layer is not in the document (only upper layers)")
+                return False
+            entry = RegionEntry(target, source, st.name)
+            self._regions = [e for e in self._regions if e.layer_key != target.key]
+        elif isinstance(target, np.ndarray):
             if target.ndim != 2 or not target.any():
                 self.current_label.setText("region style: the mask is empty")
                 return False
@@ -488,6 +733,26 @@ class StylePanel(QWidget):
 
     def region_rows(self) -> list[RegionRow]:
         return list(self._region_rows)
+
+    def chosen_region_source(self) -> StyleSource | None:
+        """The style chosen in the Regions section's style box (a preset, image or seed)."""
+        return self._chosen_region_source()
+
+    def style_layer(self, key: int) -> bool:
+        """Give layer ``key`` a region style: the one chosen in the Regions section's style
+        box; the target box then shows the layer (pick another style and Add to change it)."""
+        src = self._chosen_region_source() or StyleSource.seed(self.region_seed_spin.value())
+        if not self.add_region_style(LayerTarget(int(key)), src):
+            return False
+        i = self._find_target(LayerTarget(int(key)))
+        if i >= 0:
+            self.region_label_combo.setCurrentIndex(i)
+        return True
+
+    def _find_target(self, data) -> int:
+        """The target box's index of ``data`` (a label id or a LayerTarget; by value), or -1."""
+        combo = self.region_label_combo
+        return next((i for i in range(combo.count()) if combo.itemData(i) == data), -1)
 
     def set_palette_label(self, label_id: int) -> None:
         """The palette's current label: the label the next region style is for (unless the
@@ -679,6 +944,7 @@ class StylePanel(QWidget):
         if spec is None or not self._regions:
             return spec
         regions = []
+        states = None
         for e in self._regions:
             if e.source.kind == SourceKind.SEED:
                 z, seed = None, int(e.source.key)
@@ -688,7 +954,15 @@ class StylePanel(QWidget):
                     if self._key(e.source) in self._asked:
                         return None  # still encoding
                     continue  # unreadable image: said in the panel, left out
-            mask = e.target if isinstance(e.target, np.ndarray) else None
+            if e.layer_key is not None:
+                if states is None:
+                    states = self._layer_states()
+                st = states.get(e.layer_key)
+                if st is None or not st.visible or st.mask is None or not st.mask.any():
+                    continue  # hidden, deleted or empty: left out (the row says so)
+                mask = st.mask.copy()  # as the layer is now; the worker keeps it
+            else:
+                mask = e.target if isinstance(e.target, np.ndarray) else None
             regions.append(RegionSpec(label=e.label, mask=mask, z=z, seed=seed, name=f"{e.name}: {e.source.name}"))
         return replace(spec, regions=tuple(regions))
 
@@ -746,20 +1020,33 @@ class StylePanel(QWidget):
     def _regions_for_model(self, info: ModelInfo | None, images: bool) -> bool:
         """Fill the label and style boxes for ``info``; drop region styles it cannot use.
         True when region styles remain or were dropped (the style must be emitted again)."""
-        combo = self.region_label_combo
-        combo.blockSignals(True)
-        combo.clear()
-        if info is not None:
-            for lab in info.label_set:
-                combo.addItem(QIcon(_swatch(lab.color)), lab.name, int(lab.id))
-            if self._palette_label is not None and combo.findData(self._palette_label) >= 0:
-                combo.setCurrentIndex(combo.findData(self._palette_label))
-        combo.blockSignals(False)
+        self._fill_region_targets(palette=True)
         self._fill_region_styles()
         before = len(self._regions)
         self._regions = [e for e in self._regions if self._region_allowed(e)]
         self._rebuild_region_rows()
         return bool(self._regions) or len(self._regions) != before
+
+    def _fill_region_targets(self, palette: bool = False) -> None:
+        """The target box: the model's labels, then the document's upper layers ("layer: …").
+        Keeps the current choice (or, with ``palette``, the palette's label)."""
+        combo = self.region_label_combo
+        keep = combo.currentData() if combo.currentIndex() >= 0 else None
+        if palette or keep is None:
+            keep = self._palette_label
+        typed = combo.currentText() if combo.hasFocus() else None
+        combo.blockSignals(True)
+        combo.clear()
+        if self._info is not None:
+            for lab in self._info.label_set:
+                combo.addItem(QIcon(_swatch(lab.color)), lab.name, int(lab.id))
+        for st in self._layer_states().values():
+            combo.addItem(f"layer: {st.name}", LayerTarget(st.key))
+        if keep is not None and self._find_target(keep) >= 0:
+            combo.setCurrentIndex(self._find_target(keep))
+        if typed is not None:
+            combo.setEditText(typed)
+        combo.blockSignals(False)
 
     def _fill_region_styles(self) -> None:
         combo = self.region_style_combo
@@ -818,12 +1105,13 @@ class StylePanel(QWidget):
             return StyleSource.seed(self.region_seed_spin.value())
         return data if isinstance(data, StyleSource) else None
 
-    def _chosen_region_label(self) -> int | None:
+    def _chosen_region_label(self) -> int | LayerTarget | None:
         combo = self.region_label_combo
         text = combo.currentText().strip().lower()
         for i in range(combo.count()):  # what is typed wins over the last selected item
             if combo.itemText(i).lower() == text:
-                return int(combo.itemData(i))
+                data = combo.itemData(i)
+                return data if isinstance(data, LayerTarget) else int(data)
         return None
 
     def _add_region_clicked(self) -> None:
@@ -855,6 +1143,7 @@ class StylePanel(QWidget):
             row.removed.connect(self.remove_region_style)
             self._region_list_layout.addWidget(row)
             self._region_rows.append(row)
+        self._update_region_notes()
         n = len(self._regions)
         self.regions_hint.setText("a style for one label's area" if not n else
                                   f"{n} region style{'s' if n > 1 else ''} over the style above")
