@@ -433,7 +433,8 @@ class MainWindow(QMainWindow):
         if self.model_info is None or not self.style_panel.styles_enabled():
             return  # nothing chosen under this model: keep what the project had
         styles, images = look_to_project(self.style_panel.current_look(), [ly.key for ly in self.document.layers])
-        self.document.project_styles, self.document.project_style_images = styles, images
+        kept = {k: v for k, v in self.document.project_styles.items() if k not in styles}  # keys of other tools
+        self.document.project_styles, self.document.project_style_images = {**kept, **styles}, images
 
     def _apply_project_look(self, styles: dict, images: dict) -> None:
         """Restore an opened project's look into the style panel (notes in the status bar)."""

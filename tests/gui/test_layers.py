@@ -400,7 +400,8 @@ def test_save_and_reopen_an_ora_project_in_the_editor(window, qtbot, tmp_path):
         else:
             assert np.array_equal(ly.mask, mask) and np.array_equal(ly.ids[mask], ids[mask])
     assert np.array_equal(d.label_map, flat) and np.array_equal(d.reference, ref)
-    assert d.project_styles == {"global": {"kind": "seed", "seed": 5}}
+    assert d.project_styles["global"] == {"kind": "seed", "seed": 5}  # a key the editor does not use: kept
+    assert d.project_styles["a"] == {"kind": "preset", "name": "day"}  # the style panel's look, written on save
     # saving as PNG writes the flattened map and keeps the layers open
     png = tmp_path / "flat.png"
     assert window._save_to(png)
