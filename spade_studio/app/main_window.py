@@ -559,6 +559,7 @@ class MainWindow(QMainWindow):
             what = "project" if is_project_path(path) else "label map"
             self.show_error(f"Cannot open the {what}", str(exc))
             return False
+        self._pending_look = None  # a look of an earlier project waiting for the model
         if is_project_path(path):
             if self.document.project_render is not None:  # shown until the model renders
                 self.last_image = self.document.project_render

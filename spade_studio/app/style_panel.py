@@ -315,6 +315,7 @@ class StylePanel(QWidget):
         self._info: ModelInfo | None = None
         self._label_source: Callable[[], np.ndarray] | None = None
         self._layer_source: Callable[[], list[LayerState]] | None = None
+        self._layer_sig: tuple = ()  # the layer regions' states last emitted
         self._rng = random.Random()
         self._recent: list[str] = []
         self._a = StyleSource.seed(0)
@@ -579,7 +580,9 @@ class StylePanel(QWidget):
             self._rebuild_region_rows()
         else:
             self._update_region_notes()
-        if any(e.layer_key is not None for e in self._regions):
+        sig = tuple((e.layer_key, self._layer_note(e, states)) for e in self._regions if e.layer_key is not None)
+        if sig != self._layer_sig:  # a layer region came or went: the render changes
+            self._layer_sig = sig
             self._emit()
 
     def _layer_note(self, e: RegionEntry, states: dict[int, LayerState]) -> str:
