@@ -252,22 +252,25 @@ class ToolBar(QToolBar):
         self.addActions([self.undo, self.redo, acts.clear])
         self.addSeparator()
         self.addActions([acts.zoom_fit, acts.zoom_100])
-        self.addSeparator()
-        self.addWidget(QLabel(" View "))
+        # the view combo and the reference opacity sit in a second bar (main window: next to the
+        # tool options, on the second row), so the first row fits a 1000-px window
+        self.view_bar = QToolBar("View", win)
+        self.view_bar.setObjectName("view")
+        self.view_bar.addWidget(QLabel(" View "))
         self.view_combo = QComboBox()
         for mode, _text, _tip, combo_text in VIEW_ACTIONS:
             self.view_combo.addItem(combo_text, mode.value)
         self.view_combo.setToolTip("Map and render side by side, swapped, or the render drawn over the map")
         self.view_combo.activated.connect(lambda i: win.set_view_mode(self.view_combo.itemData(i)))
-        self.addWidget(self.view_combo)
-        self.addSeparator()
-        self.addWidget(QLabel(" Reference "))
+        self.view_bar.addWidget(self.view_combo)
+        self.view_bar.addSeparator()
+        self.view_bar.addWidget(QLabel(" Reference "))
         self.ref_slider = QSlider(Qt.Orientation.Horizontal)
         self.ref_slider.setRange(0, 100)
-        self.ref_slider.setFixedWidth(100)
+        self.ref_slider.setFixedWidth(80)
         self.ref_slider.setValue(int(settings.reference_opacity * 100))
         self.ref_slider.setToolTip("Opacity of the reference photo under the map (File > Open Reference Photo)")
-        self.addWidget(self.ref_slider)
+        self.view_bar.addWidget(self.ref_slider)
 
     def show_view_mode(self, mode: ViewMode) -> None:
         self.view_combo.setCurrentIndex(self.view_combo.findData(ViewMode(mode).value))

@@ -103,7 +103,7 @@ def _wheel(widget, dy=-120):
 def test_the_wheel_scrolls_the_train_panel_instead_of_changing_a_spin_box(window, qtbot):
     window.resize(900, 420)  # short: the set-up panel scrolls
     window.show()
-    window.tabs.setCurrentWidget(window.train_tab)
+    window.tabs.setCurrentWidget(window.train_page)
     setup = window.train_tab.setup
     iters = setup.options.iters_box
     qtbot.waitUntil(lambda: setup.verticalScrollBar().maximum() > 0)

@@ -197,7 +197,7 @@ def test_typing_a_dataset_path_goes_into_the_field_not_to_the_editor_shortcuts(w
 
     make_landscapes(tmp_path / "l1", 2, size=32, seed=1)
     window.show()
-    window.tabs.setCurrentWidget(window.train_tab)
+    window.tabs.setCurrentWidget(window.train_page)
     field = window.train_tab.setup.dataset.data_edit
     field.setFocus()
     qtbot.waitUntil(field.hasFocus)
@@ -212,3 +212,14 @@ def test_typing_a_dataset_path_goes_into_the_field_not_to_the_editor_shortcuts(w
     with qtbot.waitSignal(window.train_tab.setup.dataset.folder_set, timeout=LOAD_MS):
         qtbot.keyClick(field, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: window.train_tab.setup.dataset.data_check() is not None, timeout=LOAD_MS)
+
+
+def test_the_window_fits_a_1280_px_laptop_screen(window):
+    """Docks and both tabs together: the window's minimum width stays under 1280 px minus a
+    taskbar/frame margin (the Train tab's forms scroll instead of widening the window)."""
+    window.show()
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1200, hint
+    assert hint.height() <= 700, hint
+    window.tabs.setCurrentWidget(window.train_page)
+    assert window.minimumSizeHint().width() <= 1200
