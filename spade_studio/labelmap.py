@@ -78,6 +78,13 @@ def _check_label(label_map: np.ndarray, label: int) -> int:
     return label
 
 
+def _true_box(mask: np.ndarray) -> tuple[slice, slice]:
+    """The rows and columns of the smallest box holding the True pixels of ``mask`` (it has one)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+
 def restrict_region(
     shape: tuple[int, int],
     y0: int,
@@ -138,14 +145,12 @@ def _paint_region(
     change = region & (old_box != label)
     if not change.any():
         return None
-    rows = np.flatnonzero(change.any(axis=1))
-    cols = np.flatnonzero(change.any(axis=0))
-    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-    mask = np.ascontiguousarray(change[r0:r1, c0:c1])
-    old = old_box[r0:r1, c0:c1].copy()
+    rs, cs = _true_box(change)
+    mask = np.ascontiguousarray(change[rs, cs])
+    old = old_box[rs, cs].copy()
     new = old.copy()
     new[mask] = label
-    delta = Delta(y0 + r0, x0 + c0, old, new, mask)
+    delta = Delta(y0 + rs.start, x0 + cs.start, old, new, mask)
     if apply:
         apply_delta(label_map, delta, undo=False)
     return delta
@@ -432,15 +437,13 @@ def merge_deltas(map_shape: tuple[int, int], deltas: Iterable[Delta | None]) -> 
     mask = seen & (old != new)
     if not mask.any():
         return None
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    rs, cs = _true_box(mask)
     return Delta(
-        y0 + r0,
-        x0 + c0,
-        old[r0:r1, c0:c1].copy(),
-        new[r0:r1, c0:c1].copy(),
-        np.ascontiguousarray(mask[r0:r1, c0:c1]),
+        y0 + rs.start,
+        x0 + cs.start,
+        old[rs, cs].copy(),
+        new[rs, cs].copy(),
+        np.ascontiguousarray(mask[rs, cs]),
     )
 
 
@@ -596,18 +599,16 @@ def paint_masked_region(
         change = region & (~filled_box | (ids_box != label))
     if not change.any():
         return None
-    rows = np.flatnonzero(change.any(axis=1))
-    cols = np.flatnonzero(change.any(axis=0))
-    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-    cmask = np.ascontiguousarray(change[r0:r1, c0:c1])
-    old = ids_box[r0:r1, c0:c1].copy()
+    rs, cs = _true_box(change)
+    cmask = np.ascontiguousarray(change[rs, cs])
+    old = ids_box[rs, cs].copy()
     new = old.copy()
-    old_filled = filled_box[r0:r1, c0:c1].copy()
+    old_filled = filled_box[rs, cs].copy()
     new_filled = old_filled.copy()
     if label is not None:
         new[cmask] = label
     new_filled[cmask] = label is not None
-    out = MaskedDelta(Delta(y0 + r0, x0 + c0, old, new, cmask), old_filled, new_filled)
+    out = MaskedDelta(Delta(y0 + rs.start, x0 + cs.start, old, new, cmask), old_filled, new_filled)
     if apply:
         apply_masked_delta(ids, mask, out, undo=False)
     return out

@@ -9,12 +9,12 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from helpers import send, shown_canvas  # noqa: E402
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QMouseEvent, QWheelEvent  # noqa: E402
+from PySide6.QtGui import QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from spade_studio import labelmap as lm  # noqa: E402
-from spade_studio.app.canvas import Canvas  # noqa: E402
 from spade_studio.app.document import Document  # noqa: E402
 from spade_studio.app.enums import Tool  # noqa: E402
 from spade_studio.labels import load_label_set  # noqa: E402
@@ -37,13 +37,7 @@ def doc(ls):
 
 @pytest.fixture
 def canvas(qtbot, doc):
-    c = Canvas(doc)
-    qtbot.addWidget(c)
-    c.resize(400, 300)
-    c.show()
-    qtbot.waitExposed(c)
-    c.set_view(ZOOM, QPointF(OX, OY))
-    return c
+    return shown_canvas(qtbot, doc, ZOOM, OX, OY)
 
 
 def at(x, y, canvas=None):
@@ -51,12 +45,6 @@ def at(x, y, canvas=None):
     if canvas is not None:
         return canvas.map_to_widget(x + 0.5, y + 0.5)
     return QPointF(OX + (x + 0.5) * ZOOM, OY + (y + 0.5) * ZOOM)
-
-
-def send(widget, kind, pos, button, buttons, mods=Qt.KeyboardModifier.NoModifier):
-    pos = QPointF(pos)
-    ev = QMouseEvent(kind, pos, QPointF(widget.mapToGlobal(pos)), button, buttons, mods)
-    QApplication.sendEvent(widget, ev)
 
 
 def press(w, pos, button=L, mods=Qt.KeyboardModifier.NoModifier):

@@ -10,12 +10,11 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from helpers import send, shown_canvas  # noqa: E402
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QMouseEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication, QToolButton  # noqa: E402
+from PySide6.QtWidgets import QToolButton  # noqa: E402
 
 from spade_studio import labelmap as lm  # noqa: E402
-from spade_studio.app.canvas import Canvas  # noqa: E402
 from spade_studio.app.document import Document  # noqa: E402
 from spade_studio.app.enums import Tool  # noqa: E402
 from spade_studio.labels import load_label_set  # noqa: E402
@@ -37,24 +36,13 @@ def doc(ls):
 
 @pytest.fixture
 def canvas(qtbot, doc):
-    c = Canvas(doc)
-    qtbot.addWidget(c)
-    c.resize(400, 300)
-    c.show()
-    qtbot.waitExposed(c)
-    c.set_view(ZOOM, QPointF(OX, OY))
+    c = shown_canvas(qtbot, doc, ZOOM, OX, OY)
     c.set_brush_size(5)
     return c
 
 
 def at(x, y):
     return QPointF(OX + (x + 0.5) * ZOOM, OY + (y + 0.5) * ZOOM)
-
-
-def send(widget, kind, pos, button, buttons):
-    ev = QMouseEvent(kind, QPointF(pos), QPointF(widget.mapToGlobal(QPointF(pos))), button, buttons,
-                     Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, ev)
 
 
 def drag(w, pixels):

@@ -12,8 +12,9 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from conftest import make_tiny_bundle  # noqa: E402
+from helpers import send, shown_canvas  # noqa: E402
 from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QRect, Qt  # noqa: E402
-from PySide6.QtGui import QKeyEvent, QMouseEvent  # noqa: E402
+from PySide6.QtGui import QKeyEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from spade_studio import labelmap as lm  # noqa: E402
@@ -36,12 +37,7 @@ def doc(qtbot):
 
 @pytest.fixture
 def canvas(qtbot, doc):
-    c = Canvas(doc)
-    qtbot.addWidget(c)
-    c.resize(400, 300)
-    c.show()
-    qtbot.waitExposed(c)
-    c.set_view(ZOOM, QPointF(OX, OY))
+    c = shown_canvas(qtbot, doc, ZOOM, OX, OY)
     c.set_current_label(7)
     return c
 
@@ -49,11 +45,6 @@ def canvas(qtbot, doc):
 def at(mx, my):
     """Widget position of map point (mx, my) (continuous map coordinates)."""
     return QPointF(OX + mx * ZOOM, OY + my * ZOOM)
-
-
-def send(w, kind, pos, button, buttons, mods=NOMOD):
-    pos = QPointF(pos)
-    QApplication.sendEvent(w, QMouseEvent(kind, pos, QPointF(w.mapToGlobal(pos)), button, buttons, mods))
 
 
 def press(w, pos, mods=NOMOD):
