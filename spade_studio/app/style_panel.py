@@ -15,6 +15,8 @@ A region may also target an upper layer (:class:`LayerTarget`, "layer: trees" in
 box, or the Layers dock's "Style this layer…"): its mask is the layer's mask at render time
 (:meth:`StylePanel.render_spec`), so it follows edits; a hidden or deleted layer's region is
 left out of the render and its row says so.
+The section's widget and state are :class:`spade_studio.app.region_styles.RegionStyles`
+(the panel's ``regions_box``; its region methods delegate there).
 
 Projects: :func:`look_to_project` / :func:`look_from_project` turn a :class:`StyleLook` into
 the ``styles`` dict (+ ``style_images``) of a :class:`spade_studio.project.Project` and back.
@@ -29,10 +31,8 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
-    QComboBox,
-    QCompleter,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
@@ -50,13 +50,20 @@ from PySide6.QtWidgets import (
 from .enums import SourceKind
 from .preview_service import ModelInfo, PreviewService, RegionSpec, StyleSpec
 from .qimage import rgb_to_qimage
+from .region_styles import (  # noqa: F401 - LayerState, RegionRow, SEED_MAX: part of the panel's API
+    SEED_MAX,
+    LayerState,
+    LayerTarget,
+    RegionEntry,
+    RegionRow,
+    RegionStyles,
+)
 from .style_thumbs import IMAGE_SUFFIXES, StyleSource, StyleThumb, _read_style_rgb, preset_paths  # noqa: F401 - StyleSource is part of the panel's API
 
 NO_ENCODER = "This model has no style encoder (official NVIDIA models are label-map only)."
 SEEDS_ONLY = ("This model has no style encoder: style images cannot be used, "
               "but random styles (seeds) still work.")
 NO_MODEL = "No model loaded."
-SEED_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -86,42 +93,6 @@ class StyleLook:
         if self.regions:
             lines.append(f"Region styles: {len(self.regions)}")
         return "\n".join(lines)
-
-@dataclass(frozen=True)
-class LayerTarget:
-    """A region target that is a document layer (by its key, :attr:`.document.Layer.key`):
-    the region's mask is the layer's mask when the render is asked for."""
-
-    key: int
-
-
-@dataclass(frozen=True)
-class LayerState:
-    """What the panel needs of an upper layer (from :meth:`StylePanel.set_layer_source`)."""
-
-    key: int
-    name: str
-    visible: bool
-    mask: np.ndarray | None  # (H, W) bool, where the layer is painted
-
-
-@dataclass(frozen=True, eq=False)
-class RegionEntry:
-    """One region style of the panel: ``target`` a label id, a mask ``(H, W)`` (bool or
-    float 0..1) or a :class:`LayerTarget`; ``name`` what the row calls the target."""
-
-    target: int | np.ndarray | LayerTarget
-    source: StyleSource
-    name: str
-
-    @property
-    def label(self) -> int | None:
-        return None if isinstance(self.target, (np.ndarray, LayerTarget)) else int(self.target)
-
-    @property
-    def layer_key(self) -> int | None:
-        return self.target.key if isinstance(self.target, LayerTarget) else None
-
 
 # -- projects: a look as the project's ``styles`` dict and back ---------------------------------
 PROJECT_STYLES_VERSION = 1
@@ -254,55 +225,6 @@ def look_from_project(styles: dict, images: dict, layer_keys: list[int], layer_n
     return StyleLook(a, b, blend if b is not None else 0, seed, tuple(regions)), notes
 
 
-def _swatch(color, size: int = 14) -> QPixmap:
-    pm = QPixmap(size, size)
-    pm.fill(QColor(*color) if color is not None else QColor(128, 128, 128))
-    return pm
-
-
-class RegionRow(QWidget):
-    """One region style: the target's colour swatch and name, its style, a remove button."""
-
-    removed = Signal(object)  # RegionEntry
-
-    def __init__(self, entry: RegionEntry, color, icon: QImage | None = None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.entry = entry
-        self.swatch = QLabel()
-        self.swatch.setPixmap(_swatch(color))
-        self.swatch.setToolTip("the label's colour" if entry.label is not None else
-                               "a layer's painted area" if entry.layer_key is not None else "a painted region (mask)")
-        self.target_label = QLabel(f"layer: {entry.name}" if entry.layer_key is not None else entry.name)
-        self.note_label = QLabel("")  # e.g. "hidden: not rendered" for a layer target
-        self.note_label.setStyleSheet("color: #e0b050;")
-        self.note_label.setVisible(False)
-        self.style_icon = QLabel()
-        if icon is not None and not icon.isNull():
-            self.style_icon.setPixmap(QPixmap.fromImage(icon.scaled(
-                20, 20, Qt.AspectRatioMode.KeepAspectRatioByExpanding, Qt.TransformationMode.SmoothTransformation)))
-        self.style_label = QLabel(f"→ {entry.source.name}")
-        self.style_label.setMaximumWidth(200)
-        self.remove_button = QToolButton()
-        self.remove_button.setText("×")
-        self.remove_button.setToolTip(f"Remove the style of {entry.name}")
-        self.remove_button.clicked.connect(lambda: self.removed.emit(self.entry))
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(5)
-        lay.addWidget(self.swatch)
-        lay.addWidget(self.target_label)
-        lay.addWidget(self.style_label)
-        lay.addWidget(self.style_icon)
-        lay.addWidget(self.note_label)
-        lay.addStretch(1)
-        lay.addWidget(self.remove_button)
-        self.setToolTip(f"{entry.name}: {entry.source.name}")
-
-    def set_note(self, note: str) -> None:
-        self.note_label.setText(note)
-        self.note_label.setVisible(bool(note))
-
-
 class StylePanel(QWidget):
     style_changed = Signal(object)  # StyleSpec
     recent_styles_changed = Signal(list)  # list[str] of image paths, most recent first
@@ -314,8 +236,6 @@ class StylePanel(QWidget):
         self.service = service
         self._info: ModelInfo | None = None
         self._label_source: Callable[[], np.ndarray] | None = None
-        self._layer_source: Callable[[], list[LayerState]] | None = None
-        self._layer_sig: tuple = ()  # the layer regions' states last emitted
         self._rng = random.Random()
         self._recent: list[str] = []
         self._a = StyleSource.seed(0)
@@ -420,55 +340,17 @@ class StylePanel(QWidget):
         self._var_thumbs: list[StyleThumb] = []
 
         # region styles: a style for one label's area (rows), and the row that adds one
-        self._regions: list[RegionEntry] = []
-        self._region_rows: list[RegionRow] = []
-        regions_title = QLabel("Regions")
-        f2 = regions_title.font()
-        f2.setBold(True)
-        regions_title.setFont(f2)
-        self.regions_hint = QLabel("a style for one label's area")
-        self.regions_hint.setEnabled(False)
-        self.region_label_combo = QComboBox()
-        self.region_label_combo.setEditable(True)  # type to search; typing never reaches the editor's keys
-        self.region_label_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.region_label_combo.setToolTip("The label (or upper layer: 'layer: …') whose area gets its own "
-                                           "style (type to search; follows the palette's current label)")
-        self.region_label_combo.setMinimumWidth(110)
-        completer = self.region_label_combo.completer()
-        completer.setFilterMode(Qt.MatchFlag.MatchContains)
-        completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
-        self.region_style_combo = QComboBox()
-        self.region_style_combo.setToolTip("The region's style: a preset, an image file or a seed")
-        self._region_style_choice = None  # the user's last pick in the style box (kept across refills)
-        self._palette_label: int | None = None
-        self.region_style_combo.activated.connect(self._region_style_activated)
-        self.region_style_combo.currentIndexChanged.connect(self._region_style_changed)
-        self.region_seed_spin = QSpinBox()
-        self.region_seed_spin.setRange(0, SEED_MAX)
-        self.region_seed_spin.setToolTip("The region's random style seed")
-        self.region_seed_spin.setMinimumWidth(80)
-        self.region_add_button = QPushButton("Add")
-        self.region_add_button.setToolTip("Give the chosen label's area the chosen style")
-        self.region_add_button.clicked.connect(self._add_region_clicked)
-        rhead = QHBoxLayout()
-        rhead.addWidget(regions_title)
-        rhead.addWidget(self.regions_hint, 1)
-        radd = QHBoxLayout()
-        radd.addWidget(self.region_label_combo, 1)
-        radd.addWidget(self.region_style_combo, 1)
-        radd.addWidget(self.region_seed_spin)
-        radd.addWidget(self.region_add_button)
-        self._region_list = QWidget()
-        self._region_list_layout = QVBoxLayout(self._region_list)
-        self._region_list_layout.setContentsMargins(0, 0, 0, 0)
-        self._region_list_layout.setSpacing(2)
-        self.regions_box = QWidget()
-        rb = QVBoxLayout(self.regions_box)
-        rb.setContentsMargins(0, 4, 0, 0)
-        rb.setSpacing(3)
-        rb.addLayout(rhead)
-        rb.addLayout(radd)
-        rb.addWidget(self._region_list)
+        self.regions_box = RegionStyles(
+            label_set=lambda: self._info.label_set if self._info is not None else None,
+            styles_enabled=self.styles_enabled, images_enabled=self.images_enabled,
+            note=self.current_label.setText, changed=self._emit,
+            thumbs=lambda: self._preset_thumbs + self._recent_thumbs,
+            open_dir=lambda: self.last_open_dir, set_open_dir=lambda d: setattr(self, "last_open_dir", d))
+        self.regions_hint = self.regions_box.regions_hint
+        self.region_label_combo = self.regions_box.region_label_combo
+        self.region_style_combo = self.regions_box.region_style_combo
+        self.region_seed_spin = self.regions_box.region_seed_spin
+        self.region_add_button = self.regions_box.region_add_button
 
         self.controls = QWidget()
         c = QVBoxLayout(self.controls)
@@ -534,7 +416,7 @@ class StylePanel(QWidget):
         elif self._a.kind == SourceKind.IMAGE or (self._b is not None and self._b.kind == SourceKind.IMAGE):
             self._emit()  # the z of an image belongs to one encoder: encode it again
         self._update_roles()
-        if self._regions_for_model(info, images) and controls:
+        if self.regions_box.for_model() and controls:
             self._emit()  # region styles were dropped or must be encoded again
 
     def styles_enabled(self) -> bool:
@@ -550,61 +432,19 @@ class StylePanel(QWidget):
     def set_layer_source(self, fn: Callable[[], list[LayerState]] | None) -> None:
         """``fn()`` lists the document's upper layers (bottom first): the layers a region style
         can target. Call :meth:`layers_changed` when they change."""
-        self._layer_source = fn
-        self.layers_changed()
-
-    def _layer_states(self) -> dict[int, LayerState]:
-        return {s.key: s for s in (self._layer_source() if self._layer_source is not None else [])}
+        self.regions_box.set_layer_source(fn)
 
     def layers_changed(self, drop_missing: bool = False) -> None:
         """The layers changed (names, visibility, stack): refill the target box, update the
         rows' notes and emit the style when a layer region's state changed. ``drop_missing``
         (a new or opened document): forget regions whose layer is gone."""
-        if drop_missing:
-            keys = self._layer_states().keys()
-            before = len(self._regions)
-            self._regions = [e for e in self._regions if e.layer_key is None or e.layer_key in keys]
-            if len(self._regions) != before:
-                self._rebuild_region_rows()
-        self._fill_region_targets()
-        states = self._layer_states()
-        changed = False
-        for i, e in enumerate(self._regions):
-            if e.layer_key is None:
-                continue
-            st = states.get(e.layer_key)
-            if st is not None and st.name != e.name:
-                self._regions[i] = e = RegionEntry(e.target, e.source, st.name)
-                changed = True
-        if changed:
-            self._rebuild_region_rows()
-        else:
-            self._update_region_notes()
-        sig = tuple((e.layer_key, self._layer_note(e, states)) for e in self._regions if e.layer_key is not None)
-        if sig != self._layer_sig:  # a layer region came or went: the render changes
-            self._layer_sig = sig
-            self._emit()
-
-    def _layer_note(self, e: RegionEntry, states: dict[int, LayerState]) -> str:
-        st = states.get(e.layer_key)
-        if st is None:
-            return "layer deleted: not rendered"
-        if not st.visible:
-            return "hidden: not rendered"
-        if st.mask is None or not st.mask.any():
-            return "empty layer"
-        return ""
-
-    def _update_region_notes(self) -> None:
-        states = self._layer_states()
-        for row in self._region_rows:
-            row.set_note(self._layer_note(row.entry, states) if row.entry.layer_key is not None else "")
+        self.regions_box.layers_changed(drop_missing)
 
     def render_spec(self, spec: StyleSpec) -> StyleSpec:
         """``spec`` (the style last emitted) with the masks of layer regions as the layers are
         now (hidden, deleted or empty layers left out); ``spec`` itself without layer regions
         or while a style is still being encoded."""
-        if not any(e.layer_key is not None for e in self._regions):
+        if not any(e.layer_key is not None for e in self.regions_box.region_styles()):
             return spec
         now = self._spec_now()
         return spec if now is None else now
@@ -663,113 +503,55 @@ class StylePanel(QWidget):
 
     def _look_regions(self) -> tuple:
         """The region styles as a hashable value for :class:`StyleLook`."""
-        return tuple(self._regions)
+        return self.regions_box.look_regions()
 
     def _apply_look_regions(self, regions: tuple) -> None:
         """Restore the region styles of a look (counterpart of :meth:`_look_regions`); the
         caller emits the style."""
-        ok = [e for e in regions if isinstance(e, RegionEntry) and self._region_allowed(e)]
-        ls = self._info.label_set if self._info is not None else None
-        states = self._layer_states()
-        for i, e in enumerate(ok):  # a project's entries carry no names: the label's or layer's
-            if e.label is not None and not e.name:
-                ok[i] = RegionEntry(e.target, e.source, ls.name_of(e.label) if ls is not None else f"id {e.label}")
-            elif e.layer_key is not None and e.layer_key in states and states[e.layer_key].name != e.name:
-                ok[i] = RegionEntry(e.target, e.source, states[e.layer_key].name)
-        self._regions = ok
-        self._rebuild_region_rows()
+        self.regions_box.apply_look_regions(regions)
 
-    # -- region styles ---------------------------------------------------------------------------
+    # -- region styles (the Regions section: :class:`.region_styles.RegionStyles`) ---------------
     def region_styles(self) -> list[RegionEntry]:
         """The region styles, bottom first (a later one lies over an earlier one)."""
-        return list(self._regions)
+        return self.regions_box.region_styles()
 
     def add_region_style(self, target: int | np.ndarray, source: StyleSource, name: str | None = None) -> bool:
         """Give ``target`` (a label id, a mask ``(H, W)`` bool/float 0..1, or a
         :class:`LayerTarget`: the layer's mask at render time) the style ``source``. A label or
         layer that already has a style gets the new one. False (and a
         note in the panel) when the model takes no style, or no images and ``source`` is one."""
-        if not self.styles_enabled():
-            return False
-        if isinstance(target, LayerTarget):
-            st = self._layer_states().get(target.key)
-            if st is None:
-                self.current_label.setText("region style: that layer is not in the document (only upper layers)")
-                return False
-            entry = RegionEntry(target, source, st.name)
-            self._regions = [e for e in self._regions if e.layer_key != target.key]
-        elif isinstance(target, np.ndarray):
-            if target.ndim != 2 or not target.any():
-                self.current_label.setText("region style: the mask is empty")
-                return False
-            entry = RegionEntry(target.copy(), source, name or "painted region")
-        else:
-            lid = int(target)
-            ls = self._info.label_set if self._info is not None else None
-            if ls is not None and lid not in ls.ids:
-                self.current_label.setText(f"region style: label {lid} is not in '{ls.name}'")
-                return False
-            entry = RegionEntry(lid, source, name or (ls.name_of(lid) if ls is not None else f"id {lid}"))
-            self._regions = [e for e in self._regions if e.label != lid]
-        if not self._region_allowed(entry):
-            self.current_label.setText("this model cannot use style images: pick a seed for the region")
-            return False
-        self._regions.append(entry)
-        self._rebuild_region_rows()
-        self._emit()
-        return True
+        return self.regions_box.add_region_style(target, source, name)
 
     def remove_region_style(self, entry: RegionEntry | int) -> None:
-        if isinstance(entry, int):
-            entry = self._regions[entry]
-        if entry not in self._regions:
-            return
-        self._regions = [e for e in self._regions if e is not entry]
-        self._rebuild_region_rows()
-        self._emit()
+        self.regions_box.remove_region_style(entry)
 
     def clear_region_styles(self) -> None:
-        if self._regions:
-            self._regions = []
-            self._rebuild_region_rows()
-            self._emit()
+        self.regions_box.clear_region_styles()
 
     def region_rows(self) -> list[RegionRow]:
-        return list(self._region_rows)
+        return self.regions_box.region_rows()
 
     def chosen_region_source(self) -> StyleSource | None:
         """The style chosen in the Regions section's style box (a preset, image or seed)."""
-        return self._chosen_region_source()
+        return self.regions_box.chosen_region_source()
 
     def style_layer(self, key: int) -> bool:
         """Give layer ``key`` a region style: the one chosen in the Regions section's style
         box; the target box then shows the layer (pick another style and Add to change it)."""
-        src = self._chosen_region_source() or StyleSource.seed(self.region_seed_spin.value())
-        if not self.add_region_style(LayerTarget(int(key)), src):
-            return False
-        i = self._find_target(LayerTarget(int(key)))
-        if i >= 0:
-            self.region_label_combo.setCurrentIndex(i)
-        return True
-
-    def _find_target(self, data) -> int:
-        """The target box's index of ``data`` (a label id or a LayerTarget; by value), or -1."""
-        combo = self.region_label_combo
-        return next((i for i in range(combo.count()) if combo.itemData(i) == data), -1)
+        return self.regions_box.style_layer(key)
 
     def set_palette_label(self, label_id: int) -> None:
         """The palette's current label: the label the next region style is for (unless the
         user is typing in the label box)."""
-        self._palette_label = int(label_id)
-        if self.region_label_combo.hasFocus():
-            return
-        i = self.region_label_combo.findData(int(label_id))
-        if i >= 0:
-            self.region_label_combo.setCurrentIndex(i)
+        self.regions_box.set_palette_label(label_id)
+
+    def set_region_style_image(self, path: str | Path) -> bool:
+        """Put an image file in the region style box (selected)."""
+        return self.regions_box.set_region_style_image(path)
 
     def current_style(self) -> StyleSpec:
         """The style as last chosen (for a seed this is exact; image styles need their z)."""
-        if self._a.kind == SourceKind.SEED and (self._b is None or self._t() == 0) and not self._regions:
+        if self._a.kind == SourceKind.SEED and (self._b is None or self._t() == 0) and not self.regions_box.region_styles():
             return StyleSpec(seed=int(self._a.key), name=self._a.name)
         spec = self._spec_now()
         return spec if spec is not None else StyleSpec(seed=self.seed_spin.value())
@@ -893,7 +675,7 @@ class StylePanel(QWidget):
                 lay.addWidget(t)
         lay.addStretch(1)
         self._update_roles()
-        self._fill_region_styles()  # the region style box offers the same images
+        self.regions_box.fill_region_styles()  # the region style box offers the same images
 
     def clear_variations(self) -> None:
         """Forget the variation thumbnails (they show another map: File > New, Open)."""
@@ -944,11 +726,12 @@ class StylePanel(QWidget):
         """The spec for the current A/B/t and the region styles, or None while a z is still
         being computed."""
         spec = self._global_spec()
-        if spec is None or not self._regions:
+        entries = self.regions_box.region_styles()
+        if spec is None or not entries:
             return spec
         regions = []
         states = None
-        for e in self._regions:
+        for e in entries:
             if e.source.kind == SourceKind.SEED:
                 z, seed = None, int(e.source.key)
             else:
@@ -959,7 +742,7 @@ class StylePanel(QWidget):
                     continue  # unreadable image: said in the panel, left out
             if e.layer_key is not None:
                 if states is None:
-                    states = self._layer_states()
+                    states = self.regions_box.layer_states()
                 st = states.get(e.layer_key)
                 if st is None or not st.visible or st.mask is None or not st.mask.any():
                     continue  # hidden, deleted or empty: left out (the row says so)
@@ -1010,146 +793,8 @@ class StylePanel(QWidget):
         keys = {self._key(self._a)}
         if self._b is not None:
             keys.add(self._key(self._b))
-        keys.update(self._key(e.source) for e in self._regions)
+        keys.update(self._key(e.source) for e in self.regions_box.region_styles())
         return keys
-
-    # -- region styles (internals) ---------------------------------------------------------------
-    def _region_allowed(self, e: RegionEntry) -> bool:
-        if e.source.kind == SourceKind.IMAGE and not self.images_enabled():
-            return False
-        ls = self._info.label_set if self._info is not None else None
-        return e.label is None or ls is None or e.label in ls.ids
-
-    def _regions_for_model(self, info: ModelInfo | None, images: bool) -> bool:
-        """Fill the label and style boxes for ``info``; drop region styles it cannot use.
-        True when region styles remain or were dropped (the style must be emitted again)."""
-        self._fill_region_targets(palette=True)
-        self._fill_region_styles()
-        before = len(self._regions)
-        self._regions = [e for e in self._regions if self._region_allowed(e)]
-        self._rebuild_region_rows()
-        return bool(self._regions) or len(self._regions) != before
-
-    def _fill_region_targets(self, palette: bool = False) -> None:
-        """The target box: the model's labels, then the document's upper layers ("layer: …").
-        Keeps the current choice (or, with ``palette``, the palette's label)."""
-        combo = self.region_label_combo
-        keep = combo.currentData() if combo.currentIndex() >= 0 else None
-        if palette or keep is None:
-            keep = self._palette_label
-        typed = combo.currentText() if combo.hasFocus() else None
-        combo.blockSignals(True)
-        combo.clear()
-        if self._info is not None:
-            for lab in self._info.label_set:
-                combo.addItem(QIcon(_swatch(lab.color)), lab.name, int(lab.id))
-        for st in self._layer_states().values():
-            combo.addItem(f"layer: {st.name}", LayerTarget(st.key))
-        if keep is not None and self._find_target(keep) >= 0:
-            combo.setCurrentIndex(self._find_target(keep))
-        if typed is not None:
-            combo.setEditText(typed)
-        combo.blockSignals(False)
-
-    def _fill_region_styles(self) -> None:
-        combo = self.region_style_combo
-        keep = self._region_style_choice
-        combo.blockSignals(True)
-        combo.clear()
-        if self.images_enabled():
-            for t in self._preset_thumbs + self._recent_thumbs:
-                icon = QIcon(QPixmap.fromImage(t._image)) if t._image is not None else QIcon()
-                combo.addItem(icon, t.source.name, t.source)
-        combo.addItem("seed", "seed")
-        if self.images_enabled():
-            combo.addItem("Image file…", "open")
-        i = combo.findData(keep) if keep is not None else -1
-        combo.setCurrentIndex(max(0, i))
-        combo.blockSignals(False)
-        self._region_style_changed()
-
-    def _region_style_changed(self, _i: int = 0) -> None:
-        self.region_seed_spin.setVisible(self.region_style_combo.currentData() == "seed")
-
-    def _region_style_activated(self, _i: int) -> None:
-        if self.region_style_combo.currentData() != "open":
-            self._region_style_choice = self.region_style_combo.currentData()
-            return
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Style image for a region", self.last_open_dir,
-            "Images (" + " ".join("*" + s for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)")
-        if path:
-            self.last_open_dir = str(Path(path).parent)
-            self.set_region_style_image(path)
-        else:
-            self.region_style_combo.setCurrentIndex(0)
-
-    def set_region_style_image(self, path: str | Path) -> bool:
-        """Put an image file in the region style box (selected)."""
-        path = str(Path(path))
-        if Path(path).suffix.lower() not in IMAGE_SUFFIXES or QImage(path).isNull():
-            self.current_label.setText(f"could not read {Path(path).name}")
-            return False
-        src = StyleSource.image(path)
-        self._region_style_choice = src
-        combo = self.region_style_combo
-        i = combo.findData(src)
-        if i < 0:
-            img = QImage(path).scaled(48, 48, Qt.AspectRatioMode.KeepAspectRatioByExpanding,
-                                      Qt.TransformationMode.SmoothTransformation)
-            i = max(0, combo.count() - 2)  # before "seed" and "Image file…"
-            combo.insertItem(i, QIcon(QPixmap.fromImage(img)), src.name, src)
-        combo.setCurrentIndex(i)
-        return True
-
-    def _chosen_region_source(self) -> StyleSource | None:
-        data = self.region_style_combo.currentData()
-        if data == "seed":
-            return StyleSource.seed(self.region_seed_spin.value())
-        return data if isinstance(data, StyleSource) else None
-
-    def _chosen_region_label(self) -> int | LayerTarget | None:
-        combo = self.region_label_combo
-        text = combo.currentText().strip().lower()
-        for i in range(combo.count()):  # what is typed wins over the last selected item
-            if combo.itemText(i).lower() == text:
-                data = combo.itemData(i)
-                return data if isinstance(data, LayerTarget) else int(data)
-        return None
-
-    def _add_region_clicked(self) -> None:
-        lid, src = self._chosen_region_label(), self._chosen_region_source()
-        if lid is None:
-            self.current_label.setText(f"region style: no label named {self.region_label_combo.currentText()!r}")
-            return
-        if src is None:
-            self.current_label.setText("region style: pick a style (a preset, an image file or a seed)")
-            return
-        self.add_region_style(lid, src)
-
-    def _rebuild_region_rows(self) -> None:
-        for r in self._region_rows:
-            self._region_list_layout.removeWidget(r)
-            r.hide()
-            r.deleteLater()
-        ls = self._info.label_set if self._info is not None else None
-        self._region_rows = []
-        for e in self._regions:
-            color = None
-            if e.label is not None and ls is not None and e.label in ls.ids:
-                color = ls.by_id(e.label).color
-            icon = None
-            if e.source.kind == SourceKind.IMAGE:
-                icon = next((t._image for t in self._preset_thumbs + self._recent_thumbs if t.source == e.source), None)
-                icon = icon if icon is not None else QImage(str(e.source.key))
-            row = RegionRow(e, color, icon)
-            row.removed.connect(self.remove_region_style)
-            self._region_list_layout.addWidget(row)
-            self._region_rows.append(row)
-        self._update_region_notes()
-        n = len(self._regions)
-        self.regions_hint.setText("a style for one label's area" if not n else
-                                  f"{n} region style{'s' if n > 1 else ''} over the style above")
 
     def _on_encoded(self, token, z) -> None:
         if not (isinstance(token, tuple) and len(token) == 2 and token[0] == self._token_tag):
