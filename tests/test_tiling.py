@@ -355,3 +355,14 @@ def test_memory_plan_grows_with_the_style_count(synth_vae):
         assert need <= s.memory_budget
     finally:
         s.memory_budget = old
+
+
+def test_the_largest_one_go_canvas_shrinks_with_region_style_streams():
+    """The editor's live preview of a big canvas renders at the largest one-go size: with region
+    styles (one more stream each) that size must be smaller, and it must fit the budget."""
+    s = Synthesizer(make_tiny_bundle(ngf=64, crop=128), device="cpu")
+    s.memory_budget = s.one_go_bytes(1024, 2048) // 2
+    one = s.largest_one_go(1024, 2048)
+    three = s.largest_one_go(1024, 2048, styles=3)
+    assert three[0] * three[1] < one[0] * one[1]
+    assert s.one_go_bytes(*three, styles=3) <= s.memory_available()

@@ -538,11 +538,14 @@ class PreviewService(QObject):
         try:
             args = self._render_args(job.style)
             h, w = job.label.shape[:2]
-            fits = synth.one_go_bytes(h, w) <= synth.memory_available()
+            # region styles add a stream each up to the blend level (an upper bound: a region
+            # whose label is absent from the map is dropped at render time)
+            styles = 1 + (len(job.style.regions) if job.style.regions and synth.uses_style else 0)
+            fits = synth.one_go_bytes(h, w, styles) <= synth.memory_available()
             if job.quality == Quality.PREVIEW and not fits:
                 # a live preview of a canvas too large for one go: the largest size that fits,
                 # scaled up (the exact render after the stroke renders it in tiles)
-                fh, fw = synth.largest_one_go(h, w)
+                fh, fw = synth.largest_one_go(h, w, styles)
                 fitted = _fit_nearest(job.label, max(fh, fw))
                 res = synth.render(fitted, quality="preview", **args, **self._region_args(job.style, fitted))
                 self._post(_Post.RENDERED, job.gen, job.id, _resize_rgb(res.image, w, h), res.seconds,

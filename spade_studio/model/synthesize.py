@@ -215,13 +215,14 @@ class Synthesizer:
         return (estimate_render_bytes(self.config, ph, pw, fast=fast, keep=fast and self.strokes.available)
                 + region_stream_bytes(self.config, ph, pw, styles))
 
-    def largest_one_go(self, h: int, w: int) -> tuple[int, int]:
-        """(H, W): about the largest canvas of the shape of ``h x w`` that renders in one go."""
-        need, have = self.one_go_bytes(h, w), self.memory_available()
+    def largest_one_go(self, h: int, w: int, styles: int = 1) -> tuple[int, int]:
+        """(H, W): about the largest canvas of the shape of ``h x w`` that renders in one go
+        (with ``styles`` style streams: the global style and the region styles)."""
+        need, have = self.one_go_bytes(h, w, styles), self.memory_available()
         s = self.stride
         scale = (max(have, 0) / max(need, 1)) ** 0.5
         fh, fw = max(s, int(h * scale) // s * s), max(s, int(w * scale) // s * s)
-        while (fh > s and fw > s) and self.one_go_bytes(fh, fw) > have:
+        while (fh > s and fw > s) and self.one_go_bytes(fh, fw, styles) > have:
             fh, fw = max(s, fh - s), max(s, int(fw - s * w / h) // s * s)
         return fh, fw
 
