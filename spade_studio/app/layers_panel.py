@@ -130,22 +130,22 @@ class LayerRow(QFrame):
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
         lay.setSpacing(4)
-        self.eye = QToolButton()
-        self.eye.setCheckable(True)
-        self.eye.setChecked(layer.visible)
-        self.eye.setAutoRaise(True)
-        self.eye.setIcon(_icon("eye", layer.visible, fg))
-        self.eye.setIconSize(QSize(18, 18))
-        self.eye.setToolTip("Hide this layer" if layer.visible else "Show this layer")
-        self.eye.toggled.connect(lambda on: doc.set_layer_visible(index, on))
-        self.lock = QToolButton()
-        self.lock.setCheckable(True)
-        self.lock.setChecked(layer.locked)
-        self.lock.setAutoRaise(True)
-        self.lock.setIcon(_icon("lock", layer.locked, fg))
-        self.lock.setIconSize(QSize(18, 18))
-        self.lock.setToolTip("Unlock this layer" if layer.locked else "Lock this layer against painting")
-        self.lock.toggled.connect(lambda on: doc.set_layer_locked(index, on))
+        def toggle(icon: str, on: bool, tip: str, act) -> QToolButton:
+            button = QToolButton()
+            button.setCheckable(True)
+            button.setChecked(on)
+            button.setAutoRaise(True)
+            button.setIcon(_icon(icon, on, fg))
+            button.setIconSize(QSize(18, 18))
+            button.setToolTip(tip)
+            button.toggled.connect(act)
+            return button
+
+        self.eye = toggle("eye", layer.visible, "Hide this layer" if layer.visible else "Show this layer",
+                          lambda on: doc.set_layer_visible(index, on))
+        self.lock = toggle("lock", layer.locked,
+                           "Unlock this layer" if layer.locked else "Lock this layer against painting",
+                           lambda on: doc.set_layer_locked(index, on))
         text = layer.name
         if layer.opacity < 1:
             text += f"  ({layer.opacity * 100:.0f}%)"
