@@ -5,7 +5,7 @@ for the test modules in it, as it puts ``tests`` there for ``from conftest impor
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
@@ -29,3 +29,19 @@ def send(widget, kind, pos, button, buttons, mods=Qt.KeyboardModifier.NoModifier
     pos = QPointF(pos)
     ev = QMouseEvent(kind, pos, QPointF(widget.mapToGlobal(pos)), button, buttons, mods)
     QApplication.sendEvent(widget, ev)
+
+
+def mouse(widget, kind, map_xy, buttons=Qt.MouseButton.LeftButton):
+    """One mouse event on a canvas at map point ``map_xy`` (left button unless a move)."""
+    pos = QPointF(widget.map_to_widget(*map_xy))
+    button = Qt.MouseButton.LeftButton if kind != QEvent.Type.MouseMove else Qt.MouseButton.NoButton
+    ev = QMouseEvent(kind, pos, widget.mapToGlobal(pos), button, buttons, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, ev)
+
+
+def stroke(canvas, points):
+    """A left-button drag through the map points ``points``."""
+    mouse(canvas, QEvent.Type.MouseButtonPress, points[0])
+    for p in points[1:]:
+        mouse(canvas, QEvent.Type.MouseMove, p)
+    mouse(canvas, QEvent.Type.MouseButtonRelease, points[-1], Qt.MouseButton.NoButton)

@@ -12,9 +12,9 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from conftest import ROOT, make_tiny_bundle  # noqa: E402
-from PySide6.QtCore import QEvent, QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QMouseEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+from helpers import mouse, stroke  # noqa: E402
+from PySide6.QtCore import QEvent, Qt  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from spade_studio.app.enums import Quality, Tool, ViewMode  # noqa: E402
 from spade_studio.app.main_window import MainWindow  # noqa: E402
@@ -37,20 +37,6 @@ def window(qtbot, tmp_path, tiny):
     yield win
     win.document.undo_stack.setClean()
     win.close()
-
-
-def mouse(widget, kind, map_xy, buttons=Qt.MouseButton.LeftButton):
-    pos = QPointF(widget.map_to_widget(*map_xy))
-    button = Qt.MouseButton.LeftButton if kind != QEvent.Type.MouseMove else Qt.MouseButton.NoButton
-    ev = QMouseEvent(kind, pos, widget.mapToGlobal(pos), button, buttons, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, ev)
-
-
-def stroke(canvas, points):
-    mouse(canvas, QEvent.Type.MouseButtonPress, points[0])
-    for p in points[1:]:
-        mouse(canvas, QEvent.Type.MouseMove, p)
-    mouse(canvas, QEvent.Type.MouseButtonRelease, points[-1], Qt.MouseButton.NoButton)
 
 
 def test_paint_render_undo(window, qtbot):

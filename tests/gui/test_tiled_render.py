@@ -3,14 +3,13 @@ and the wrap of a 360° panorama (spade_studio/model/tiling.py behind the previe
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
 
 from conftest import make_tiny_bundle  # noqa: E402
-from PySide6.QtCore import QEvent, QPointF, Qt, QTimer  # noqa: E402
-from PySide6.QtGui import QMouseEvent  # noqa: E402
+from helpers import stroke  # noqa: E402
+from PySide6.QtCore import Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication, QDialogButtonBox  # noqa: E402
 
 from spade_studio.app.dialogs import NewDocumentDialog  # noqa: E402
@@ -34,20 +33,6 @@ def window(qtbot, tmp_path):
     yield win
     win.document.undo_stack.setClean()
     win.close()
-
-
-def mouse(widget, kind, map_xy, buttons=Qt.MouseButton.LeftButton):
-    pos = QPointF(widget.map_to_widget(*map_xy))
-    button = Qt.MouseButton.LeftButton if kind != QEvent.Type.MouseMove else Qt.MouseButton.NoButton
-    ev = QMouseEvent(kind, pos, widget.mapToGlobal(pos), button, buttons, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, ev)
-
-
-def stroke(canvas, points):
-    mouse(canvas, QEvent.Type.MouseButtonPress, points[0])
-    for p in points[1:]:
-        mouse(canvas, QEvent.Type.MouseMove, p)
-    mouse(canvas, QEvent.Type.MouseButtonRelease, points[-1], Qt.MouseButton.NoButton)
 
 
 def new_canvas(window, qtbot, preset_steps: int, seen: dict) -> None:
