@@ -45,6 +45,10 @@ class TrainConfig:
     spade_hidden: int = opt(128, "SPADE hidden width (official: 128)")
     norm_G: str = opt("spectralspadesyncbatch3x3", "generator normalisation (official name)")
     num_upsampling_layers: str = opt("normal", "generator depth", choices=("normal", "more", "most"))
+    discriminator: str = opt("patchgan", "discriminator: multiscale PatchGAN with feature matching (SPADE) or a "
+                                         "per-pixel segmentation U-Net with N+1 classes (OASIS; no feature "
+                                         "matching; --ndf is its base width)", choices=("patchgan", "oasis"))
+    lambda_labelmix: float = opt(10.0, "LabelMix consistency weight (OASIS discriminator)")
     n_layers_D: int = opt(4, "layers per discriminator")
     num_D: int = opt(2, "discriminator scales")
     use_vae: bool = opt(False, "train a style encoder (VAE)")
@@ -111,7 +115,7 @@ class TrainConfig:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
     # the settings that must not change when a run is resumed
-    ARCH_FIELDS = ("size", "aspect", "ngf", "ndf", "spade_hidden", "norm_G", "num_upsampling_layers",
+    ARCH_FIELDS = ("size", "aspect", "ngf", "ndf", "discriminator", "spade_hidden", "norm_G", "num_upsampling_layers",
                    "n_layers_D", "num_D", "use_vae", "batch", "seed")
 
 
@@ -123,6 +127,7 @@ RANGES: dict[str, tuple[float, float | None, bool, bool]] = {
     "batch": (1, 4096, False, False), "iters": (1, 10**9, False, False), "lr": (0, 1, False, False),
     "beta1": (0, 1, False, True), "beta2": (0, 1, False, True), "decay_start": (0, None, False, False),
     "lambda_feat": (0, None, False, False), "lambda_vgg": (0, None, False, False), "lambda_kld": (0, None, False, False),
+    "lambda_labelmix": (0, None, False, False),
     "ema": (0, 1, False, True), "seed": (0, 2**63 - 1, False, False), "sample_every": (0, None, False, False),
     "save_every": (0, None, False, False), "log_every": (1, None, False, False), "keep_last": (1, 10**6, False, False),
     "workers": (0, 256, False, False), "threads": (1, 4096, False, False),

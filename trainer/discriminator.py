@@ -111,3 +111,82 @@ class MultiscaleDiscriminator(nn.Module):
 def build_discriminator(config: Mapping[str, Any]) -> MultiscaleDiscriminator:
     """Discriminator from a dict of official option names (missing names: official defaults)."""
     return MultiscaleDiscriminator(DiscriminatorConfig.from_official(config))
+
+
+# ---------------------------------------------------------------------------------------------
+# segmentation discriminator (Schönfeld et al., ICLR 2021, "You Only Need Adversarial
+# Supervision for Semantic Image Synthesis"): written from the paper's description
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OASISConfig:
+    """A U-Net-like encoder-decoder over the image alone that classifies every pixel into the
+    ``n_classes`` semantic classes or one more "fake" class (index ``n_classes``)."""
+
+    n_classes: int
+    ndf: int = 32
+    depth: int = 6  # down-sampling blocks (and as many up-sampling stages)
+    max_mult: int = 8  # widths ndf * (1, 1, 2, 2, 4, 4, 8 ...) capped at ndf * max_mult
+    spectral: bool = True
+
+    def widths(self) -> list[int]:
+        return [self.ndf * min(2 ** (i // 2), self.max_mult) for i in range(self.depth)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _ResBlock(nn.Module):
+    """Two 3x3 convs with leaky ReLUs before each and a (1x1 when the width changes) shortcut;
+    ``down``: 2x average pooling at the end of both paths (odd sizes round up)."""
+
+    def __init__(self, cin: int, cout: int, spectral: bool, down: bool) -> None:
+        super().__init__()
+        self.down = down
+        self.conv1 = conv2d(cin, cout, 3, padding=1, spectral=spectral)
+        self.conv2 = conv2d(cout, cout, 3, padding=1, spectral=spectral)
+        self.skip = conv2d(cin, cout, 1, bias=False, spectral=spectral) if cin != cout else None
+
+    def _pool(self, x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(x, 2, ceil_mode=True, count_include_pad=False) if self.down else x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.leaky_relu(x, 0.2))
+        h = self._pool(self.conv2(F.leaky_relu(h, 0.2)))
+        s = x if self.skip is None else self.skip(x)
+        return self._pool(s) + h
+
+
+class OASISDiscriminator(nn.Module):
+    """``forward(image [B,3,H,W]) -> logits [B, n_classes + 1, H, W]`` (any H, W).
+
+    Encoder: ``depth`` residual blocks, each halving the size. Decoder: from the deepest
+    features, each stage upsamples (nearest) to the next shallower encoder output's size,
+    concatenates it (U-Net skip) and applies a residual block; a 1x1 conv on the last stage
+    (half the input size) gives logits, upsampled bilinearly to the input size."""
+
+    kind = "oasis"
+
+    def __init__(self, cfg: OASISConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.n_classes = cfg.n_classes
+        w = cfg.widths()
+        self.down = nn.ModuleList(
+            _ResBlock(3 if i == 0 else w[i - 1], w[i], cfg.spectral, down=True) for i in range(cfg.depth))
+        # up[j] joins the decoder state (width w[j + 1]) with the encoder output j (width w[j])
+        self.up = nn.ModuleList(
+            _ResBlock(w[j + 1] + w[j], w[j], cfg.spectral, down=False) for j in range(cfg.depth - 1))
+        self.head = nn.Conv2d(w[0], cfg.n_classes + 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = x.shape[-2:]
+        skips = []
+        for block in self.down:
+            x = block(x)
+            skips.append(x)
+        for j in range(len(self.up) - 1, -1, -1):
+            skip = skips[j]
+            x = F.interpolate(x, size=skip.shape[-2:], mode="nearest")
+            x = self.up[j](torch.cat([x, skip], 1))
+        logits = self.head(F.leaky_relu(x, 0.2))
+        return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)

@@ -242,6 +242,30 @@ def _prepare_run_dir(run_dir: Path, cfg: TrainConfig, plan: ModelPlan) -> None:
     atomic_write(run_dir / "label_set.json", plan.label_set.to_json().encode())
 
 
+def _with_oasis_discriminator(cfg: TrainConfig, plan: ModelPlan, nets: Networks, device: torch.device,
+                              dist_info: DistInfo, rep: _Reporter) -> Networks:
+    """``nets`` with the OASIS segmentation discriminator (width ``--ndf``, one output per class
+    the generator has a channel for, plus "fake") and its own optimiser in place of the PatchGAN."""
+    from .discriminator import OASISConfig, OASISDiscriminator
+
+    D = OASISDiscriminator(OASISConfig(n_classes=plan.gcfg.label_nc + int(plan.gcfg.contain_dontcare_label),
+                                       ndf=cfg.ndf))
+    init_weights(D)
+    D.to(device)
+    if cfg.channels_last:
+        D.to(memory_format=torch.channels_last)
+    D_train: torch.nn.Module = D
+    if dist_info.enabled:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        D_train = DDP(D, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False)
+    old = nets.opt_D.param_groups[0]
+    opt_D = torch.optim.Adam(D.parameters(), lr=old["lr"], betas=old["betas"])
+    if cfg.lambda_feat > 0:
+        rep.note("OASIS discriminator: no feature matching (--lambda-feat ignored)")
+    return replace(nets, D=D, D_train=D_train, opt_D=opt_D)
+
+
 # ---------------------------------------------------------------------------------------------
 # outputs: model file, checkpoints, sample grids, log lines
 # ---------------------------------------------------------------------------------------------
@@ -361,6 +385,7 @@ def _step(run: _Run, st: _RunState, batch: dict[str, Any]) -> tuple[float, float
     st.steps_window += 1
     vals = {k: float(v.detach()) for k, v in res.g_losses.items()}
     vals.update(D_real=float(res.d_real.detach()), D_Fake=float(res.d_fake.detach()))
+    vals.update({k: float(v.detach()) for k, v in res.d_extra.items()})
     if not all(math.isfinite(v) for v in vals.values()):
         raise TrainError(f"the losses became NaN/inf at step {st.step} ({vals}); lower --lr or use --amp off")
     for k, v in vals.items():
@@ -464,6 +489,8 @@ def _train_locked(config: TrainConfig, run_dir: Path, resume: bool, rep: _Report
 
     # the networks, fresh or from the run's newest checkpoint
     nets = build_networks(cfg, plan, device, dist_info, from_init_model=saved is None, note=rep.note)
+    if cfg.discriminator == "oasis":
+        nets = _with_oasis_discriminator(cfg, plan, nets, device, dist_info, rep)
     st = _RunState()
     if saved is not None:
         st.step, st.epoch, st.pos = restore_networks(nets, saved, rep.note)
@@ -471,7 +498,8 @@ def _train_locked(config: TrainConfig, run_dir: Path, resume: bool, rep: _Report
         _prepare_run_dir(run_dir, cfg, plan)
     data.sample_ds = _make_dataset(cfg, data, plan, train=False)
     run = _Run(cfg, device, dist_info, run_dir, data, plan, nets, rep,
-               LossWeights(feat=cfg.lambda_feat, vgg=cfg.lambda_vgg, kld=cfg.lambda_kld))
+               LossWeights(feat=cfg.lambda_feat if cfg.discriminator == "patchgan" else 0.0, vgg=cfg.lambda_vgg,
+                           kld=cfg.lambda_kld, labelmix=cfg.lambda_labelmix))
 
     # the iterations, then the final checkpoint and model file
     out_h, out_w = plan.gcfg.output_hw

@@ -1,4 +1,5 @@
-"""Losses of the SPADE recipe: hinge GAN, feature matching, KL divergence, optional VGG19."""
+"""Losses: the SPADE recipe (hinge GAN, feature matching, KL divergence, optional VGG19) and the
+OASIS segmentation-discriminator losses (class-balanced cross entropy, LabelMix)."""
 
 from __future__ import annotations
 
@@ -100,3 +101,66 @@ class VGGLoss(nn.Module):
     def forward(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         fx, rx = self.vgg(fake), self.vgg(real)
         return sum(w * F.l1_loss(a, b.detach()) for w, a, b in zip(_TAP_WEIGHTS, fx, rx))
+
+
+# -- OASIS (segmentation discriminator) losses -----------------------------------------------------
+def segmentation_targets(sem: torch.Tensor, n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-pixel class index ``[B,H,W]`` (int64) and a validity mask (bool) from the one-hot
+    semantics (the first ``n_classes`` channels; an instance-edge channel after them is ignored)."""
+    one_hot = sem[:, :n_classes]
+    return one_hot.argmax(1), one_hot.sum(1) > 0.5
+
+
+def class_balance_weights(labels: torch.Tensor, n_classes: int, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-pixel weights ``[B,H,W]``: each class present in the batch gets the same total
+    weight (inverse of its pixel count), scaled so that the weights average 1 over valid pixels;
+    invalid pixels get 0."""
+    if valid is None:
+        valid = torch.ones_like(labels, dtype=torch.bool)
+    counts = torch.bincount(labels[valid], minlength=n_classes).float()
+    present = (counts > 0).sum().clamp_min(1)
+    per_class = valid.sum().float() / (present * counts.clamp_min(1))
+    return per_class[labels] * valid.float()
+
+
+def weighted_ce(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-pixel cross entropy of ``logits [B,C,H,W]`` toward ``target [B,H,W]``, weighted
+    (``weights [B,H,W]``) and averaged over pixels."""
+    ce = F.cross_entropy(logits.float(), target, reduction="none")
+    return (ce * weights).mean() if weights is not None else ce.mean()
+
+
+def oasis_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, labels: torch.Tensor,
+                 weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(D_real, D_fake): real pixels toward their class (class-balanced), fake pixels toward
+    the "fake" class (the last channel)."""
+    fake_class = torch.full_like(labels, fake_logits.shape[1] - 1)
+    return weighted_ce(real_logits, labels, weights), weighted_ce(fake_logits, fake_class)
+
+
+def oasis_g_loss(fake_logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """The generator wants its pixels classified as their (real) class, class-balanced."""
+    return weighted_ce(fake_logits, labels, weights)
+
+
+def labelmix_mask(labels: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """``[B,1,H,W]`` float mask: 1 on the pixels of a random subset of each image's classes
+    (each present class is in it with probability 1/2; draws from torch's global RNG)."""
+    b = labels.shape[0]
+    n = int(labels.max()) + 1
+    pick = torch.rand(b, n, device=labels.device) < 0.5
+    mask = torch.gather(pick, 1, labels.reshape(b, -1)).reshape(labels.shape)
+    if valid is not None:
+        mask = mask & valid
+    return mask[:, None].float()
+
+
+def labelmix_mix(mask: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    return mask * real + (1 - mask) * fake
+
+
+def labelmix_loss(mixed_logits: torch.Tensor, real_logits: torch.Tensor, fake_logits: torch.Tensor,
+                  mask: torch.Tensor) -> torch.Tensor:
+    """L2 between D's logits on the mixed image and the same mix of its logits on real and fake."""
+    target = labelmix_mix(mask, real_logits.float(), fake_logits.float())
+    return F.mse_loss(mixed_logits.float(), target)

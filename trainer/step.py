@@ -12,12 +12,16 @@ Two ways to run it, with the same losses and updates:
 * ``two_pass`` (the official order; used under DistributedDataParallel, whose gradient
   reduction expects one backward per forward): a D forward for the G step with D frozen,
   then a second D forward on the detached fake for the D step.
+
+With the OASIS segmentation discriminator (``D.kind == "oasis"``) the same two forms run with
+its losses (:func:`oasis_step`): D sees the image alone; the shared form's one D forward takes
+fake, real and the LabelMix image together.
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -25,7 +29,19 @@ from torch import nn
 from spade_studio.model.encoder import reparameterize
 from spade_studio.model.layers import SpectralNormMixin
 
-from .losses import feature_matching_loss, hinge_d_loss, hinge_g_loss, kld_loss
+from .losses import (
+    class_balance_weights,
+    feature_matching_loss,
+    hinge_d_loss,
+    hinge_g_loss,
+    kld_loss,
+    labelmix_loss,
+    labelmix_mask,
+    labelmix_mix,
+    oasis_d_loss,
+    oasis_g_loss,
+    segmentation_targets,
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +49,7 @@ class LossWeights:
     feat: float = 10.0
     vgg: float = 10.0
     kld: float = 0.05
+    labelmix: float = 10.0  # OASIS discriminator only
 
 
 @dataclass
@@ -41,6 +58,7 @@ class StepResult:
     d_real: torch.Tensor
     d_fake: torch.Tensor
     fake: torch.Tensor
+    d_extra: dict[str, torch.Tensor] = field(default_factory=dict)  # further D loss terms (LabelMix)
 
 
 def _split(pred):
@@ -49,7 +67,8 @@ def _split(pred):
     return fake, real
 
 
-def _generator_losses(G: nn.Module, E: nn.Module | None, D: nn.Module, sem, real, w: LossWeights, vgg_loss):
+def _generate(G: nn.Module, E: nn.Module | None, sem, real, w: LossWeights, vgg_loss):
+    """The fake batch and the generator losses that need no discriminator (KLD, VGG)."""
     losses: dict[str, torch.Tensor] = {}
     z = None
     if E is not None:
@@ -57,12 +76,17 @@ def _generator_losses(G: nn.Module, E: nn.Module | None, D: nn.Module, sem, real
         z = reparameterize(mu.float(), logvar.float())
         losses["KLD"] = kld_loss(mu.float(), logvar.float()) * w.kld
     fake = G(sem, z)
+    if vgg_loss is not None:
+        losses["VGG"] = vgg_loss(fake.float(), real.float()) * w.vgg
+    return losses, fake
+
+
+def _generator_losses(G: nn.Module, E: nn.Module | None, D: nn.Module, sem, real, w: LossWeights, vgg_loss):
+    losses, fake = _generate(G, E, sem, real, w, vgg_loss)
     pred_fake, pred_real = _split(D(torch.cat([torch.cat([sem, fake], 1), torch.cat([sem, real], 1)], 0)))
     losses["GAN"] = hinge_g_loss(pred_fake)
     if w.feat > 0:
         losses["GAN_Feat"] = feature_matching_loss(pred_fake, pred_real, w.feat)
-    if vgg_loss is not None:
-        losses["VGG"] = vgg_loss(fake.float(), real.float()) * w.vgg
     return losses, fake, pred_fake, pred_real
 
 
@@ -79,6 +103,8 @@ def gan_step(G: nn.Module, E: nn.Module | None, D: nn.Module, D_train: nn.Module
              autocast=None, shared: bool = True) -> StepResult:
     """One iteration; ``G``/``E``/``D_train`` are the networks as trained (DDP-wrapped or not),
     ``D`` the bare discriminator. ``autocast``: a context factory (mixed precision) or None."""
+    if getattr(D, "kind", "patchgan") == "oasis":
+        return oasis_step(G, E, D, D_train, opt_G, opt_D, scaler, sem, real, weights, vgg_loss, autocast, shared)
     amp = autocast or contextlib.nullcontext
     g_params = [p for grp in opt_G.param_groups for p in grp["params"]]
     d_params = [p for grp in opt_D.param_groups for p in grp["params"]]
@@ -118,3 +144,63 @@ def gan_step(G: nn.Module, E: nn.Module | None, D: nn.Module, D_train: nn.Module
     scaler.step(opt_D)
     scaler.update()
     return StepResult(g_losses, d_real, d_fake, fake)
+
+
+def oasis_step(G: nn.Module, E: nn.Module | None, D: nn.Module, D_train: nn.Module,
+               opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+               sem: torch.Tensor, real: torch.Tensor, weights: LossWeights, vgg_loss=None,
+               autocast=None, shared: bool = True) -> StepResult:
+    """:func:`gan_step` with the OASIS discriminator: class-balanced per-pixel cross entropy for
+    G and D, LabelMix (weight ``weights.labelmix``) for D, no feature matching."""
+    amp = autocast or contextlib.nullcontext
+    g_params = [p for grp in opt_G.param_groups for p in grp["params"]]
+    d_params = [p for grp in opt_D.param_groups for p in grp["params"]]
+    opt_G.zero_grad(set_to_none=True)
+    opt_D.zero_grad(set_to_none=True)
+    labels, valid = segmentation_targets(sem, D.n_classes)
+    balance = class_balance_weights(labels, D.n_classes, valid)
+
+    def d_losses(pred_fake, pred_real, pred_mix, mask):
+        d_real, d_fake = oasis_d_loss(pred_real, pred_fake, labels, balance)
+        extra = {"D_LabelMix": labelmix_loss(pred_mix, pred_real, pred_fake, mask) * weights.labelmix}
+        return d_real, d_fake, extra, (d_real + d_fake + extra["D_LabelMix"]).float()
+
+    if shared:
+        with amp():
+            g_losses, fake = _generate(G, E, sem, real, weights, vgg_loss)
+            mask = labelmix_mask(labels, valid)
+            mixed = labelmix_mix(mask, real, fake.detach())
+            pred_fake, pred_real, pred_mix = D(torch.cat([fake, real, mixed], 0)).chunk(3)
+            g_losses["GAN"] = oasis_g_loss(pred_fake, labels, balance)
+            loss_G = sum(v.float() for v in g_losses.values())
+            d_real, d_fake, extra, loss_D = d_losses(pred_fake, pred_real, pred_mix, mask)
+        advance_power_iteration(D)
+        scaler.scale(loss_G).backward(inputs=g_params, retain_graph=True)
+        scaler.scale(loss_D).backward(inputs=d_params)
+        scaler.step(opt_G)
+        scaler.step(opt_D)
+        scaler.update()
+        return StepResult(g_losses, d_real, d_fake, fake, extra)
+
+    for p in d_params:
+        p.requires_grad_(False)
+    try:
+        with amp():
+            g_losses, fake = _generate(G, E, sem, real, weights, vgg_loss)
+            g_losses["GAN"] = oasis_g_loss(D(fake), labels, balance)
+            loss_G = sum(v.float() for v in g_losses.values())
+        scaler.scale(loss_G).backward()
+        scaler.step(opt_G)
+    finally:
+        for p in d_params:
+            p.requires_grad_(True)
+    with amp():
+        fake_d = fake.detach()
+        mask = labelmix_mask(labels, valid)
+        mixed = labelmix_mix(mask, real, fake_d)
+        pred_fake, pred_real, pred_mix = D_train(torch.cat([fake_d, real, mixed], 0)).chunk(3)
+        d_real, d_fake, extra, loss_D = d_losses(pred_fake, pred_real, pred_mix, mask)
+    scaler.scale(loss_D).backward()
+    scaler.step(opt_D)
+    scaler.update()
+    return StepResult(g_losses, d_real, d_fake, fake, extra)
