@@ -215,3 +215,14 @@ def test_an_old_run_without_the_field_resumes_as_patchgan(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     old = TrainConfig.load(tmp_path / "config.json")
     assert old.discriminator == "patchgan" and "discriminator" in TrainConfig.ARCH_FIELDS
+
+
+def test_settled_spectral_norm_gives_unit_norm_layers():
+    torch.manual_seed(3)
+    D = OASISDiscriminator(OASISConfig(n_classes=4, ndf=8, depth=3))
+    D.settle_spectral_norm()
+    for m in D.modules():
+        if isinstance(m, SpectralNormMixin):
+            wm = m.weight_orig.detach().reshape(m.weight_orig.shape[0], -1)
+            sigma = float(torch.dot(m.weight_u, wm @ m.weight_v))
+            assert sigma == pytest.approx(float(torch.linalg.matrix_norm(wm, ord=2)), rel=0.02)

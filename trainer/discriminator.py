@@ -178,6 +178,18 @@ class OASISDiscriminator(nn.Module):
             _ResBlock(w[j + 1] + w[j], w[j], cfg.spectral, down=False) for j in range(cfg.depth - 1))
         self.head = nn.Conv2d(w[0], cfg.n_classes + 1, 1)
 
+    @torch.no_grad()
+    def settle_spectral_norm(self, iters: int = 50) -> None:
+        """Converge every spectral-norm layer's power iteration (after an initialisation): from
+        random u and v the first estimates of sigma are too low, and across the ~20 convs of this
+        network the over-scaled weights multiply into exploding logits."""
+        from spade_studio.model.layers import SpectralNormMixin
+
+        for m in self.modules():
+            if isinstance(m, SpectralNormMixin) and not m.folded:
+                for _ in range(iters):
+                    m.power_iteration()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         size = x.shape[-2:]
         skips = []

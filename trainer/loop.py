@@ -245,12 +245,15 @@ def _prepare_run_dir(run_dir: Path, cfg: TrainConfig, plan: ModelPlan) -> None:
 def _with_oasis_discriminator(cfg: TrainConfig, plan: ModelPlan, nets: Networks, device: torch.device,
                               dist_info: DistInfo, rep: _Reporter) -> Networks:
     """``nets`` with the OASIS segmentation discriminator (width ``--ndf``, one output per class
-    the generator has a channel for, plus "fake") and its own optimiser in place of the PatchGAN."""
+    the generator has a channel for, plus "fake") and its own optimiser in place of the PatchGAN.
+    Its weights keep PyTorch's default initialisation: with the official xavier gain 0.02 one
+    Adam step is large against the tiny weights, and the spectral norm's single power iteration
+    per step cannot follow; the power iterations start converged."""
     from .discriminator import OASISConfig, OASISDiscriminator
 
     D = OASISDiscriminator(OASISConfig(n_classes=plan.gcfg.label_nc + int(plan.gcfg.contain_dontcare_label),
                                        ndf=cfg.ndf))
-    init_weights(D)
+    D.settle_spectral_norm()
     D.to(device)
     if cfg.channels_last:
         D.to(memory_format=torch.channels_last)
