@@ -40,9 +40,10 @@ def _one_thread():
 def test_output_is_n_plus_one_logits_per_pixel_at_any_size(hw):
     torch.manual_seed(0)
     D = OASISDiscriminator(OASISConfig(n_classes=7, ndf=8, depth=4))
-    out = D(torch.randn(2, 3, *hw))
+    out, feats = D(torch.randn(2, 3, *hw), features=True)
     assert out.shape == (2, 8, *hw)
     assert torch.isfinite(out).all()
+    assert len(feats) == 4 and feats[0].shape[-2:] == ((hw[0] + 1) // 2, (hw[1] + 1) // 2)
 
 
 def _one_hot_logits(labels, n_out, scale=50.0):
@@ -134,25 +135,29 @@ def _nets(use_vae=True):
     return G, D, E
 
 
-def _step(nets, shared, sem, real):
+def _step(nets, shared, sem, real, feat=0.0):
     G, D, E = (copy.deepcopy(n) for n in nets)
     g_params = list(G.parameters()) + (list(E.parameters()) if E is not None else [])
     opt_G = torch.optim.Adam(g_params, lr=1e-4, betas=(0.0, 0.9))
     opt_D = torch.optim.Adam(D.parameters(), lr=4e-4, betas=(0.0, 0.9))
     scaler = torch.amp.GradScaler("cpu", enabled=False)
     torch.manual_seed(7)  # the VAE's noise and the LabelMix classes
-    res = gan_step(G, E, D, D, opt_G, opt_D, scaler, sem, real, LossWeights(feat=0.0), shared=shared)
+    res = gan_step(G, E, D, D, opt_G, opt_D, scaler, sem, real, LossWeights(feat=feat), shared=shared)
     return res, [p.grad for p in g_params], [p.grad for p in D.parameters()]
 
 
-def test_the_g_loss_reaches_g_and_shared_forward_equals_two_pass():
+@pytest.mark.parametrize("feat", [0.0, 10.0])
+def test_the_g_loss_reaches_g_and_shared_forward_equals_two_pass(feat):
     nets = _nets()
     lab = torch.randint(0, 5, (2, 1, 64, 64))
     sem = torch.zeros(2, 5, 64, 64).scatter_(1, lab, 1.0)
     real = torch.rand(2, 3, 64, 64) * 2 - 1
-    a = _step(nets, True, sem, real)
-    b = _step(nets, False, sem, real)
-    assert set(a[0].g_losses) == {"GAN", "KLD"} and "D_LabelMix" in a[0].d_extra
+    a = _step(nets, True, sem, real, feat)
+    b = _step(nets, False, sem, real, feat)
+    assert set(a[0].g_losses) == ({"GAN", "KLD", "GAN_Feat"} if feat else {"GAN", "KLD"})
+    assert "D_LabelMix" in a[0].d_extra
+    if feat:  # matching D's encoder features of fake and real: positive for different images
+        assert float(a[0].g_losses["GAN_Feat"]) > 0
     # every generator tensor gets a gradient, and the GAN term is not zero
     assert all(g is not None for g in a[1]) and float(a[0].g_losses["GAN"]) > 0
     assert sum(float(g.abs().sum()) for g in a[1]) > 0
@@ -198,8 +203,7 @@ def test_a_tiny_oasis_run_checkpoints_and_resumes(landscapes, tmp_path):
     state, _ = load_latest_state(run)
     assert int(state["step"]) == 3 and any(k.startswith("down.0.") for k in state["D"])
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-    assert {"GAN", "KLD", "D_real", "D_Fake", "D_LabelMix"} <= set(lines[-1]["losses"])
-    assert "GAN_Feat" not in lines[-1]["losses"]
+    assert {"GAN", "GAN_Feat", "KLD", "D_real", "D_Fake", "D_LabelMix"} <= set(lines[-1]["losses"])
     # resuming continues the OASIS run (the saved config wins over the command's default D)
     notes = []
     res2 = train(TrainConfig(iters=4, save_every=4, **{**kw, "discriminator": "patchgan"}),

@@ -46,8 +46,8 @@ class TrainConfig:
     norm_G: str = opt("spectralspadesyncbatch3x3", "generator normalisation (official name)")
     num_upsampling_layers: str = opt("normal", "generator depth", choices=("normal", "more", "most"))
     discriminator: str = opt("patchgan", "discriminator: multiscale PatchGAN with feature matching (SPADE) or a "
-                                         "per-pixel segmentation U-Net with N+1 classes (OASIS; no feature "
-                                         "matching; --ndf is its base width)", choices=("patchgan", "oasis"))
+                                         "per-pixel segmentation U-Net with N+1 classes (OASIS; feature "
+                                         "matching on its encoder outputs; --ndf is its base width)", choices=("patchgan", "oasis"))
     lambda_labelmix: float = opt(10.0, "LabelMix consistency weight (OASIS discriminator)")
     n_layers_D: int = opt(4, "layers per discriminator")
     num_D: int = opt(2, "discriminator scales")

@@ -190,7 +190,8 @@ class OASISDiscriminator(nn.Module):
                 for _ in range(iters):
                     m.power_iteration()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, features: bool = False):
+        """The logits; with ``features``, ``(logits, encoder outputs)`` (for feature matching)."""
         size = x.shape[-2:]
         skips = []
         for block in self.down:
@@ -200,5 +201,5 @@ class OASISDiscriminator(nn.Module):
             skip = skips[j]
             x = F.interpolate(x, size=skip.shape[-2:], mode="nearest")
             x = self.up[j](torch.cat([x, skip], 1))
-        logits = self.head(F.leaky_relu(x, 0.2))
-        return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+        logits = F.interpolate(self.head(F.leaky_relu(x, 0.2)), size=size, mode="bilinear", align_corners=False)
+        return (logits, skips) if features else logits

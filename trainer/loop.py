@@ -265,7 +265,7 @@ def _with_oasis_discriminator(cfg: TrainConfig, plan: ModelPlan, nets: Networks,
     old = nets.opt_D.param_groups[0]
     opt_D = torch.optim.Adam(D.parameters(), lr=old["lr"], betas=old["betas"])
     if cfg.lambda_feat > 0:
-        rep.note("OASIS discriminator: no feature matching (--lambda-feat ignored)")
+        rep.note("OASIS discriminator: feature matching on its encoder outputs (--lambda-feat 0: none)")
     return replace(nets, D=D, D_train=D_train, opt_D=opt_D)
 
 
@@ -501,8 +501,7 @@ def _train_locked(config: TrainConfig, run_dir: Path, resume: bool, rep: _Report
         _prepare_run_dir(run_dir, cfg, plan)
     data.sample_ds = _make_dataset(cfg, data, plan, train=False)
     run = _Run(cfg, device, dist_info, run_dir, data, plan, nets, rep,
-               LossWeights(feat=cfg.lambda_feat if cfg.discriminator == "patchgan" else 0.0, vgg=cfg.lambda_vgg,
-                           kld=cfg.lambda_kld, labelmix=cfg.lambda_labelmix))
+               LossWeights(feat=cfg.lambda_feat, vgg=cfg.lambda_vgg, kld=cfg.lambda_kld, labelmix=cfg.lambda_labelmix))
 
     # the iterations, then the final checkpoint and model file
     out_h, out_w = plan.gcfg.output_hw

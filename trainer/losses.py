@@ -143,6 +143,16 @@ def oasis_g_loss(fake_logits: torch.Tensor, labels: torch.Tensor, weights: torch
     return weighted_ce(fake_logits, labels, weights)
 
 
+def encoder_feature_matching(fake_feats: list[torch.Tensor], real_feats: list[torch.Tensor],
+                             weight: float) -> torch.Tensor:
+    """L1 between the OASIS D's encoder outputs on fake and (detached) real images, ``weight / 2``
+    per layer (the PatchGAN recipe's per-layer factor with its two scales)."""
+    loss = fake_feats[0].new_zeros((), dtype=torch.float32)
+    for f, r in zip(fake_feats, real_feats):
+        loss = loss + F.l1_loss(f.float(), r.detach().float()) * (weight / 2)
+    return loss
+
+
 def labelmix_mask(labels: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
     """``[B,1,H,W]`` float mask: 1 on the pixels of a random subset of each image's classes
     (each present class is in it with probability 1/2; draws from torch's global RNG)."""

@@ -31,6 +31,7 @@ from spade_studio.model.layers import SpectralNormMixin
 
 from .losses import (
     class_balance_weights,
+    encoder_feature_matching,
     feature_matching_loss,
     hinge_d_loss,
     hinge_g_loss,
@@ -151,7 +152,8 @@ def oasis_step(G: nn.Module, E: nn.Module | None, D: nn.Module, D_train: nn.Modu
                sem: torch.Tensor, real: torch.Tensor, weights: LossWeights, vgg_loss=None,
                autocast=None, shared: bool = True) -> StepResult:
     """:func:`gan_step` with the OASIS discriminator: class-balanced per-pixel cross entropy for
-    G and D, LabelMix (weight ``weights.labelmix``) for D, no feature matching."""
+    G and D, LabelMix (weight ``weights.labelmix``) for D; with ``weights.feat`` > 0, feature
+    matching on D's encoder outputs (it is what teaches the style encoder, as there is no VGG)."""
     amp = autocast or contextlib.nullcontext
     g_params = [p for grp in opt_G.param_groups for p in grp["params"]]
     d_params = [p for grp in opt_D.param_groups for p in grp["params"]]
@@ -159,6 +161,7 @@ def oasis_step(G: nn.Module, E: nn.Module | None, D: nn.Module, D_train: nn.Modu
     opt_D.zero_grad(set_to_none=True)
     labels, valid = segmentation_targets(sem, D.n_classes)
     balance = class_balance_weights(labels, D.n_classes, valid)
+    use_feat = weights.feat > 0
 
     def d_losses(pred_fake, pred_real, pred_mix, mask):
         d_real, d_fake = oasis_d_loss(pred_real, pred_fake, labels, balance)
@@ -170,8 +173,13 @@ def oasis_step(G: nn.Module, E: nn.Module | None, D: nn.Module, D_train: nn.Modu
             g_losses, fake = _generate(G, E, sem, real, weights, vgg_loss)
             mask = labelmix_mask(labels, valid)
             mixed = labelmix_mix(mask, real, fake.detach())
-            pred_fake, pred_real, pred_mix = D(torch.cat([fake, real, mixed], 0)).chunk(3)
+            out = D(torch.cat([fake, real, mixed], 0), features=use_feat)
+            pred_fake, pred_real, pred_mix = (out[0] if use_feat else out).chunk(3)
             g_losses["GAN"] = oasis_g_loss(pred_fake, labels, balance)
+            if use_feat:
+                parts = [f.chunk(3) for f in out[1]]
+                g_losses["GAN_Feat"] = encoder_feature_matching([p[0] for p in parts], [p[1] for p in parts],
+                                                                weights.feat)
             loss_G = sum(v.float() for v in g_losses.values())
             d_real, d_fake, extra, loss_D = d_losses(pred_fake, pred_real, pred_mix, mask)
         advance_power_iteration(D)
@@ -187,7 +195,14 @@ def oasis_step(G: nn.Module, E: nn.Module | None, D: nn.Module, D_train: nn.Modu
     try:
         with amp():
             g_losses, fake = _generate(G, E, sem, real, weights, vgg_loss)
-            g_losses["GAN"] = oasis_g_loss(D(fake), labels, balance)
+            if use_feat:
+                logits, feats = D(torch.cat([fake, real], 0), features=True)
+                parts = [f.chunk(2) for f in feats]
+                g_losses["GAN"] = oasis_g_loss(logits.chunk(2)[0], labels, balance)
+                g_losses["GAN_Feat"] = encoder_feature_matching([p[0] for p in parts], [p[1] for p in parts],
+                                                                weights.feat)
+            else:
+                g_losses["GAN"] = oasis_g_loss(D(fake), labels, balance)
             loss_G = sum(v.float() for v in g_losses.values())
         scaler.scale(loss_G).backward()
         scaler.step(opt_G)
