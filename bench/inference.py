@@ -45,7 +45,7 @@ from PIL import Image  # noqa: E402
 
 from spade_studio.model import make_semantics  # noqa: E402
 from spade_studio.model.config import GeneratorConfig  # noqa: E402
-from spade_studio.model.fast import FastGenerator, native_low_precision, optimize_for_inference  # noqa: E402
+from spade_studio.model.fast import FastGenerator, native_low_precision, optimize_for_inference, resize_nearest  # noqa: E402
 from spade_studio.model.generator import SPADEGenerator  # noqa: E402
 from spade_studio.model.semantics import label_indices  # noqa: E402
 from spade_studio.model.stroke import StrokeRenderer  # noqa: E402
@@ -213,6 +213,7 @@ def run_config(name: str, repeats: int) -> dict:
                     runs[key]()
                     times[key].append(time.perf_counter() - t)
         final_exact = exact.forward_labels(*frame_t[-1], z, lhw)
+        reach = stroke_reach(exact, frame_t, z, lhw)
     ms = {k: statistics.median(v) * 1000 for k, v in times.items()}
     res = {
         "config": name, "what": desc, "ms": ms,
@@ -223,8 +224,31 @@ def run_config(name: str, repeats: int) -> dict:
         "stroke_diff": [(got - final_exact).abs().max().item(), (got - final_exact).abs().mean().item()],
         "stroke_recomputed": statistics.median(shares) if shares else None,
         "saturated": float((ref.abs() > 0.95).float().mean()),
+        "reach": reach,
     }
     return res
+
+
+def stroke_reach(exact, frame_t, z, lhw) -> list[dict]:
+    """How far each dab of the stroke really reaches, from exact renders before and after it:
+    per block, the share of its output pixels that moved by more than the stroke tolerance (of
+    that output's spread), the share of image pixels that moved by more than 0.01 and 0.03, the
+    dab's own share of the image, and whether the coarsest block's labels changed."""
+    outs = []
+    for fi, fe in frame_t:
+        keep: list[torch.Tensor] = []
+        img = exact._run(fi, fe, z, tuple(lhw), keep=keep)
+        outs.append((exact.codes(fi, fe), keep, img))
+    rows = []
+    for (la, ka, ia), (lb, kb, ib) in zip(outs, outs[1:]):
+        moved = [float(((x - y).abs().amax(dim=1) > TOLERANCE * float(x.std())).float().mean()) for x, y in zip(ka, kb)]
+        d = (ia - ib).abs().amax(dim=1)
+        h0, w0 = ka[0].shape[-2:]
+        coarse = bool((resize_nearest(la, (h0, w0)) != resize_nearest(lb, (h0, w0))).any())
+        rows.append({"blocks": [[int(x.shape[-2]), m] for x, m in zip(ka, moved)], "image_over_0.01": float((d > 0.01).float().mean()),
+                     "image_over_0.03": float((d > 0.03).float().mean()), "dab_share": float((la != lb).float().mean()),
+                     "coarsest_labels_changed": coarse})
+    return rows
 
 
 def _vm(field: str) -> float:
@@ -293,6 +317,16 @@ def main() -> None:
               f"stroke-exact {r['stroke_diff'][0]:.3f}/{r['stroke_diff'][1]:.4f}"
               + (f"  (random weights; {r['saturated']:.0%} of outputs saturated)" if not r["config"].startswith("bundled") else ""),
               flush=True)
+        for tag, sel in (("dabs that change the coarsest block's labels", True), ("other dabs", False)):
+            rows = [x for x in r["reach"] if x["coarsest_labels_changed"] == sel]
+            if rows:
+                per = " ".join(f"{hw}px {statistics.median(x['blocks'][i][1] for x in rows):.0%}"
+                               for i, (hw, _) in enumerate(rows[0]["blocks"]))
+                print(f"  reach, {tag} ({len(rows)} of {len(r['reach'])}; the dab itself "
+                      f"{statistics.median(x['dab_share'] for x in rows):.1%} of the image): block outputs moved by "
+                      f"more than {TOLERANCE:g} of their spread: {per}; image pixels moved > 0.01: "
+                      f"{statistics.median(x['image_over_0.01'] for x in rows):.1%}, > 0.03: "
+                      f"{statistics.median(x['image_over_0.03'] for x in rows):.1%}", flush=True)
     if not a.no_memory:
         for name in ("ade20k", "bundled512"):
             if name in a.configs:

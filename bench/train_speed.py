@@ -1,7 +1,7 @@
 """Training speed for a given config: iterations/s and images/s, measured in one run.
 
     python bench/train_speed.py --size 128 --ngf 16 --batch 4 --use-vae [--iters 20] [--rounds 2]
-      [--compare]        # plain (official two-pass step, NCHW) against the defaults, fp32 and bf16
+      [--compare]        # plain (official two-pass step, NCHW, loop Adam) against the defaults, fp32 and bf16
 
 Each variant is a short training run on freshly generated landscapes (no files needed); with
 ``--rounds`` > 1 the variants alternate so that the machine's drift cancels, and the median
@@ -20,16 +20,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def measure(data: Path, out: Path, a: argparse.Namespace, amp: str, channels_last: bool, shared: bool) -> float:
+def measure(data: Path, out: Path, a: argparse.Namespace, amp: str, channels_last: bool, shared: bool,
+            fused: bool = True) -> float:
+    import torch
+
+    from trainer import networks
     from trainer.config import TrainConfig
     from trainer.loop import train
+
+    make_adam = networks.make_adam
+    if not fused:  # the official optimiser: PyTorch's per-tensor loop
+        networks.make_adam = lambda params, lr, betas, device: torch.optim.Adam(params, lr=lr, betas=betas)
 
     events = []
     cfg = TrainConfig(data=str(data), out=str(out), size=a.size, ngf=a.ngf, ndf=a.ndf, spade_hidden=a.spade_hidden,
                       batch=a.batch, iters=a.iters + a.warmup, use_vae=a.use_vae, amp=amp,
                       channels_last=channels_last, shared_d_forward=shared, sample_every=0, save_every=0,
                       log_every=1, threads=a.threads)
-    train(cfg, events.append)
+    try:
+        train(cfg, events.append)
+    finally:
+        networks.make_adam = make_adam
     steps = [e for e in events if e["event"] == "step"][a.warmup:]
     secs = steps[-1]["elapsed_s"] - steps[0]["elapsed_s"]
     return (len(steps) - 1) / secs
@@ -61,11 +72,12 @@ def main() -> None:
     variants = {f"amp {a.amp}, channels_last {a.channels_last}, shared D forward": (a.amp, a.channels_last, True)}
     if a.compare:
         variants = {
-            "fp32 plain (two-pass step, NCHW)": ("off", False, False),
-            "fp32 channels-last only": ("off", True, False),
-            "fp32 shared D forward only": ("off", False, True),
-            "fp32 default (shared D forward + channels-last)": ("off", True, True),
-            "bf16 autocast + defaults": ("bf16", True, True),
+            "fp32 plain (two-pass step, NCHW, loop Adam)": ("off", False, False, False),
+            "fp32 channels-last only": ("off", True, False, False),
+            "fp32 shared D forward only": ("off", False, True, False),
+            "fp32 fused Adam only": ("off", False, False, True),
+            "fp32 default (shared D forward + channels-last + fused Adam)": ("off", True, True, True),
+            "bf16 autocast + defaults": ("bf16", True, True, True),
         }
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"

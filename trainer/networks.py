@@ -286,8 +286,8 @@ def build_networks(cfg: TrainConfig, plan: ModelPlan, device: torch.device, dist
     beta1, beta2 = (0.5, 0.999) if cfg.no_ttur else (cfg.beta1, cfg.beta2)
     g_params = list(G.parameters()) + (list(E.parameters()) if E is not None else [])
     lr_g, lr_d = group_lrs(cfg, lr_at(cfg, 0))
-    opt_G = torch.optim.Adam(g_params, lr=lr_g, betas=(beta1, beta2))
-    opt_D = torch.optim.Adam(D.parameters(), lr=lr_d, betas=(beta1, beta2))
+    opt_G = make_adam(g_params, lr_g, (beta1, beta2), device)
+    opt_D = make_adam(D.parameters(), lr_d, (beta1, beta2), device)
     amp = resolve_amp(cfg.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=(amp == "fp16"))
 
@@ -320,6 +320,22 @@ def _start_from_model(cfg: TrainConfig, plan: ModelPlan, G: nn.Module, E: nn.Mod
 # ---------------------------------------------------------------------------------------------
 # resume state and the model file
 # ---------------------------------------------------------------------------------------------
+def make_adam(params, lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:
+    """Adam with the fused kernel where PyTorch has one (CPU, CUDA): the same update rule in one
+    pass over each tensor instead of a Python loop of small ops (5x faster on the bundled
+    model's 8 M generator parameters on a CPU; ``bench/train_speed.py``)."""
+    fused = device.type in ("cpu", "cuda")
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=fused or None)
+
+
+def _keep_fused(opt: torch.optim.Optimizer, fused: bool | None) -> None:
+    """``load_state_dict`` copies the saved groups' flags: keep this run's kernel choice."""
+    for group in opt.param_groups:
+        group["fused"] = fused
+        if fused:
+            group["foreach"] = None
+
+
 def restore_networks(nets: Networks, saved: tuple[dict[str, Any], Path], note: Note) -> tuple[int, int, int]:
     """Load a checkpoint into the networks, optimisers and the torch RNG; returns (step, epoch, pos)."""
     st, path = saved
@@ -330,8 +346,10 @@ def restore_networks(nets: Networks, saved: tuple[dict[str, Any], Path], note: N
             nets.E.load_state_dict(st["E"])
         if nets.G_ema is not None and st.get("G_ema") is not None:
             nets.G_ema.load_state_dict(st["G_ema"])
-        nets.opt_G.load_state_dict(st["opt_G"])
-        nets.opt_D.load_state_dict(st["opt_D"])
+        for opt, key in ((nets.opt_G, "opt_G"), (nets.opt_D, "opt_D")):
+            fused = opt.param_groups[0].get("fused")
+            opt.load_state_dict(st[key])
+            _keep_fused(opt, fused)
         if st.get("scaler"):
             nets.scaler.load_state_dict(st["scaler"])
     except (KeyError, RuntimeError, ValueError) as exc:
