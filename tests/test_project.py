@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from spade_studio import project as pj
+from spade_studio import project_archive as pa
 from spade_studio.cli import main as cli_main
 from spade_studio.labelmap import flatten_layers
 from spade_studio.labels import Label, LabelSet, load_label_set, voc_color
@@ -375,7 +376,7 @@ def test_zip_bomb_refused_before_decompressing(tmp_path, good, monkeypatch):
     meta["render"] = "data/huge.png"
     rewrite(bomb, bomb, {"spade-studio/project.json": json.dumps(meta).encode()})
     assert bomb.stat().st_size < 200_000
-    monkeypatch.setattr(pj, "MAX_ENTRY_BYTES", 1 << 20)
+    monkeypatch.setattr(pa, "MAX_ENTRY_BYTES", 1 << 20)
     reads = []
     real_open = zipfile.ZipFile.open
     monkeypatch.setattr(zipfile.ZipFile, "open", lambda self, name, *a, **k: reads.append(
@@ -688,7 +689,7 @@ def test_zip_directory_too_large_refused_before_parsing(tmp_path, good, monkeypa
     many = rewrite(good, tmp_path / "many.ora", {f"junk/{i}.txt": b"" for i in range(20)})
     with zipfile.ZipFile(many) as z:
         n = len(z.infolist())
-    monkeypatch.setattr(pj, "MAX_ENTRIES", 10)
+    monkeypatch.setattr(pa, "MAX_ENTRIES", 10)
     parsed = []
     real_init = zipfile.ZipFile.__init__
     monkeypatch.setattr(zipfile.ZipFile, "__init__", lambda self, *a, **k: parsed.append(1) or real_init(self, *a, **k))
@@ -696,13 +697,13 @@ def test_zip_directory_too_large_refused_before_parsing(tmp_path, good, monkeypa
         load_ora(many)
     assert not parsed  # refused from the end record, before zipfile read the directory
     monkeypatch.setattr(zipfile.ZipFile, "__init__", real_init)
-    monkeypatch.setattr(pj, "MAX_ENTRIES", 4096)
-    monkeypatch.setattr(pj, "MAX_DIRECTORY_BYTES", 500)
+    monkeypatch.setattr(pa, "MAX_ENTRIES", 4096)
+    monkeypatch.setattr(pa, "MAX_DIRECTORY_BYTES", 500)
     with pytest.raises(ProjectError, match=r"many\.ora: the zip's directory takes [\d,]+ bytes: at most 500"):
         load_ora(many)
     # a zip64 end record (the plain one saying 0xFFFF entries) is followed
-    monkeypatch.setattr(pj, "MAX_DIRECTORY_BYTES", 16 << 20)
-    monkeypatch.setattr(pj, "MAX_ENTRIES", 10)
+    monkeypatch.setattr(pa, "MAX_DIRECTORY_BYTES", 16 << 20)
+    monkeypatch.setattr(pa, "MAX_ENTRIES", 10)
     monkeypatch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 0)  # makes zipfile write the zip64 records
     z64 = tmp_path / "z64.ora"
     with zipfile.ZipFile(many) as src, zipfile.ZipFile(z64, "w") as z:
@@ -715,5 +716,5 @@ def test_zip_directory_too_large_refused_before_parsing(tmp_path, good, monkeypa
     z64.write_bytes(bytes(data))
     with pytest.raises(ProjectError, match=rf"z64\.ora: the zip announces {n} entries: at most 10"):
         load_ora(z64)
-    monkeypatch.setattr(pj, "MAX_ENTRIES", 4096)
+    monkeypatch.setattr(pa, "MAX_ENTRIES", 4096)
     assert len(load_ora(z64).layers) == 3  # and such a file still opens

@@ -428,7 +428,7 @@ class MainWindow(QMainWindow):
 
     def _store_look(self) -> None:
         """The style panel's look into the document's project styles (saved with a project)."""
-        from .style_panel import look_to_project
+        from .style_look import look_to_project
 
         if self.model_info is None or not self.style_panel.styles_enabled():
             return  # nothing chosen under this model: keep what the project had
@@ -440,7 +440,7 @@ class MainWindow(QMainWindow):
         """Restore an opened project's look into the style panel (notes in the status bar)."""
         from spade_studio.paths import user_data_dir as _data
 
-        from .style_panel import look_from_project
+        from .style_look import look_from_project
 
         self._pending_look = None
         if not self.style_panel.styles_enabled():
