@@ -414,3 +414,45 @@ def test_gpu_preview_runs_eagerly_on_the_cpu_without_graphs():
         ref = fast.plain(sem, z, (8, 8))
     assert out.dtype == torch.float32 and out.shape == ref.shape
     assert (out - ref).abs().mean().item() < 0.05 and not half._graphs  # no CUDA: no capture
+
+
+def test_the_stroke_tolerance_rises_to_the_reduced_precision_noise(monkeypatch):
+    """With bf16 blocks the cached exact outputs and a recomputed crop differ by rounding alone;
+    a tolerance below that rounding marked the whole map as moved. The noise floor keeps the
+    recompute local and the result within the preview bounds."""
+    import spade_studio.model.fast as fast_mod
+
+    cfg = GeneratorConfig(label_nc=6, ngf=64, crop_size=128, use_vae=True, spade=SPADENormConfig("batch", 3, 16))
+    torch.manual_seed(6)
+    g = _calm(SPADEGenerator(cfg))
+    exact = optimize_for_inference(g)
+    monkeypatch.setattr(fast_mod, "native_low_precision", lambda device: torch.bfloat16)  # bf16 on any CPU
+    preview = FastGenerator(exact.plain, "preview")
+    assert preview.block_lowp("head_0") == torch.bfloat16 and preview.block_lowp("conv_img") is None
+    z = torch.randn(1, cfg.z_dim, generator=torch.Generator().manual_seed(1))
+    lab = _blocks_map(128, 128, 6, 32, 2)
+    dabbed = _dab(lab, 70, 58, 6, 5)  # misses the 4x4 and 8x8 levels' samples
+    results = {}
+    for floor in (True, False):
+        sr = StrokeRenderer(preview)  # the default tolerance (2 %) is below this network's bf16 rounding
+        if not floor:
+            monkeypatch.setattr(sr, "_noise_floor", lambda latent, codes, keep: [0.0] * len(keep))
+        with torch.inference_mode():
+            sr.render(torch.from_numpy(lab)[None], None, z, generator=exact)
+            levels = sr._noise[((1, 128, 128), cfg.latent_hw)]
+            got = sr.update(torch.from_numpy(dabbed)[None], None, z)
+        results[floor] = (sr.last.recomputed, got, levels)
+    (share_on, got, levels), (share_off, _, _) = results[True], results[False]
+    lowp_levels = [v for (name, _, _), v in zip(preview.layout(), levels) if preview.block_lowp(name) is not None]
+    assert lowp_levels and min(lowp_levels) > 0.02  # the rounding is real and above the tolerance
+    assert all(v == 0.0 for (name, _, _), v in zip(preview.layout(), levels) if preview.block_lowp(name) is None)
+    assert share_off > 0.9 and share_on < 0.75, (share_on, share_off)
+    with torch.inference_mode():
+        want = exact.forward_labels(torch.from_numpy(dabbed)[None], None, z)
+    d = (got - want).abs()
+    assert d.max().item() <= 0.06 and d.mean().item() <= 0.01
+    # an fp32 renderer has no floor: its tolerance stands
+    sr = StrokeRenderer(exact, tolerance=0.002)
+    with torch.inference_mode():
+        sr.render(torch.from_numpy(lab)[None], None, z, generator=FastGenerator(exact.plain, "exact"))
+    assert set(sr._noise[((1, 128, 128), cfg.latent_hw)]) == {0.0}
