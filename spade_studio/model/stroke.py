@@ -174,7 +174,9 @@ class StrokeRenderer:
             x_prev, changed = st.latent, None  # the latent does not depend on the labels
         else:
             x_prev = fast._latent(label, edge, st.z, st.latent_hw).contiguous(memory_format=torch.channels_last)
-            changed = (0, 0, x_prev.shape[-2], x_prev.shape[-1])
+            # the label map's latent: where it changed at all (a dab between its samples: nowhere)
+            changed = _difference_box(st.latent, x_prev, (0, 0, x_prev.shape[-2], x_prev.shape[-1]), 0.0)
+            st.latent = x_prev
         up_prev = False
         work = total = 0.0
         level_codes: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
