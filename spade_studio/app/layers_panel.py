@@ -1,7 +1,8 @@
 """The Layers dock: the document's label layers, top first, with visibility, lock, opacity and rename.
 
 One row per layer (eye toggle, lock toggle, name); clicking a row makes it the active layer
-(the one painted on), double-clicking its name renames it in place (a line edit: it takes the
+(the one painted on), dragging an upper layer's row up or down moves the layer (a line shows
+where it goes; the bottom layer stays at the bottom), double-clicking its name renames it in place (a line edit: it takes the
 keys, so typing "b" or "1" does not switch tool or label); an upper layer's context menu has
 "Style this layer…" (:attr:`LayersPanel.style_layer_requested`: the window gives the layer a
 region style in the style panel). Under the list: the selected
@@ -17,9 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPainterPath, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
+    QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -107,7 +109,7 @@ def _icon(kind: str, on: bool, color: QColor) -> QIcon:
 
 
 class LayerRow(QFrame):
-    """One layer: eye, lock, name (double-click renames)."""
+    """One layer: eye, lock, name (double-click renames; drag to move the layer)."""
 
     clicked = Signal(int)  # layer index
 
@@ -156,10 +158,44 @@ class LayerRow(QFrame):
         lay.addWidget(self.lock)
         lay.addWidget(self.name, 1)
 
+    # A click selects the layer (on release); dragging an upper layer's row up or down the list
+    # moves the layer there (one undo step). The row is rebuilt when the stack changes, so
+    # nothing changes before the button is released.
     def mousePressEvent(self, event) -> None:  # noqa: N802
         if event.button() == Qt.MouseButton.LeftButton:
-            self.clicked.emit(self.index)
+            self._press = event.position().toPoint()
+            self._dragging = False
+            event.accept()
+            return
         super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        press = getattr(self, "_press", None)
+        if press is None or not event.buttons() & Qt.MouseButton.LeftButton or self.index == 0:
+            return super().mouseMoveEvent(event)
+        if not self._dragging and (event.position().toPoint() - press).manhattanLength() < \
+                QApplication.startDragDistance():
+            return None
+        if not self._dragging:
+            self._dragging = True
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+        self.panel.show_drop(self.index, self.panel.drop_index(event.globalPosition().toPoint()))
+        return None
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        press, self._press = getattr(self, "_press", None), None
+        if event.button() != Qt.MouseButton.LeftButton or press is None:
+            return super().mouseReleaseEvent(event)
+        if getattr(self, "_dragging", False):
+            self._dragging = False
+            self.unsetCursor()
+            self.panel.show_drop(self.index, None)
+            to = self.panel.drop_index(event.globalPosition().toPoint())
+            if to != self.index:
+                self.panel.document.move_layer(self.index, to)  # rebuilds the rows
+                return None
+        self.clicked.emit(self.index)
+        return None
 
     def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802
         if event.button() == Qt.MouseButton.LeftButton:
@@ -244,6 +280,10 @@ class LayersPanel(QWidget):
         self._list_lay.setContentsMargins(0, 0, 0, 0)
         self._list_lay.setSpacing(2)
         self._list_lay.addStretch(1)
+        self._drop_line = QFrame(self._list)  # where a dragged layer would go
+        self._drop_line.setObjectName("layer_drop_line")
+        self._drop_line.setFixedHeight(3)
+        self._drop_line.hide()
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self._list)
@@ -292,7 +332,32 @@ class LayersPanel(QWidget):
         """The row of layer ``index`` (bottom = 0)."""
         return self.rows[len(self.rows) - 1 - index]
 
+    def drop_index(self, global_pos: QPoint) -> int:
+        """The stack position a layer dragged to ``global_pos`` goes to: the row under the
+        pointer's (above the list: the top; below it or on the bottom layer: just above it)."""
+        y = self._list.mapFromGlobal(global_pos).y()
+        top = self.document.layer_count - 1
+        for row in self.rows:  # top first
+            if y < row.geometry().bottom() + 1:
+                return max(1, row.index)
+        return 1 if self.rows else top
+
+    def show_drop(self, moving: int, to: int | None) -> None:
+        """Show (or, with ``to`` None, hide) the line where layer ``moving`` would be dropped:
+        above the target row when it moves up, below it when it moves down."""
+        if to is None or to == moving or not self.rows:
+            self._drop_line.hide()
+            return
+        g = self.row_for(to).geometry()
+        y = g.top() - 2 if to > moving else g.bottom() - 1
+        color = self.palette().color(QPalette.ColorRole.Highlight).name()
+        self._drop_line.setStyleSheet(f"#layer_drop_line {{ background-color: {color}; }}")
+        self._drop_line.setGeometry(0, max(0, y), self._list.width(), 3)
+        self._drop_line.raise_()
+        self._drop_line.show()
+
     def refresh(self) -> None:
+        self._drop_line.hide()
         doc = self.document
         for row in self.rows:
             self._list_lay.removeWidget(row)

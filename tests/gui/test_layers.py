@@ -12,7 +12,7 @@ pytest.importorskip("pytestqt")
 
 from helpers import send, shown_canvas  # noqa: E402
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt  # noqa: E402
-from PySide6.QtWidgets import QToolButton  # noqa: E402
+from PySide6.QtWidgets import QFrame, QToolButton  # noqa: E402
 
 from spade_studio import labelmap as lm  # noqa: E402
 from spade_studio.app.document import Document  # noqa: E402
@@ -506,3 +506,58 @@ def test_an_ora_re_saved_by_krita_opens_in_the_editor_through_the_models_label_s
     expected = load_ora(path, label_set=d.label_set)
     assert [ly.name for ly in d.layers] == [ly.name for ly in expected.layers]
     assert d.layer_count == 3 and np.array_equal(d.label_map, expected.flattened())
+
+
+def test_dragging_a_layer_row_moves_the_layer_and_a_click_still_selects(qtbot, doc):
+    from spade_studio.app.layers_panel import LayersPanel
+
+    for _ in range(3):
+        doc.add_layer()
+    names = [ly.name for ly in doc.layers]  # Background, Layer 1, Layer 2, Layer 3
+    panel = LayersPanel(doc)
+    qtbot.addWidget(panel)
+    panel.resize(260, 300)
+    panel.show()
+    qtbot.waitExposed(panel)
+
+    def drag_row(src: int, dst: int, release: bool = True):
+        qtbot.wait(20)  # the rebuilt rows get their places in the list
+        row, target = panel.row_for(src), panel.row_for(dst)
+        start = QPointF(row.rect().center())
+        end = QPointF(row.mapFromGlobal(target.mapToGlobal(target.rect().center())))
+        send(row, QEvent.Type.MouseButtonPress, start, L, L)
+        for t in (0.3, 0.7, 1.0):
+            send(row, QEvent.Type.MouseMove, start + (end - start) * t, NB, L)
+        if release:
+            send(row, QEvent.Type.MouseButtonRelease, end, L, NB)
+        return row
+
+    drag_row(3, 1)  # the top layer down onto Layer 1's row
+    assert [ly.name for ly in doc.layers] == [names[0], names[3], names[1], names[2]]
+    assert [r.name.text() for r in panel.rows] == [names[2], names[1], names[3], names[0]]  # rows top first
+    doc.undo_stack.undo()
+    assert [ly.name for ly in doc.layers] == names
+    # onto the bottom layer: as low as a layer goes (just above it)
+    drag_row(2, 0)
+    assert [ly.name for ly in doc.layers] == [names[0], names[2], names[1], names[3]]
+    doc.undo_stack.undo()
+    # while dragging, a line shows where the layer goes (above the target when moving up)
+    row = drag_row(1, 3, release=False)
+    line = panel.findChild(QFrame, "layer_drop_line")
+    assert line.isVisible() and line.geometry().top() <= panel.row_for(3).geometry().top()
+    send(row, QEvent.Type.MouseButtonRelease, QPointF(row.mapFromGlobal(panel.row_for(3).mapToGlobal(QPoint(5, 5)))), L, NB)
+    assert [ly.name for ly in doc.layers] == [names[0], names[2], names[3], names[1]] and not line.isVisible()
+    doc.undo_stack.undo()
+    # the bottom layer cannot be dragged; a plain click selects
+    drag_row(0, 3)
+    qtbot.wait(20)
+    assert [ly.name for ly in doc.layers] == names
+    qtbot.mouseClick(panel.row_for(2), L, pos=QPoint(panel.row_for(2).width() - 4, 8))
+    assert doc.active_index == 2
+    # a small wobble under the drag distance is still a click
+    qtbot.wait(20)
+    row = panel.row_for(1)
+    send(row, QEvent.Type.MouseButtonPress, QPointF(row.width() - 6, 8), L, L)
+    send(row, QEvent.Type.MouseMove, QPointF(row.width() - 5, 9), NB, L)
+    send(row, QEvent.Type.MouseButtonRelease, QPointF(row.width() - 5, 9), L, NB)
+    assert doc.active_index == 1 and [ly.name for ly in doc.layers] == names
