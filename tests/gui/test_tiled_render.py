@@ -62,13 +62,20 @@ def final_render(window, qtbot, progress):
         if not is_preview(notes):
             got["image"], got["notes"] = image, list(notes)
 
+    def on_progress(rid, done, total):
+        progress.append((done, total))
+
     window.service.rendered.connect(on_rendered)
-    window.service.render_progress.connect(lambda rid, d, t: progress.append((d, t)))
-    window.set_current_label(10)  # sea
-    window.canvas.set_brush_size(40)
-    h, w = window.document.label_map.shape
-    stroke(window.canvas, [(w * 0.3, h * 0.6), (w * 0.6, h * 0.65)])
-    qtbot.waitUntil(lambda: "image" in got, timeout=RENDER_MS)
+    window.service.render_progress.connect(on_progress)
+    try:
+        window.set_current_label(10)  # sea
+        window.canvas.set_brush_size(40)
+        h, w = window.document.label_map.shape
+        stroke(window.canvas, [(w * 0.3, h * 0.6), (w * 0.6, h * 0.65)])
+        qtbot.waitUntil(lambda: "image" in got, timeout=RENDER_MS)
+    finally:  # later renders are another call's
+        window.service.rendered.disconnect(on_rendered)
+        window.service.render_progress.disconnect(on_progress)
     return got
 
 
@@ -124,3 +131,36 @@ def test_cancel_keeps_the_last_image(window, qtbot):
     # a new request renders normally again
     got = final_render(window, qtbot, [])
     assert got["image"].shape == (512, 1024, 3)
+
+
+def test_a_region_style_reaches_a_tiled_final_render(window, qtbot):
+    """A label's region style (style panel, Regions) in a render of several tiles: the label's
+    area takes the region's look, the rest keeps the global style, across tile borders."""
+    import numpy as np
+
+    from spade_studio.app.style_panel import StyleSource
+
+    window.service.tile = 256
+    window.document.new(768, 512, window.document.label_set, 0)  # sky
+    window.set_wrap(False)
+    window.document.rect(0, 300, 767, 511, 6)  # grass, the lower part: across every tile column
+    qtbot.waitUntil(lambda: not window.service.is_busy(), timeout=RENDER_MS)
+    plain = final_render(window, qtbot, [])  # paints a sea stroke (label 10) into the grass
+    assert any("tile(s)" in n for n in plain["notes"]), plain["notes"]
+    a = plain["image"].astype(np.float32)
+    assert window.style_panel.add_region_style(6, StyleSource.seed(77))  # grass gets its own look
+    qtbot.waitUntil(lambda: len(window.style.regions) == 1, timeout=RENDER_MS)  # the window's style has it
+    qtbot.waitUntil(lambda: not window.service.is_busy(), timeout=RENDER_MS)
+    progress = []
+    styled = final_render(window, qtbot, progress)
+    assert any("tile(s)" in n for n in styled["notes"]), styled["notes"]
+    assert progress and progress[-1][1] >= 4  # it did render in tiles
+    lab = window.document.snapshot()
+    b = styled["image"].astype(np.float32)
+    grass = lab == 6
+    grass[:320] = False  # clear of the feathered border with the sky
+    sky = np.zeros_like(grass)
+    sky[:260] = True
+    moved_grass = np.abs(a - b)[grass].mean()
+    moved_sky = np.abs(a - b)[sky].mean()
+    assert moved_grass > 4 * max(moved_sky, 0.5), (moved_grass, moved_sky)
