@@ -38,6 +38,7 @@ from .networks import (
     init_weights,
     label_layout,
     lr_at,
+    make_adam,
     model_bundle,
     plan_model,
     restore_networks,
@@ -263,7 +264,7 @@ def _with_oasis_discriminator(cfg: TrainConfig, plan: ModelPlan, nets: Networks,
 
         D_train = DDP(D, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False)
     old = nets.opt_D.param_groups[0]
-    opt_D = torch.optim.Adam(D.parameters(), lr=old["lr"], betas=old["betas"])
+    opt_D = make_adam(D.parameters(), old["lr"], old["betas"], device)
     if cfg.lambda_feat > 0:
         rep.note("OASIS discriminator: feature matching on its encoder outputs (--lambda-feat 0: none)")
     return replace(nets, D=D, D_train=D_train, opt_D=opt_D)
