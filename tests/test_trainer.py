@@ -254,3 +254,26 @@ def test_export_and_python_m_trainer(landscapes, tmp_path):
     assert load_model_file(tmp_path / "exported.safetensors").generator.ngf == 4
     assert main(["export", str(tmp_path / "nothing"), "-o", str(tmp_path / "x.safetensors")]) == 1
 
+
+
+@pytest.mark.slow
+def test_a_stop_signal_to_the_whole_process_group_still_saves_with_loader_workers(landscapes, tmp_path):
+    """Ctrl+C in a terminal and `timeout` signal every process of the group, the data-loading
+    workers too: the run must still finish its step, save a checkpoint and exit cleanly."""
+    run = tmp_path / "stopped"
+    args = ["train", "--data", landscapes, "--out", run, "--size", 64, "--ngf", 4, "--ndf", 8, "--spade-hidden", 16,
+            "--batch", 2, "--n-layers-D", 3, "--iters", 400, "--save-every", 0, "--sample-every", 0,
+            "--progress", "jsonl", "--log-every", 1, "--workers", 2]
+    p = _cli(*args, start_new_session=True)  # its own process group, as a shell job
+    for line in p.stdout:
+        ev = json.loads(line) if line.startswith("{") else {}
+        if ev.get("event") == "step" and ev["step"] >= 2:
+            break
+    os.killpg(p.pid, signal.SIGTERM)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    assert "killed by signal" not in err
+    events = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
+    assert events[-1]["event"] in ("stopped", "done"), events[-1]
+    assert sorted((run / "checkpoints").glob("ckpt_*.pt")), "no checkpoint saved on the stop"
+    assert (run / "model.safetensors").is_file()

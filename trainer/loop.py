@@ -357,8 +357,21 @@ def _loader(run: _Run, epoch: int, start: int):
                          + (f" per process ({run.dist_info.world})" if run.dist_info.enabled else ""))
     # a private generator: creating a loader must not consume the global RNG (exact resume)
     dl = DataLoader(dataset, batch_sampler=batches[start:], num_workers=cfg.workers,
-                    collate_fn=ds.collate_skip_none, generator=torch.Generator().manual_seed(cfg.seed))
+                    collate_fn=ds.collate_skip_none, generator=torch.Generator().manual_seed(cfg.seed),
+                    worker_init_fn=_ignore_stop_signals if cfg.workers else None)
     return dl, len(batches)
+
+
+def _ignore_stop_signals(_worker_id: int) -> None:
+    """Data-loading workers leave SIGINT and SIGTERM to the trainer. Ctrl+C in a terminal, or
+    ``timeout`` / a service manager stopping the run, signal the whole process group; a worker
+    that died of it made the trainer fail ("DataLoader worker ... killed by signal") instead
+    of finishing the step and saving its checkpoint. The trainer shuts its workers down itself
+    (and they leave when it dies: PyTorch's workers watch their parent)."""
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def _step(run: _Run, st: _RunState, batch: dict[str, Any]) -> tuple[float, float]:
