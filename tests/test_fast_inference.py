@@ -439,8 +439,8 @@ def test_the_stroke_tolerance_rises_to_the_reduced_precision_noise(monkeypatch):
             monkeypatch.setattr(sr, "_noise_floor", lambda latent, codes, keep: [0.0] * len(keep))
         with torch.inference_mode():
             sr.render(torch.from_numpy(lab)[None], None, z, generator=exact)
-            levels = sr._noise[((1, 128, 128), cfg.latent_hw)]
             got = sr.update(torch.from_numpy(dabbed)[None], None, z)
+            levels = sr._noise[((1, 128, 128), cfg.latent_hw)]
         results[floor] = (sr.last.recomputed, got, levels)
     (share_on, got, levels), (share_off, _, _) = results[True], results[False]
     lowp_levels = [v for (name, _, _), v in zip(preview.layout(), levels) if preview.block_lowp(name) is not None]
@@ -455,4 +455,6 @@ def test_the_stroke_tolerance_rises_to_the_reduced_precision_noise(monkeypatch):
     sr = StrokeRenderer(exact, tolerance=0.002)
     with torch.inference_mode():
         sr.render(torch.from_numpy(lab)[None], None, z, generator=FastGenerator(exact.plain, "exact"))
+        assert not sr._noise  # an exact render alone measures nothing (the CLI never pays for it)
+        sr.update(torch.from_numpy(dabbed)[None], None, z)
     assert set(sr._noise[((1, 128, 128), cfg.latent_hw)]) == {0.0}

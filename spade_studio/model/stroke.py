@@ -37,6 +37,7 @@ class _State:
     latent: torch.Tensor
     outputs: list[torch.Tensor]  # every block's output
     image: torch.Tensor  # [N, 3, H, W]
+    exact: bool = False  # the outputs came from another (exact) generator than the renderer's
 
 
 @dataclass
@@ -50,6 +51,8 @@ class UpdateInfo:
 
 class StrokeRenderer:
     """Incremental renders over a :class:`FastGenerator` (see the module docstring)."""
+
+    NOISE_SAMPLE = 96  # side of the central sample the noise floor is measured on
 
     def __init__(self, fast: FastGenerator, tolerance: float = 0.02, margin: int = 0,
                  whole_above: float = 0.5) -> None:
@@ -94,12 +97,8 @@ class StrokeRenderer:
         image = gen._run(label, edge, z, lhw, keep=keep)
         if self.available:
             latent = fast._latent(label, edge, z, lhw).contiguous(memory_format=torch.channels_last)
-            codes = fast.codes(label, edge)
-            self.state = _State(codes.clone(), label.clone(), None if edge is None else edge.clone(),
-                                None if z is None else z.clone(), lhw, latent, keep, image)
-            key = (tuple(label.shape), lhw)
-            if key not in self._noise and gen is not fast:  # the cache holds another arithmetic's outputs
-                self._noise[key] = self._noise_floor(latent, codes, keep)
+            self.state = _State(fast.codes(label, edge).clone(), label.clone(), None if edge is None else edge.clone(),
+                                None if z is None else z.clone(), lhw, latent, keep, image, gen is not fast)
         self.last = UpdateInfo(None, True, 1.0)
         return image
 
@@ -108,11 +107,11 @@ class StrokeRenderer:
         """Per block, how far this renderer's own arithmetic moves the block's output when its
         input has not changed (relative to the output's spread): 0 for fp32 blocks; for reduced
         precision blocks, the largest difference between the block run on the cached (exact)
-        input and the cached output. A change below that cannot be told from rounding: treating
-        it as a change sent every recompute over the whole map (bf16 rounding of the official
-        configs' 1024-channel blocks is 2-3 % of the spread, above the default tolerance).
-        Measured once per canvas size, on the first exact render (one preview pass of the
-        reduced-precision blocks)."""
+        input and the cached output, on a central sample of at most NOISE_SAMPLE px a side. A
+        change below that cannot be told from rounding: treating it as a change sent every
+        recompute over the whole map (bf16 rounding of the official configs' 1024-channel blocks
+        is 2-3 % of the spread, above the default tolerance). Measured once per canvas size, at
+        the first update after an exact render (exact-only renders, as the CLI's, never pay it)."""
         fast = self.fast
         out: list[float] = []
         tables = fast.block_tables(latent.device, latent.dtype)
@@ -123,10 +122,19 @@ class StrokeRenderer:
             if lowp is None or i >= len(keep):
                 out.append(0.0)
             else:
-                x = upsample2x(x_prev) if up else x_prev
-                y = fast.block(getattr(fast.plain, name), tab, x, fast.patterns_at(codes, tuple(x.shape[-2:])), lowp)
                 ref = keep[i]
-                out.append(float((y - ref).abs().max()) / max(float(ref.std()), 1e-12))
+                h, w = ref.shape[-2:]
+                side = self.NOISE_SAMPLE
+                y0, x0 = max(0, (h - side) // 2), max(0, (w - side) // 2)
+                region = (y0, x0, min(h, y0 + side), min(w, x0 + side))  # a central sample: bounded cost
+                crop = _grow(region, self.halo, h, w)
+                x = _crop_input(x_prev, crop, up).contiguous(memory_format=torch.channels_last)
+                level = resize_nearest(codes, (h, w))[:, crop[0]:crop[2], crop[1]:crop[3]]
+                y = fast.block(getattr(fast.plain, name), tab, x, build_patterns(level, fast.n_codes, fast.kernel), lowp)
+                oy, ox = region[0] - crop[0], region[1] - crop[1]
+                part = y[:, :, oy:oy + region[2] - region[0], ox:ox + region[3] - region[1]]
+                want = ref[:, :, region[0]:region[2], region[1]:region[3]]
+                out.append(float((part - want).abs().max()) / max(float(ref.std()), 1e-12))
             x_prev, up_prev = (keep[i] if i < len(keep) else x_prev), up_after
         return out
 
@@ -154,6 +162,9 @@ class StrokeRenderer:
         if box is None:
             self.last = UpdateInfo(None, False, 0.0)
             return st.image
+        key = (tuple(label.shape), lhw)
+        if key not in self._noise and st.exact:  # the first update after an exact render of this size
+            self._noise[key] = self._noise_floor(st.latent, st.codes, st.outputs)
         with torch.no_grad():
             image, share = self._update(st, label, edge, codes, box)
         st.codes, st.label, st.edge, st.image = codes.clone(), label.clone(), None if edge is None else edge.clone(), image
