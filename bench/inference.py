@@ -56,11 +56,14 @@ TOLERANCE = StrokeRenderer.__init__.__defaults__[0]  # --tolerance
 
 def cpu_line() -> str:
     model, flags = platform.processor() or "unknown CPU", ""
+    family: list[str] = []
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
         for line in out.splitlines():
             if line.startswith("Model name:"):
                 model = line.split(":", 1)[1].strip()
+            if line.startswith(("CPU family:", "Model:")):  # "AMD EPYC" alone does not say which
+                family.append(line.split(":", 1)[1].strip())
             if line.startswith("Flags:"):
                 flags = line
     except (OSError, subprocess.CalledProcessError):
@@ -71,6 +74,8 @@ def cpu_line() -> str:
     if os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("ATEN_CPU_CAPABILITY"):
         limit = (f"; instruction set limited to ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', '-')}, "
                  f"ATen {torch.backends.cpu.get_cpu_capability()} (an AVX2-only CPU emulated)")
+    if len(family) == 2:
+        model += f" (family {family[0]}, model {family[1]})"
     return (f"CPU: {model}; avx512_bf16: {'yes' if bf16 else 'no'}; avx2: {'yes' if 'avx2' in flags else 'no'}"
             f"{limit}; preview precision here: {lowp or 'fp32'}; torch {torch.__version__}, "
             f"{torch.get_num_threads()} threads")
