@@ -91,6 +91,34 @@ def _generator_losses(G: nn.Module, E: nn.Module | None, D: nn.Module, sem, real
     return losses, fake, pred_fake, pred_real
 
 
+@contextlib.contextmanager
+def _frozen(params):
+    """``params`` take no gradients inside (the two-pass form's G step: D is frozen)."""
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+def _update(scaler: torch.amp.GradScaler, loss: torch.Tensor, opt: torch.optim.Optimizer) -> None:
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+
+
+def _shared_updates(D: nn.Module, scaler: torch.amp.GradScaler, loss_G: torch.Tensor, loss_D: torch.Tensor,
+                    g_params: list, d_params: list, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer) -> None:
+    """Both updates from one D forward (the module docstring's ``shared`` form)."""
+    advance_power_iteration(D)
+    scaler.scale(loss_G).backward(inputs=g_params, retain_graph=True)
+    scaler.scale(loss_D).backward(inputs=d_params)
+    scaler.step(opt_G)
+    scaler.step(opt_D)
+    scaler.update()
+
+
 def advance_power_iteration(module: nn.Module) -> None:
     """One more spectral-norm power iteration in every SN layer of ``module`` (train mode)."""
     for m in module.modules():
@@ -117,32 +145,20 @@ def gan_step(G: nn.Module, E: nn.Module | None, D: nn.Module, D_train: nn.Module
             loss_G = sum(v.float() for v in g_losses.values())
             d_real, d_fake = hinge_d_loss(pred_real, pred_fake)
             loss_D = (d_real + d_fake).float()
-        advance_power_iteration(D)
-        scaler.scale(loss_G).backward(inputs=g_params, retain_graph=True)
-        scaler.scale(loss_D).backward(inputs=d_params)
-        scaler.step(opt_G)
-        scaler.step(opt_D)
-        scaler.update()
+        _shared_updates(D, scaler, loss_G, loss_D, g_params, d_params, opt_G, opt_D)
         return StepResult(g_losses, d_real, d_fake, fake)
 
-    for p in d_params:
-        p.requires_grad_(False)
-    try:
+    with _frozen(d_params):
         with amp():
             g_losses, fake, _, _ = _generator_losses(G, E, D, sem, real, weights, vgg_loss)
             loss_G = sum(v.float() for v in g_losses.values())
-        scaler.scale(loss_G).backward()
-        scaler.step(opt_G)
-    finally:
-        for p in d_params:
-            p.requires_grad_(True)
+        _update(scaler, loss_G, opt_G)
     with amp():
         pred_fake, pred_real = _split(D_train(torch.cat([torch.cat([sem, fake.detach()], 1),
                                                          torch.cat([sem, real], 1)], 0)))
         d_real, d_fake = hinge_d_loss(pred_real, pred_fake)
         loss_D = (d_real + d_fake).float()
-    scaler.scale(loss_D).backward()
-    scaler.step(opt_D)
+    _update(scaler, loss_D, opt_D)
     scaler.update()
     return StepResult(g_losses, d_real, d_fake, fake)
 
@@ -182,17 +198,10 @@ def oasis_step(G: nn.Module, E: nn.Module | None, D: nn.Module, D_train: nn.Modu
                                                                 weights.feat)
             loss_G = sum(v.float() for v in g_losses.values())
             d_real, d_fake, extra, loss_D = d_losses(pred_fake, pred_real, pred_mix, mask)
-        advance_power_iteration(D)
-        scaler.scale(loss_G).backward(inputs=g_params, retain_graph=True)
-        scaler.scale(loss_D).backward(inputs=d_params)
-        scaler.step(opt_G)
-        scaler.step(opt_D)
-        scaler.update()
+        _shared_updates(D, scaler, loss_G, loss_D, g_params, d_params, opt_G, opt_D)
         return StepResult(g_losses, d_real, d_fake, fake, extra)
 
-    for p in d_params:
-        p.requires_grad_(False)
-    try:
+    with _frozen(d_params):
         with amp():
             g_losses, fake = _generate(G, E, sem, real, weights, vgg_loss)
             if use_feat:
@@ -204,18 +213,13 @@ def oasis_step(G: nn.Module, E: nn.Module | None, D: nn.Module, D_train: nn.Modu
             else:
                 g_losses["GAN"] = oasis_g_loss(D(fake), labels, balance)
             loss_G = sum(v.float() for v in g_losses.values())
-        scaler.scale(loss_G).backward()
-        scaler.step(opt_G)
-    finally:
-        for p in d_params:
-            p.requires_grad_(True)
+        _update(scaler, loss_G, opt_G)
     with amp():
         fake_d = fake.detach()
         mask = labelmix_mask(labels, valid)
         mixed = labelmix_mix(mask, real, fake_d)
         pred_fake, pred_real, pred_mix = D_train(torch.cat([fake_d, real, mixed], 0)).chunk(3)
         d_real, d_fake, extra, loss_D = d_losses(pred_fake, pred_real, pred_mix, mask)
-    scaler.scale(loss_D).backward()
-    scaler.step(opt_D)
+    _update(scaler, loss_D, opt_D)
     scaler.update()
     return StepResult(g_losses, d_real, d_fake, fake, extra)
