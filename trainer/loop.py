@@ -38,7 +38,6 @@ from .networks import (
     init_weights,
     label_layout,
     lr_at,
-    make_adam,
     model_bundle,
     plan_model,
     restore_networks,
@@ -241,33 +240,6 @@ def _prepare_run_dir(run_dir: Path, cfg: TrainConfig, plan: ModelPlan) -> None:
     (run_dir / "samples").mkdir(exist_ok=True)
     cfg.save(run_dir / "config.json")
     atomic_write(run_dir / "label_set.json", plan.label_set.to_json().encode())
-
-
-def _with_oasis_discriminator(cfg: TrainConfig, plan: ModelPlan, nets: Networks, device: torch.device,
-                              dist_info: DistInfo, rep: _Reporter) -> Networks:
-    """``nets`` with the OASIS segmentation discriminator (width ``--ndf``, one output per class
-    the generator has a channel for, plus "fake") and its own optimiser in place of the PatchGAN.
-    Its weights keep PyTorch's default initialisation: with the official xavier gain 0.02 one
-    Adam step is large against the tiny weights, and the spectral norm's single power iteration
-    per step cannot follow; the power iterations start converged."""
-    from .discriminator import OASISConfig, OASISDiscriminator
-
-    D = OASISDiscriminator(OASISConfig(n_classes=plan.gcfg.label_nc + int(plan.gcfg.contain_dontcare_label),
-                                       ndf=cfg.ndf))
-    D.settle_spectral_norm()
-    D.to(device)
-    if cfg.channels_last:
-        D.to(memory_format=torch.channels_last)
-    D_train: torch.nn.Module = D
-    if dist_info.enabled:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        D_train = DDP(D, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False)
-    old = nets.opt_D.param_groups[0]
-    opt_D = make_adam(D.parameters(), old["lr"], old["betas"], device)
-    if cfg.lambda_feat > 0:
-        rep.note("OASIS discriminator: feature matching on its encoder outputs (--lambda-feat 0: none)")
-    return replace(nets, D=D, D_train=D_train, opt_D=opt_D)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -506,8 +478,6 @@ def _train_locked(config: TrainConfig, run_dir: Path, resume: bool, rep: _Report
 
     # the networks, fresh or from the run's newest checkpoint
     nets = build_networks(cfg, plan, device, dist_info, from_init_model=saved is None, note=rep.note)
-    if cfg.discriminator == "oasis":
-        nets = _with_oasis_discriminator(cfg, plan, nets, device, dist_info, rep)
     st = _RunState()
     if saved is not None:
         st.step, st.epoch, st.pos = restore_networks(nets, saved, rep.note)

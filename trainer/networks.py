@@ -245,6 +245,26 @@ class Networks:
         return self.G_ema if self.G_ema is not None else self.G
 
 
+def _discriminator(cfg: TrainConfig, plan: ModelPlan, note: Note) -> nn.Module:
+    """The multiscale PatchGAN (official init), or with ``--discriminator oasis`` the OASIS
+    segmentation discriminator (width ``--ndf``, one output per class the generator has a
+    channel for, plus "fake"). The OASIS D keeps PyTorch's default initialisation: with the
+    official xavier gain 0.02 one Adam step is large against the tiny weights, and the spectral
+    norm's single power iteration per step cannot follow; its power iterations start converged."""
+    if cfg.discriminator != "oasis":
+        D = MultiscaleDiscriminator(plan.dcfg)
+        init_weights(D)
+        return D
+    from .discriminator import OASISConfig, OASISDiscriminator
+
+    D = OASISDiscriminator(OASISConfig(n_classes=plan.gcfg.label_nc + int(plan.gcfg.contain_dontcare_label),
+                                       ndf=cfg.ndf))
+    D.settle_spectral_norm()
+    if cfg.lambda_feat > 0:
+        note("OASIS discriminator: feature matching on its encoder outputs (--lambda-feat 0: none)")
+    return D
+
+
 def build_networks(cfg: TrainConfig, plan: ModelPlan, device: torch.device, dist_info: DistInfo,
                    from_init_model: bool, note: Note) -> Networks:
     """Seeded initialisation (then the initial model's weights when ``from_init_model``),
@@ -255,8 +275,7 @@ def build_networks(cfg: TrainConfig, plan: ModelPlan, device: torch.device, dist
     E = StyleEncoder(plan.ecfg) if plan.ecfg else None
     if E is not None:
         init_weights(E)
-    D = MultiscaleDiscriminator(plan.dcfg)
-    init_weights(D)
+    D = _discriminator(cfg, plan, note)
     if plan.init_bundle is not None and from_init_model:
         _start_from_model(cfg, plan, G, E, note)
 
