@@ -123,15 +123,14 @@ def _nets(use_vae=True):
     gcfg = GeneratorConfig(label_nc=5, ngf=8, crop_size=64, use_vae=use_vae, spade=SPADENormConfig("batch", 3, 16))
     G, D = SPADEGenerator(gcfg), OASISDiscriminator(OASISConfig(n_classes=5, ndf=8, depth=4))
     E = StyleEncoder(EncoderConfig(ngf=8)) if use_vae else None
-    for m in (G, D, E):
+    for m in (G, E):
         if m is not None:
             init_weights(m)
+    for m in (G, D, E):
+        if m is not None:
             m.train()
-    with torch.no_grad():  # converge the power iterations: both step forms then see the same sigma
-        for _ in range(200):
-            for m in D.modules():
-                if isinstance(m, SpectralNormMixin):
-                    m.power_iteration()
+    with torch.no_grad():  # as the trainer builds it; converged: both step forms then see the same sigma
+        D.settle_spectral_norm(200)
     return G, D, E
 
 
