@@ -739,6 +739,25 @@ def test_label_nc_beside_a_label_set_is_reported_as_ignored(tmp_path):
 # -------------------------------------------------------------------------------------------
 # third red-team pass (Q): findings Q1.. (each test failed before its fix)
 # -------------------------------------------------------------------------------------------
+def _refused_without_decoding(monkeypatch, path, w: int, h: int) -> str:
+    """The ProjectError text of opening a foreign w x h .ora whose one layer is a 16384x16384 PNG
+    header (pixel decoding fails the test: the refusal must come first)."""
+    from PIL import ImageFile
+
+    from spade_studio.labels import load_label_set
+    from spade_studio.project import ProjectError, load_ora
+
+    def no_decoding(self):
+        raise AssertionError("pixels decoded")
+
+    ora = _foreign_ora(path, f'<image w="{w}" h="{h}"><stack><layer name="base" src="data/a.png"/>'
+                       '</stack></image>', {"data/a.png": _png_header_only(16384, 16384, 6)})
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    with pytest.raises(ProjectError) as e:
+        load_ora(ora, load_label_set("landscape"))
+    return str(e.value)
+
+
 def _png_header_only(w: int, h: int, color_type: int = 0, bit_depth: int = 8) -> bytes:
     """A PNG whose header promises w x h pixels and whose data holds almost nothing (a few
     hundred bytes that decompress to gigabytes, as a decompression bomb does)."""
@@ -870,20 +889,7 @@ def test_q4_ora_layer_larger_than_the_canvas_is_refused_before_decoding(tmp_path
     """Q4 (project.py): a 1 MB foreign .ora whose 64x64 canvas holds a 16384x16384 layer PNG was
     decoded in full (3.3 GB peak RSS) and ended as "cannot convert the image to RGBA ()" (an
     empty MemoryError); 200 <layer>s naming the same PNG decode it 200 times."""
-    from PIL import ImageFile
-
-    from spade_studio.labels import load_label_set
-    from spade_studio.project import ProjectError, load_ora
-
-    def no_decoding(self):
-        raise AssertionError("pixels decoded")
-
-    ora = _foreign_ora(tmp_path / "bomb.ora", '<image w="64" h="64"><stack><layer name="base" src="data/a.png"/>'
-                       '</stack></image>', {"data/a.png": _png_header_only(16384, 16384, 6)})
-    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
-    with pytest.raises(ProjectError) as e:
-        load_ora(ora, load_label_set("landscape"))
-    msg = str(e.value)
+    msg = _refused_without_decoding(monkeypatch, tmp_path / "bomb.ora", 64, 64)
     assert "bomb.ora" in msg and "data/a.png" in msg and "16384x16384" in msg, msg
     assert "pixels decoded" not in msg, msg
 
@@ -997,9 +1003,10 @@ def test_q11_info_json_is_strict_json_when_the_metadata_holds_nan(tmp_path, caps
 def test_q12_label_set_paths_say_what_is_wrong_and_names_stay_in_the_palettes(tmp_path, capsys):
     """Q12: --label-set FIFO.json / a missing .json said "unknown label set"; a label-set name
     (e.g. from a PNG's text chunk) could walk out of the palettes folder ('../x')."""
+    from PIL import Image, PngImagePlugin
+
     from spade_studio.imageio import LABELSET_CHUNK
     from spade_studio.labels import load_label_set
-    from PIL import Image, PngImagePlugin
 
     os.mkfifo(tmp_path / "set.json")
     with pytest.raises(LabelError, match="FIFO"):
@@ -1074,8 +1081,8 @@ def test_q16_training_photos_are_refused_from_the_header(tmp_path, monkeypatch, 
     and train (3.3 GB; train ended "error: MemoryError: MemoryError")."""
     from PIL import ImageFile
 
-    from trainer.datasets import _open_photo
     from spade_studio.imageio import ImageReadError
+    from trainer.datasets import _open_photo
 
     root = _paired_folder(tmp_path / "d")
     (root / "images" / "s0.jpg").unlink()
@@ -1144,20 +1151,7 @@ def test_q18_export_layers_out_of_memory_names_the_source(tmp_path, capsys, monk
 def test_q4_a_foreign_canvas_too_large_to_decode_is_refused_from_stack_xml(tmp_path, monkeypatch):
     """Q4: a 1 MB foreign .ora with one 16384x16384 layer on a 16384x16384 canvas took 3.3 GB
     and ended "cannot convert the image to RGBA ()"."""
-    from PIL import ImageFile
-
-    from spade_studio.labels import load_label_set
-    from spade_studio.project import ProjectError, load_ora
-
-    def no_decoding(self):
-        raise AssertionError("pixels decoded")
-
-    ora = _foreign_ora(tmp_path / "big.ora", '<image w="16384" h="16384"><stack><layer name="base" src="data/a.png"/>'
-                       '</stack></image>', {"data/a.png": _png_header_only(16384, 16384, 6)})
-    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
-    with pytest.raises(ProjectError) as e:
-        load_ora(ora, load_label_set("landscape"))
-    msg = str(e.value)
+    msg = _refused_without_decoding(monkeypatch, tmp_path / "big.ora", 16384, 16384)
     assert "big.ora" in msg and "16384x16384" in msg and "pixels decoded" not in msg, msg
 
 
