@@ -180,13 +180,19 @@ def test_layer_region_follows_the_layer(qtbot, tmp_path, tiny_path):
     win.close()
 
 
-def test_add_layer_target_through_the_regions_section(qtbot, tmp_path, tiny_path):
+def window_with_painted_layer(qtbot, tmp_path, tiny_path, name: str, points):
+    """A window on a new 64x64 map with an upper layer ``name`` painted with trees along ``points``."""
     win = make_window(qtbot, tmp_path, tiny_path)
-    doc, panel = win.document, win.style_panel
-    doc.new(64, 64, doc.label_set, 0)
-    doc.add_layer("rocks")
+    win.document.new(64, 64, win.document.label_set, 0)
+    win.document.add_layer(name)
     win.set_current_label(7)
-    drag(win, [(5, 5), (15, 5)])
+    drag(win, points)
+    return win
+
+
+def test_add_layer_target_through_the_regions_section(qtbot, tmp_path, tiny_path):
+    win = window_with_painted_layer(qtbot, tmp_path, tiny_path, "rocks", [(5, 5), (15, 5)])
+    doc, panel = win.document, win.style_panel
     edit = panel.region_label_combo.lineEdit()
     edit.setFocus()
     edit.selectAll()
@@ -212,12 +218,8 @@ def test_project_keeps_the_look(qtbot, tmp_path, tiny_path):
     Image.fromarray(rgb).save(photo)
     presets = {p.stem: p for p in (resources_dir() / "styles").glob("*.jpg")}
     assert "sunset" in presets
-    win = make_window(qtbot, tmp_path, tiny_path)
+    win = window_with_painted_layer(qtbot, tmp_path, tiny_path, "trees", [(10, 10), (30, 30)])
     doc, panel = win.document, win.style_panel
-    doc.new(64, 64, doc.label_set, 0)
-    doc.add_layer("trees")
-    win.set_current_label(7)
-    drag(win, [(10, 10), (30, 30)])
     assert panel.open_image(photo)  # style A: an image file
     panel.pick_b(StyleSource.seed(11))
     panel.blend_slider.setValue(30)
