@@ -55,6 +55,7 @@ from .document_layers import (  # noqa: F401 - PROJECT_SUFFIX, is_project_path r
     _dtype_for,
     is_project_path,
 )
+from .document_shapes import ShapeTools
 
 BACKGROUND_NAME = "Background"
 
@@ -83,7 +84,7 @@ class _PaintStep:
         return self.change.nbytes()
 
 
-class Document(LayerOps, ProjectConversion, QObject):
+class Document(ShapeTools, LayerOps, ProjectConversion, QObject):
     changed = Signal(QRect)  # flattened map region changed (map pixel coords)
     display_changed = Signal(QRect)  # only the look changed (layer opacity): the canvas repaints
     layers_changed = Signal()  # the stack, a layer's name/visibility/opacity/lock or the active layer
@@ -409,77 +410,6 @@ class Document(LayerOps, ProjectConversion, QObject):
     def _one_shot(self, layer: Layer, change: Delta | MaskedDelta | None, text: str) -> bool:
         """Record a change computed with ``apply=False``: its first redo applies it."""
         return self._push_paint(layer, change, text, applied=False)
-
-    def fill(self, x: int, y: int, label: int) -> bool:
-        label = self._check_label(label)
-        layer = self._paint_target()
-        if layer is None:
-            return False
-        text = f"Fill with {self._label_set.name_of(label)}"
-        if layer.mask is None and self._map is layer.ids:
-            return self._one_shot(layer, lm.flood_fill(layer.ids, x, y, label, apply=False,
-                                                       **self._paint_options()), text)
-        # The region of the flattened map under the click (what the user sees) ...
-        seen = lm.flood_fill(self._map, x, y, label, apply=False, **self._paint_options())
-        if seen is None:
-            return False
-        # ... painted on the active layer.
-        if layer.mask is None:
-            change = lm.paint_region(layer.ids, seen.y0, seen.x0, seen.mask, label, apply=False)
-        else:
-            change = self._paint_masked(layer, (seen.y0, seen.x0, seen.mask), label, apply=False, options=False)
-        return self._one_shot(layer, change, text)
-
-    def line(self, x0: float, y0: float, x1: float, y1: float, radius: float, label: int) -> bool:
-        label = self._check_label(label)
-        layer = self._paint_target()
-        if layer is None:
-            return False
-        if layer.mask is None:
-            change = lm.draw_line(layer.ids, x0, y0, x1, y1, radius, label, apply=False, **self._paint_options())
-        else:
-            change = self._paint_masked(layer, lm.brush_region(self._map.shape, [(x0, y0), (x1, y1)], radius),
-                                        label, apply=False)
-        return self._one_shot(layer, change, f"Line of {self._label_set.name_of(label)}")
-
-    def rect(self, x0: int, y0: int, x1: int, y1: int, label: int) -> bool:
-        label = self._check_label(label)
-        layer = self._paint_target()
-        if layer is None:
-            return False
-        if layer.mask is None:
-            change = lm.fill_rect(layer.ids, x0, y0, x1, y1, label, apply=False, **self._paint_options())
-        else:
-            xa, xb = sorted((int(x0), int(x1)))
-            ya, yb = sorted((int(y0), int(y1)))
-            xa, ya, xb, yb = max(xa, 0), max(ya, 0), min(xb, self.width - 1), min(yb, self.height - 1)
-            found = None if xb < xa or yb < ya else (ya, xa, np.ones((yb - ya + 1, xb - xa + 1), bool))
-            change = self._paint_masked(layer, found, label, apply=False)
-        return self._one_shot(layer, change, f"Rectangle of {self._label_set.name_of(label)}")
-
-    def polygon(self, points: list[tuple[float, float]], label: int) -> bool:
-        """Fill the closed polygon ``points`` (labelmap coordinates: pixel centres are integers)."""
-        label = self._check_label(label)
-        layer = self._paint_target()
-        if layer is None:
-            return False
-        if layer.mask is None:
-            change = lm.fill_polygon(layer.ids, points, label, apply=False, **self._paint_options())
-        else:
-            change = self._paint_masked(layer, lm.polygon_region(self._map.shape, points), label, apply=False)
-        return self._one_shot(layer, change, f"Polygon of {self._label_set.name_of(label)}")
-
-    def clear(self, label: int) -> bool:
-        """The bottom layer: fill it with ``label``; an upper layer: make it empty."""
-        label = self._check_label(label)
-        layer = self._paint_target()
-        if layer is None:
-            return False
-        if layer.mask is None:
-            change = lm.fill_rect(layer.ids, 0, 0, self.width - 1, self.height - 1, label, apply=False)
-            return self._one_shot(layer, change, f"Clear to {self._label_set.name_of(label)}")
-        change = self._paint_masked(layer, (0, 0, np.ones(self._map.shape, bool)), None, apply=False, options=False)
-        return self._one_shot(layer, change, "Clear")
 
     # -- live strokes: painted as the mouse moves, recorded as one step at the end ---------
     @property
