@@ -1,7 +1,8 @@
 """Training speed for a given config: iterations/s and images/s, measured in one run.
 
     python bench/train_speed.py --size 128 --ngf 16 --batch 4 --use-vae [--iters 20] [--rounds 2]
-      [--compare]        # plain (official two-pass step, NCHW, loop Adam) against the defaults, fp32 and bf16
+      [--compare]        # plain (official two-pass step, NCHW, loop Adam, dense SPADE) against each
+                         # speed-up alone and the defaults, fp32 and bf16
 
 Each variant is a short training run on freshly generated landscapes (no files needed); with
 ``--rounds`` > 1 the variants alternate so that the machine's drift cancels, and the median
@@ -21,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def measure(data: Path, out: Path, a: argparse.Namespace, amp: str, channels_last: bool, shared: bool,
-            fused: bool = True) -> float:
+            fused: bool = True, pattern: bool = True) -> float:
     import torch
 
     from trainer import networks
@@ -35,7 +36,7 @@ def measure(data: Path, out: Path, a: argparse.Namespace, amp: str, channels_las
     events = []
     cfg = TrainConfig(data=str(data), out=str(out), size=a.size, ngf=a.ngf, ndf=a.ndf, spade_hidden=a.spade_hidden,
                       batch=a.batch, iters=a.iters + a.warmup, use_vae=a.use_vae, amp=amp,
-                      channels_last=channels_last, shared_d_forward=shared, sample_every=0, save_every=0,
+                      channels_last=channels_last, shared_d_forward=shared, pattern_spade=pattern, sample_every=0, save_every=0,
                       log_every=1, threads=a.threads)
     try:
         train(cfg, events.append)
@@ -59,6 +60,7 @@ def main() -> None:
     ap.add_argument("--use-vae", action="store_true")
     ap.add_argument("--amp", default="off")
     ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--pattern-spade", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--compare", action="store_true")
     a = ap.parse_args()
@@ -68,16 +70,19 @@ def main() -> None:
     from trainer.landscapes import make_landscapes
 
     torch.set_num_threads(a.threads)
-    print(cpu_line().replace("preview precision", "bf16 native") + f", {a.threads} threads")
-    variants = {f"amp {a.amp}, channels_last {a.channels_last}, shared D forward": (a.amp, a.channels_last, True)}
+    print(cpu_line().replace("preview precision", "bf16 native"))
+    variants = {f"amp {a.amp}, channels_last {a.channels_last}, shared D forward, pattern SPADE {a.pattern_spade}":
+                (a.amp, a.channels_last, True, True, a.pattern_spade)}
     if a.compare:
         variants = {
-            "fp32 plain (two-pass step, NCHW, loop Adam)": ("off", False, False, False),
-            "fp32 channels-last only": ("off", True, False, False),
-            "fp32 shared D forward only": ("off", False, True, False),
-            "fp32 fused Adam only": ("off", False, False, True),
-            "fp32 default (shared D forward + channels-last + fused Adam)": ("off", True, True, True),
-            "bf16 autocast + defaults": ("bf16", True, True, True),
+            "fp32 plain (two-pass step, NCHW, loop Adam, dense SPADE)": ("off", False, False, False, False),
+            "fp32 channels-last only": ("off", True, False, False, False),
+            "fp32 shared D forward only": ("off", False, True, False, False),
+            "fp32 fused Adam only": ("off", False, False, True, False),
+            "fp32 pattern SPADE only": ("off", False, False, False, True),
+            "fp32 shared D forward + channels-last + fused Adam": ("off", True, True, True, False),
+            "fp32 default (all four)": ("off", True, True, True, True),
+            "bf16 autocast + defaults": ("bf16", True, True, True, True),
         }
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"

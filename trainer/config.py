@@ -71,6 +71,7 @@ class TrainConfig:
     amp: str = opt("auto", "mixed precision", choices=("auto", "off", "bf16", "fp16"))
     channels_last: bool = opt(True, "channels-last memory format (exact; faster on CPUs and GPUs)")
     shared_d_forward: bool = opt(True, "one discriminator forward serves the G and D steps (exact; one process)")
+    pattern_spade: bool = opt(True, "SPADE gamma/beta once per distinct label window, not per pixel (exact; one process)")
     seed: int = opt(0, "random seed")
     sample_every: int = opt(500, "write sample renders every N iterations (0: never)")
     save_every: int = opt(1000, "checkpoint every N iterations (0: only at the end)")

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from spade_studio.model.checkpoint import save_model
+from spade_studio.model.label_patterns import LabelSemantics
 from spade_studio.model.semantics import make_semantics
 from spade_studio.model.synthesize import pick_device
 
@@ -361,9 +362,12 @@ def _step(run: _Run, st: _RunState, batch: dict[str, Any]) -> tuple[float, float
     if cfg.channels_last:
         sem = sem.contiguous(memory_format=torch.channels_last)
         real = real.contiguous(memory_format=torch.channels_last)
+    g_sem = None
+    if cfg.pattern_spade and not run.dist_info.enabled and device.type == "cpu":
+        g_sem = LabelSemantics.from_one_hot(sem, run.plan.gcfg)
     res = gan_step(nets.G_train, nets.E_train, nets.D, nets.D_train, nets.opt_G, nets.opt_D, nets.scaler, sem, real,
                    run.weights, nets.vgg_loss, autocast=lambda: amp_context(nets.amp, device),
-                   shared=cfg.shared_d_forward and not run.dist_info.enabled)
+                   shared=cfg.shared_d_forward and not run.dist_info.enabled, g_sem=g_sem)
     if nets.G_ema is not None:
         with torch.no_grad():
             for pe, p in zip(nets.G_ema.parameters(), nets.G.parameters()):

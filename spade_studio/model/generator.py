@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import GeneratorConfig
+from .label_patterns import LabelSemantics
 from .layers import SPADEResBlock, nearest_resize
 
 
@@ -20,6 +21,8 @@ class SPADEGenerator(nn.Module):
     ``forward(semantics, z=None, latent_hw=None)``: ``latent_hw`` overrides the latent grid
     (the official network always uses the one fixed by ``crop_size``); the output is
     ``latent_hw * 2**n_up``. For VAE models the learned grid is resized to ``latent_hw``.
+    ``semantics`` may be a :class:`~.label_patterns.LabelSemantics` (same result; training
+    computes SPADE's gamma/beta once per distinct label window that way).
     """
 
     def __init__(self, cfg: GeneratorConfig) -> None:
@@ -63,7 +66,8 @@ class SPADEGenerator(nn.Module):
     def forward(self, seg: torch.Tensor, z: torch.Tensor | None = None,
                 latent_hw: tuple[int, int] | None = None) -> torch.Tensor:
         cfg = self.cfg
-        x = self.latent(seg, z, tuple(latent_hw) if latent_hw else cfg.latent_hw)
+        dense = seg.dense if isinstance(seg, LabelSemantics) else seg
+        x = self.latent(dense, z, tuple(latent_hw) if latent_hw else cfg.latent_hw)
         x = self.head_0(x, seg)
         x = upsample2x(x)
         x = self.G_middle_0(x, seg)
