@@ -300,13 +300,21 @@ def main() -> None:
     ap.add_argument("--tolerance", type=float, default=TOLERANCE, help="stroke-update tolerance")
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--system-allocator", action="store_true",
+                    help="leave glibc's mmap threshold alone (the app raises it: spade_studio.model.allocator)")
     a = ap.parse_args()
+    if not a.system_allocator:
+        from spade_studio.model.allocator import keep_large_allocations
+
+        keep_large_allocations()
     torch.set_num_threads(a.threads)
     globals()["TOLERANCE"] = a.tolerance
     if a.memory_child:
         memory_child(*a.memory_child)
         return
-    print(cpu_line(), flush=True)
+    from spade_studio.model import allocator
+
+    print(cpu_line() + f"; large allocations kept mapped: {'yes' if allocator._done else 'no'}", flush=True)
     results = []
     for name in a.configs:
         r = run_config(name, a.repeats)

@@ -63,14 +63,21 @@ def main() -> None:
     ap.add_argument("--pattern-spade", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--compare", action="store_true")
+    ap.add_argument("--system-allocator", action="store_true",
+                    help="leave glibc's mmap threshold alone (the CLI raises it: spade_studio.model.allocator)")
     a = ap.parse_args()
+    from spade_studio.model import allocator
+
+    if not a.system_allocator:
+        allocator.keep_large_allocations()
     import torch
     from inference import cpu_line
 
     from trainer.landscapes import make_landscapes
 
     torch.set_num_threads(a.threads)
-    print(cpu_line().replace("preview precision", "bf16 native"))
+    print(cpu_line().replace("preview precision", "bf16 native") +
+          f"; large allocations kept mapped: {'yes' if allocator._done else 'no'}")
     variants = {f"amp {a.amp}, channels_last {a.channels_last}, shared D forward, pattern SPADE {a.pattern_spade}":
                 (a.amp, a.channels_last, True, True, a.pattern_spade)}
     if a.compare:

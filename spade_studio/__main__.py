@@ -11,6 +11,9 @@ def main(argv: list[str] | None = None) -> int:
         from spade_studio.cli import main as cli_main
 
         return cli_main(argv[1:])
+    from spade_studio.model.allocator import keep_large_allocations
+
+    keep_large_allocations()  # renders reuse their large blocks (page faults cost ~10 %)
     try:
         from spade_studio.app.main import run
     except ImportError:

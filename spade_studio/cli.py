@@ -484,6 +484,9 @@ def main(argv: list[str] | None = None) -> int:
             pass
     parser = build_parser()
     args = parser.parse_args(argv)
+    from spade_studio.model.allocator import keep_large_allocations
+
+    keep_large_allocations()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
