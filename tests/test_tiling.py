@@ -366,3 +366,22 @@ def test_the_largest_one_go_canvas_shrinks_with_region_style_streams():
     three = s.largest_one_go(1024, 2048, styles=3)
     assert three[0] * three[1] < one[0] * one[1]
     assert s.one_go_bytes(*three, styles=3) <= s.memory_available()
+
+
+def test_bilinear_upsampling_models_render_with_the_plain_network_and_refuse_tiles():
+    from spade_studio.model.config import ConfigError, GeneratorConfig
+
+    bundle = make_tiny_bundle(use_vae=False, seed=2, upsampling="bilinear")
+    s = Synthesizer(bundle, device="cpu")
+    assert "bilinear" in s.G_exact.fallback_reason  # the fast path says it cannot, never a wrong image
+    near = Synthesizer(make_tiny_bundle(use_vae=False, seed=2), device="cpu")
+    lab = np.random.default_rng(0).integers(0, 4, size=(64, 64)).repeat(2, 0).repeat(2, 1)[:64, :64]
+    a, b = s.render(lab).image, near.render(lab).image
+    assert a.shape == b.shape == (64, 64, 3)
+    assert np.abs(a.astype(int) - b.astype(int)).mean() > 0.5  # the same weights, another upsampling
+    with pytest.raises(tiling.TileError, match="bilinear-upsampling models"):
+        tiling.plan_tiles(s, 192, 320, 192, False)
+    assert tiling.plan_tiles(s, 64, 64, "auto", False) is None  # one go still renders
+    assert GeneratorConfig.from_dict(bundle.generator.to_dict()).upsampling == "bilinear"
+    with pytest.raises(ConfigError, match="upsampling"):
+        GeneratorConfig(label_nc=3, upsampling="cubic")

@@ -277,3 +277,21 @@ def test_a_stop_signal_to_the_whole_process_group_still_saves_with_loader_worker
     assert events[-1]["event"] in ("stopped", "done"), events[-1]
     assert sorted((run / "checkpoints").glob("ckpt_*.pt")), "no checkpoint saved on the stop"
     assert (run / "model.safetensors").is_file()
+
+
+def test_a_bilinear_upsampling_run_fine_tunes_a_nearest_model_and_exports_bilinear(tmp_path):
+    from spade_studio.model.checkpoint import load_any, save_model
+    from trainer.config import TrainConfig
+    from trainer.landscapes import make_landscapes
+    from trainer.loop import train
+
+    from conftest import make_tiny_bundle
+
+    start = save_model(make_tiny_bundle(use_vae=True, ngf=4, crop=64), tmp_path / "start.safetensors")
+    make_landscapes(tmp_path / "data", 2, size=64, seed=0)
+    cfg = TrainConfig(data=str(tmp_path / "data"), out=str(tmp_path / "run"), size=64, ndf=8, batch=1, iters=1,
+                      use_vae=True, upsampling="bilinear", init_from=str(start), amp="off", sample_every=0,
+                      save_every=0, threads=1)
+    res = train(cfg, lambda e: None)
+    assert load_any(start).generator.upsampling == "nearest"
+    assert load_any(res.model_path).generator.upsampling == "bilinear"  # the option, not the start's

@@ -45,6 +45,8 @@ class TrainConfig:
     spade_hidden: int = opt(128, "SPADE hidden width (official: 128)")
     norm_G: str = opt("spectralspadesyncbatch3x3", "generator normalisation (official name)")
     num_upsampling_layers: str = opt("normal", "generator depth", choices=("normal", "more", "most"))
+    upsampling: str = opt("nearest", "how G doubles its features between blocks (bilinear: our models only, "
+                          "not in the fast path yet)", choices=("nearest", "bilinear"))
     discriminator: str = opt("patchgan", "discriminator: multiscale PatchGAN with feature matching (SPADE) or a "
                                          "per-pixel segmentation U-Net with N+1 classes (OASIS; feature "
                                          "matching on its encoder outputs; --ndf is its base width)", choices=("patchgan", "oasis"))
@@ -117,7 +119,7 @@ class TrainConfig:
 
     # the settings that must not change when a run is resumed
     ARCH_FIELDS = ("size", "aspect", "ngf", "ndf", "discriminator", "spade_hidden", "norm_G", "num_upsampling_layers",
-                   "n_layers_D", "num_D", "use_vae", "batch", "seed")
+                   "upsampling", "n_layers_D", "num_D", "use_vae", "batch", "seed")
 
 
 # (low, high, low excluded, high excluded); None high: no upper bound. Fields not listed take any value.

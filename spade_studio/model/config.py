@@ -170,8 +170,13 @@ class GeneratorConfig:
     aspect_ratio: float = 1.0
     use_vae: bool = False
     z_dim: int = 256
+    # how features are doubled between blocks: "nearest" (the official network) or "bilinear"
+    # (ours only: no 2**k-px cells; an experiment against the streaks, see the model card)
+    upsampling: str = "nearest"
 
     def __post_init__(self) -> None:
+        if self.upsampling not in ("nearest", "bilinear"):
+            raise ConfigError(f"upsampling must be nearest or bilinear, not {self.upsampling!r}")
         if not isinstance(self.num_upsampling_layers, str) or self.num_upsampling_layers not in N_UP:
             raise ConfigError(f"num_upsampling_layers must be normal, more or most, not {self.num_upsampling_layers!r}")
         if not isinstance(self.spade, SPADENormConfig):

@@ -72,6 +72,8 @@ def supported(generator: nn.Module) -> str | None:
             if isinstance(m.param_free_norm, nn.InstanceNorm2d) and m.param_free_norm.track_running_stats:
                 return f"{name}: instance norm with running statistics"
             c1 = m.mlp_shared[0]
+            if generator.cfg.upsampling != "nearest":
+                return f"{generator.cfg.upsampling} upsampling is not supported by the fast path yet"
             if c1.kernel_size[0] != c1.kernel_size[1] or m.mlp_gamma.kernel_size != c1.kernel_size:
                 return f"{name}: non-square or mixed SPADE kernels"
     return None

@@ -11,7 +11,10 @@ from .label_patterns import LabelSemantics
 from .layers import SPADEResBlock, nearest_resize
 
 
-def upsample2x(x: torch.Tensor) -> torch.Tensor:
+def upsample2x(x: torch.Tensor, mode: str = "nearest") -> torch.Tensor:
+    """Double the feature map: ``mode`` is the config's ``upsampling`` (nearest: official)."""
+    if mode == "bilinear":
+        return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
     return F.interpolate(x, scale_factor=2, mode="nearest")
 
 
@@ -69,16 +72,16 @@ class SPADEGenerator(nn.Module):
         dense = seg.dense if isinstance(seg, LabelSemantics) else seg
         x = self.latent(dense, z, tuple(latent_hw) if latent_hw else cfg.latent_hw)
         x = self.head_0(x, seg)
-        x = upsample2x(x)
+        x = upsample2x(x, cfg.upsampling)
         x = self.G_middle_0(x, seg)
         if cfg.num_upsampling_layers in ("more", "most"):
-            x = upsample2x(x)
+            x = upsample2x(x, cfg.upsampling)
         x = self.G_middle_1(x, seg)
         for name in ("up_0", "up_1", "up_2", "up_3"):
-            x = upsample2x(x)
+            x = upsample2x(x, cfg.upsampling)
             x = getattr(self, name)(x, seg)
         if cfg.num_upsampling_layers == "most":
-            x = upsample2x(x)
+            x = upsample2x(x, cfg.upsampling)
             x = self.up_4(x, seg)
         x = self.conv_img(F.leaky_relu(x, 0.2))
         return torch.tanh(x)

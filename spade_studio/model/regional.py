@@ -73,6 +73,8 @@ import torch.nn.functional as F
 
 from spade_studio.labels import LabelError, LabelSet
 
+from .generator import upsample2x
+
 DEFAULT_LEVEL = "up_1"
 DEFAULT_FEATHER = 8.0  # px at full resolution (Gaussian sigma)
 MAX_REGIONS = 16
@@ -358,7 +360,7 @@ class _Stages:
     def block(self, i: int, x: torch.Tensor) -> torch.Tensor:
         name, up_before, _ = self.layout[i]
         if up_before:
-            x = F.interpolate(x, scale_factor=2, mode="nearest")
+            x = upsample2x(x, self.plain.cfg.upsampling)
         if self.use_fast:
             if self.tables is None:
                 self.tables = self.fast.block_tables(x.device, x.dtype)
@@ -390,7 +392,7 @@ class _Stages:
     def after(self, i: int, x: torch.Tensor) -> torch.Tensor:
         """The upsampling that follows block ``i`` (head_0, and G_middle_0 in 'more' models)."""
         if self.layout[i][2]:
-            x = F.interpolate(x, scale_factor=2, mode="nearest")
+            x = upsample2x(x, self.plain.cfg.upsampling)
         return x
 
     def to_image(self, x: torch.Tensor) -> torch.Tensor:

@@ -231,6 +231,10 @@ def plan_tiles(synth, h: int, w: int, tile: int | str | None, wrap: bool, where:
         if tile_px < min_tile(s, half, margin):
             raise TileError(f"{where}: tile {tile_px}: too small: a tile spends {ctx} px on blending with its "
                             f"neighbours, give at least {min_tile(s, half, margin)}")
+    mode = synth.G_exact.plain.cfg.upsampling
+    if mode != "nearest":
+        raise TileError(f"{where}: tiled and panorama rendering do not support {mode}-upsampling models yet; "
+                        "render in one go (a smaller canvas)")
     rows = axis_tiles(ph, tile_px, half, s, wrap=False, margin=margin)
     cols = axis_tiles(pw, tile_px, half, s, wrap=wrap, margin=margin)
     return TilePlan(ph, pw, tile_px, half, margin, bool(wrap), tuple(rows), tuple(cols))
