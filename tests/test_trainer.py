@@ -280,12 +280,12 @@ def test_a_stop_signal_to_the_whole_process_group_still_saves_with_loader_worker
 
 
 def test_a_bilinear_upsampling_run_fine_tunes_a_nearest_model_and_exports_bilinear(tmp_path):
+    from conftest import make_tiny_bundle
+
     from spade_studio.model.checkpoint import load_any, save_model
     from trainer.config import TrainConfig
     from trainer.landscapes import make_landscapes
     from trainer.loop import train
-
-    from conftest import make_tiny_bundle
 
     start = save_model(make_tiny_bundle(use_vae=True, ngf=4, crop=64), tmp_path / "start.safetensors")
     make_landscapes(tmp_path / "data", 2, size=64, seed=0)

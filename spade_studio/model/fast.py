@@ -33,7 +33,7 @@ from torch import nn
 
 from .generator import SPADEGenerator
 from .layers import SPADE, SPADEResBlock, fold_spectral_norm
-from .patterns import Patterns, build_patterns, decode_one_hot
+from .patterns import Patterns, build_patterns, decode_one_hot, first_conv_table, resize_nearest
 
 Mode = Literal["exact", "preview"]
 GPU_TYPES = ("cuda", "mps")
@@ -380,14 +380,7 @@ class FastGenerator(nn.Module):
             conv = sp.mlp_shared[0]
             w = conv.weight.detach()  # [hid, C(+1), k, k]
             hid = w.shape[0]
-            wk = w.permute(2, 3, 1, 0).reshape(k * k, w.shape[1], hid)  # [k*k, C(+1), hid]
-            cls = wk[:, :c]
-            if self.cfg.use_instance:
-                e = wk[:, c:c + 1]
-                per_code = torch.stack([cls, cls + e], dim=2).reshape(k * k, 2 * c, hid)  # code = 2*label+edge
-            else:
-                per_code = cls
-            tables.append(torch.cat([per_code, per_code.new_zeros(k * k, 1, hid)], 1))
+            tables.append(first_conv_table(w, c, self.cfg.use_instance))
             biases.append(conv.bias.detach() if conv.bias is not None else w.new_zeros(hid))
             offsets.append(off)
             hidden.append(hid)
@@ -433,13 +426,6 @@ def upsample2x(x: torch.Tensor) -> torch.Tensor:
 
 def _out_channels(block: nn.Module) -> int:
     return int(block.conv_1.out_channels)
-
-
-def resize_nearest(label: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
-    """Integer map ``[N, H, W]`` resized as ``F.interpolate(mode='nearest')`` resizes one-hot maps."""
-    if tuple(label.shape[-2:]) == tuple(hw):
-        return label
-    return F.interpolate(label[:, None].float(), size=tuple(hw), mode="nearest")[:, 0].long()
 
 
 def optimize_for_inference(generator: SPADEGenerator, mode: Mode = "exact") -> FastGenerator:

@@ -23,11 +23,10 @@ only another way to evaluate the same parameters.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .config import GeneratorConfig
-from .patterns import Patterns, build_patterns, decode_one_hot
+from .patterns import Patterns, build_patterns, decode_one_hot, first_conv_table, resize_nearest
 
 # Distinct windows per pixel above which the dense convs are used (measured: at a share of
 # 0.3 the pattern path and the dense convs take about the same time for the bundled model).
@@ -70,9 +69,7 @@ class LabelSemantics:
         """The patterns at ``hw``, or None where the dense convs pay (too many windows)."""
         hw = (int(hw[0]), int(hw[1]))
         if hw not in self._patterns:
-            codes = self.codes
-            if tuple(codes.shape[-2:]) != hw:  # as F.interpolate(mode='nearest') resizes one-hot maps
-                codes = F.interpolate(codes[:, None].float(), size=hw, mode="nearest")[:, 0].long()
+            codes = resize_nearest(self.codes, hw)
             pat = build_patterns(codes, self.n_codes, self.kernel)
             self._patterns[hw] = pat if pat.p2.count <= self.dense_above * codes.numel() else None
         return self._patterns[hw]
@@ -114,21 +111,6 @@ class Modulate(torch.autograd.Function):
         return grad_x, grad_gb, None
 
 
-def _first_conv_table(conv: nn.Conv2d, n_codes: int, n_classes: int, use_edge: bool) -> torch.Tensor:
-    """The first conv's weights as ``[k*k * (n_codes + 1), hidden]`` rows (code, offset); the
-    last code of each offset (outside the image) is zero. Differentiable in ``conv.weight``."""
-    w = conv.weight  # [hid, C(+1), k, k]
-    k, hid = w.shape[-1], w.shape[0]
-    wk = w.permute(2, 3, 1, 0).reshape(k * k, w.shape[1], hid)
-    cls = wk[:, :n_classes]
-    if use_edge:  # code 2*label + edge
-        per_code = torch.stack([cls, cls + wk[:, n_classes:n_classes + 1]], dim=2).reshape(k * k, 2 * n_classes, hid)
-    else:
-        per_code = cls
-    assert per_code.shape[1] == n_codes
-    return torch.cat([per_code, per_code.new_zeros(k * k, 1, hid)], 1).reshape(-1, hid)
-
-
 def pattern_spade(spade: nn.Module, x: torch.Tensor, seg: LabelSemantics) -> torch.Tensor | None:
     """The SPADE layer ``spade`` on ``x`` with ``gamma``/``beta`` per distinct window, or None
     when the dense convs should run (too many windows at this size, unsupported layer)."""
@@ -143,7 +125,7 @@ def pattern_spade(spade: nn.Module, x: torch.Tensor, seg: LabelSemantics) -> tor
     n_codes = seg.n_codes
     if conv.in_channels != seg.n_classes + int(seg.use_edge):
         return None
-    table = _first_conv_table(conv, n_codes, seg.n_classes, seg.use_edge)
+    table = first_conv_table(conv.weight, seg.n_classes, seg.use_edge).reshape(-1, conv.out_channels)
     win1 = pat.p1.windows  # [U1, k*k]
     offs = torch.arange(k * k, device=win1.device) * (n_codes + 1)
     pre = table.index_select(0, (win1 + offs).reshape(-1)).view(win1.shape[0], k * k, -1).sum(1)

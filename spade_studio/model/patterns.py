@@ -90,6 +90,26 @@ def build_patterns(codes: torch.Tensor, n_codes: int, k: int) -> Patterns:
     return Patterns(p1, p2, n_codes)
 
 
+def resize_nearest(label: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+    """Integer map ``[N, H, W]`` resized as ``F.interpolate(mode='nearest')`` resizes one-hot maps."""
+    if tuple(label.shape[-2:]) == tuple(hw):
+        return label
+    return F.interpolate(label[:, None].float(), size=tuple(hw), mode="nearest")[:, 0].long()
+
+
+def first_conv_table(weight: torch.Tensor, n_classes: int, use_edge: bool) -> torch.Tensor:
+    """A SPADE layer's first conv ``weight`` ``[hidden, C(+1), k, k]`` as gather rows
+    ``[k*k, n_codes + 1, hidden]`` per (offset, code); code ``2 * label + edge`` with instance
+    edges, and the last code (outside the image) zero. Differentiable in ``weight``."""
+    hid, k = weight.shape[0], weight.shape[-1]
+    wk = weight.permute(2, 3, 1, 0).reshape(k * k, weight.shape[1], hid)
+    per_code = wk[:, :n_classes]
+    if use_edge:
+        e = wk[:, n_classes:n_classes + 1]
+        per_code = torch.stack([per_code, per_code + e], dim=2).reshape(k * k, 2 * n_classes, hid)
+    return torch.cat([per_code, per_code.new_zeros(k * k, 1, hid)], 1)
+
+
 def decode_one_hot(seg: torch.Tensor, n_classes: int, use_instance: bool
                    ) -> tuple[torch.Tensor, torch.Tensor | None] | str:
     """One-hot semantics ``[N, C(+1), H, W]`` -> (label indices ``[N,H,W]``, edge bits or None),
