@@ -125,11 +125,13 @@ def test_exact_vae_and_label_input_with_dontcare_and_instances(use_vae, extras):
     assert d1 <= EXACT and d2 <= EXACT
 
 
-@pytest.mark.parametrize("upsampling,hw,latent", [("normal", (96, 160), (3, 5)), ("more", (64, 128), (1, 2)),
-                                                 ("most", (128, 128), None)])
-def test_exact_at_odd_sizes_and_upsampling_modes(upsampling, hw, latent):
+@pytest.mark.parametrize("upsampling,hw,latent,mode", [("normal", (96, 160), (3, 5), "nearest"),
+                                                      ("more", (64, 128), (1, 2), "nearest"),
+                                                      ("most", (128, 128), None, "nearest"),
+                                                      ("normal", (96, 160), (3, 5), "bilinear")])
+def test_exact_at_odd_sizes_and_upsampling_modes(upsampling, hw, latent, mode):
     cfg = GeneratorConfig(label_nc=5, ngf=4, crop_size=128, num_upsampling_layers=upsampling,
-                          spade=SPADENormConfig("batch", 3, 8))
+                          spade=SPADENormConfig("batch", 3, 8), upsampling=mode)
     g = _calm(SPADEGenerator(cfg), seed=5)
     ref, d1, d2 = _compare(g, _blocks_map(*hw, 5, 7, seed=4), latent_hw=latent)
     assert ref.shape[-2:] == hw
@@ -313,24 +315,28 @@ def test_stroke_update_is_close_to_the_exact_render_and_recomputes_little():
         assert sr.last.full
 
 
-@pytest.mark.parametrize("use_vae", [False, True])
-def test_stroke_update_with_zero_tolerance_is_exact(use_vae):
+@pytest.mark.parametrize("use_vae,upsampling", [(False, "nearest"), (True, "nearest"), (True, "bilinear")])
+def test_stroke_update_with_zero_tolerance_is_exact(use_vae, upsampling):
     """Tolerance 0 follows every change as far as it reaches: the crops, halos and per-level
-    label boxes must then give the exact render (a wrong halo or box fails here)."""
-    cfg = GeneratorConfig(label_nc=6, ngf=8, crop_size=64, use_vae=use_vae, spade=SPADENormConfig("batch", 3, 16))
+    label boxes must then give the exact render (a wrong halo or box fails here; bilinear
+    doubling reads one more source pixel per side)."""
+    size = 64 if upsampling == "nearest" else 128
+    cfg = GeneratorConfig(label_nc=6, ngf=8, crop_size=size, use_vae=use_vae, spade=SPADENormConfig("batch", 3, 16),
+                          upsampling=upsampling)
     torch.manual_seed(4)
     g = _calm(SPADEGenerator(cfg))
     fast = optimize_for_inference(g)
     sr = StrokeRenderer(fast, tolerance=0.0)
     z = torch.randn(1, cfg.z_dim) if use_vae else None
-    lab = _blocks_map(64, 64, 6, 16, 1)
+    lab = _blocks_map(size, size, 6, 16, 1)
     with torch.inference_mode():
         sr.render(torch.from_numpy(lab)[None], None, z)
-        for i, (cy, cx) in enumerate([(30, 20), (33, 26), (36, 32), (2, 60)]):
+        for i, (cy, cx) in enumerate([(30, 20), (33, 26), (36, 32), (2, size - 4)]):
             lab = _dab(lab, cy, cx, 5, i % 6)
             got = sr.update(torch.from_numpy(lab)[None], None, z)
             want = fast.forward_labels(torch.from_numpy(lab)[None], None, z)
             assert (got - want).abs().max().item() <= EXACT, i
+            assert not sr.last.full
 
 
 def test_a_dab_that_misses_the_coarse_labels_skips_the_coarse_blocks():

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .generator import SPADEGenerator
+from .generator import SPADEGenerator, upsample2x
 from .layers import SPADE, SPADEResBlock, fold_spectral_norm
 from .patterns import Patterns, build_patterns, decode_one_hot, first_conv_table, resize_nearest
 
@@ -72,8 +72,6 @@ def supported(generator: nn.Module) -> str | None:
             if isinstance(m.param_free_norm, nn.InstanceNorm2d) and m.param_free_norm.track_running_stats:
                 return f"{name}: instance norm with running statistics"
             c1 = m.mlp_shared[0]
-            if generator.cfg.upsampling != "nearest":
-                return f"{generator.cfg.upsampling} upsampling is not supported by the fast path yet"
             if c1.kernel_size[0] != c1.kernel_size[1] or m.mlp_gamma.kernel_size != c1.kernel_size:
                 return f"{name}: non-square or mixed SPADE kernels"
     return None
@@ -236,7 +234,7 @@ class FastGenerator(nn.Module):
         pats: dict[tuple[int, int], Patterns] = {}
         for (name, up_before, up_after), tab in zip(self.layout(), tables):
             if up_before:
-                x = upsample2x(x)
+                x = upsample2x(x, self.cfg.upsampling)
             hw = (int(x.shape[-2]), int(x.shape[-1]))
             if hw not in pats:
                 pats[hw] = self.patterns_at(codes, hw)
@@ -244,7 +242,7 @@ class FastGenerator(nn.Module):
             if keep is not None:
                 keep.append(x)
             if up_after:
-                x = upsample2x(x)
+                x = upsample2x(x, self.cfg.upsampling)
         return self.to_image(x)
 
     def to_image(self, x: torch.Tensor) -> torch.Tensor:
@@ -418,10 +416,6 @@ def _conv1x1(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.
     wm = w.reshape(w.shape[0], c).t()
     y = torch.addmm(b, x2, wm) if b is not None else torch.mm(x2, wm)
     return y.view(n, h, wd, -1).permute(0, 3, 1, 2)
-
-
-def upsample2x(x: torch.Tensor) -> torch.Tensor:
-    return F.interpolate(x, scale_factor=2, mode="nearest")
 
 
 def _out_channels(block: nn.Module) -> int:

@@ -113,6 +113,7 @@ class StrokeRenderer:
         is 2-3 % of the spread, above the default tolerance). Measured once per canvas size, at
         the first update after an exact render (exact-only renders, as the CLI's, never pay it)."""
         fast = self.fast
+        mode = fast.cfg.upsampling
         out: list[float] = []
         tables = fast.block_tables(latent.device, latent.dtype)
         x_prev, up_prev = latent, False
@@ -128,7 +129,7 @@ class StrokeRenderer:
                 y0, x0 = max(0, (h - side) // 2), max(0, (w - side) // 2)
                 region = (y0, x0, min(h, y0 + side), min(w, x0 + side))  # a central sample: bounded cost
                 crop = _grow(region, self.halo, h, w)
-                x = _crop_input(x_prev, crop, up).contiguous(memory_format=torch.channels_last)
+                x = _crop_input(x_prev, crop, up, mode).contiguous(memory_format=torch.channels_last)
                 level = resize_nearest(codes, (h, w))[:, crop[0]:crop[2], crop[1]:crop[3]]
                 y = fast.block(getattr(fast.plain, name), tab, x, build_patterns(level, fast.n_codes, fast.kernel), lowp)
                 oy, ox = region[0] - crop[0], region[1] - crop[1]
@@ -179,6 +180,7 @@ class StrokeRenderer:
         as it really reaches. A block whose labels and input did not change is skipped."""
         fast = self.fast
         g = fast.plain
+        mode = fast.cfg.upsampling
         tables = fast.block_tables(st.latent.device, st.latent.dtype)
         reach = 2 * (fast.kernel // 2) + 2  # how far a label change moves a block's output
         if fast.cfg.use_vae:
@@ -202,7 +204,9 @@ class StrokeRenderer:
             if region is not None:
                 region = _grow(region, reach + self.margin, h, w)
             if changed is not None:
-                moved = _grow(_scale_up(changed, 2 if up else 1), 2 + self.margin, h, w)
+                # two 3x3 convs widen an input change by 2; bilinear doubling by 1 more
+                spread = 3 if up and mode == "bilinear" else 2
+                moved = _grow(_scale_up(changed, 2 if up else 1), spread + self.margin, h, w)
                 region = moved if region is None else _union(region, moved)
             old = st.outputs[i]
             if region is None:  # neither the labels nor the input changed here
@@ -211,14 +215,14 @@ class StrokeRenderer:
             blk, lowp = getattr(g, name), fast.block_lowp(name)
             if _area(region) > self.whole_above * h * w:
                 region = (0, 0, h, w)
-                x = upsample2x(x_prev) if up else x_prev
+                x = upsample2x(x_prev, mode) if up else x_prev
                 new = fast.block(blk, tab, x, fast.patterns_at(codes, (h, w)), lowp)
                 changed = _difference_box(old, new, region, self._threshold(st, i))
                 st.outputs[i] = new
                 work += h * w
             else:
                 crop = _grow(region, self.halo, h, w)
-                x = _crop_input(x_prev, crop, up).contiguous(memory_format=torch.channels_last)
+                x = _crop_input(x_prev, crop, up, mode).contiguous(memory_format=torch.channels_last)
                 pat = build_patterns(new_codes[:, crop[0]:crop[2], crop[1]:crop[3]], fast.n_codes, fast.kernel)
                 y = fast.block(blk, tab, x, pat, lowp)
                 oy, ox = region[0] - crop[0], region[1] - crop[1]
@@ -228,11 +232,11 @@ class StrokeRenderer:
                 new = old
                 work += _area(crop)
             x_prev, up_prev = new, up_after
-        x = upsample2x(x_prev) if up_prev else x_prev
+        x = upsample2x(x_prev, mode) if up_prev else x_prev
         h, w = x.shape[-2:]
         if changed is None:
             return st.image, work / max(total, 1.0)
-        region = _grow(_scale_up(changed, 2 if up_prev else 1), 1, h, w)
+        region = _grow(_scale_up(changed, 2 if up_prev else 1), 2 if up_prev and mode == "bilinear" else 1, h, w)
         crop = _grow(region, 1, h, w)
         img = fast.to_image(x[:, :, crop[0]:crop[2], crop[1]:crop[3]].contiguous(memory_format=torch.channels_last))
         image = st.image.clone()  # the caller may still hold the last image
@@ -290,12 +294,16 @@ def _area(box) -> int:
     return (box[2] - box[0]) * (box[3] - box[1])
 
 
-def _crop_input(src: torch.Tensor, crop, up: bool) -> torch.Tensor:
-    """The block input (``src``, upsampled 2x when ``up``) cut to ``crop``."""
+def _crop_input(src: torch.Tensor, crop, up: bool, mode: str = "nearest") -> torch.Tensor:
+    """The block input (``src``, upsampled 2x when ``up``) cut to ``crop``. Bilinear doubling
+    reads one more source pixel on each side (kept where the map has one, so the crop's values
+    are those of the whole map's upsampling; at the map's border both clamp alike)."""
     y0, x0, y1, x1 = crop
     if not up:
         return src[:, :, y0:y1, x0:x1]
-    part = src[:, :, y0 // 2:-(-y1 // 2), x0 // 2:-(-x1 // 2)]
-    big = upsample2x(part)
-    oy, ox = y0 - (y0 // 2) * 2, x0 - (x0 // 2) * 2
+    pad = 1 if mode == "bilinear" else 0
+    sy0, sx0 = max(0, y0 // 2 - pad), max(0, x0 // 2 - pad)
+    sy1, sx1 = min(src.shape[-2], -(-y1 // 2) + pad), min(src.shape[-1], -(-x1 // 2) + pad)
+    big = upsample2x(src[:, :, sy0:sy1, sx0:sx1], mode)
+    oy, ox = y0 - sy0 * 2, x0 - sx0 * 2
     return big[:, :, oy:oy + y1 - y0, ox:ox + x1 - x0]
