@@ -35,6 +35,11 @@ def synth_map():
     return Synthesizer(make_tiny_bundle(use_vae=False, seed=3), device="cpu")
 
 
+@pytest.fixture(scope="module")
+def synth_bilinear():
+    return Synthesizer(make_tiny_bundle(use_vae=True, seed=5, upsampling="bilinear"), device="cpu")
+
+
 def one_go_float(s, lab, z):
     with torch.inference_mode():
         idx, e = label_indices(torch.from_numpy(lab.astype(np.int64))[None, None], None, s.config)
@@ -61,7 +66,7 @@ def synth_plain():
     return Synthesizer(make_tiny_bundle(use_vae=True), device="cpu", fast=False)
 
 
-@pytest.mark.parametrize("fixture", ["synth_vae", "synth_map", "synth_plain"])
+@pytest.mark.parametrize("fixture", ["synth_vae", "synth_map", "synth_plain", "synth_bilinear"])
 def test_tiled_matches_one_go(fixture, request):
     """The low-resolution blocks run on the whole canvas and every tile has 32 px of context
     that weighs nothing: the tiled render is the one-go render (float output), and it is the
@@ -91,7 +96,7 @@ def test_render_keywords_and_notes(synth_vae):
     assert np.array_equal(auto.image, one.image) and not any("tile" in n for n in auto.notes)
 
 
-@pytest.mark.parametrize("fixture", ["synth_vae", "synth_map"])
+@pytest.mark.parametrize("fixture", ["synth_vae", "synth_map", "synth_bilinear"])
 def test_wrap_edges_match(fixture, request):
     s = request.getfixturevalue(fixture)
     yy, xx = np.mgrid[0:128, 0:384]
@@ -261,7 +266,7 @@ def _regions(s, lab, masks_zs):
     return regional.check_region_styles(masks_zs, *lab.shape, s.config.z_dim, True)
 
 
-@pytest.mark.parametrize("fixture", ["synth_vae", "synth_plain"])
+@pytest.mark.parametrize("fixture", ["synth_vae", "synth_plain", "synth_bilinear"])
 def test_tiled_region_render_matches_one_go(fixture, request):
     """Two styles (a left region over the global one) in tiles: the float output is the one-go
     region render's, as close as the single-style tiled render is to its one go."""
@@ -368,7 +373,7 @@ def test_the_largest_one_go_canvas_shrinks_with_region_style_streams():
     assert s.one_go_bytes(*three, styles=3) <= s.memory_available()
 
 
-def test_bilinear_upsampling_models_render_in_one_go_and_refuse_tiles():
+def test_bilinear_upsampling_models_take_the_fast_path_and_differ_from_nearest():
     from spade_studio.model.config import ConfigError, GeneratorConfig
 
     bundle = make_tiny_bundle(use_vae=False, seed=2, upsampling="bilinear")
@@ -379,9 +384,6 @@ def test_bilinear_upsampling_models_render_in_one_go_and_refuse_tiles():
     assert s.G_exact.fallback_reason is None  # the fast path (exactness: test_fast_inference.py)
     assert a.shape == b.shape == (64, 64, 3)
     assert np.abs(a.astype(int) - b.astype(int)).mean() > 0.5  # the same weights, another upsampling
-    with pytest.raises(tiling.TileError, match="bilinear-upsampling models"):
-        tiling.plan_tiles(s, 192, 320, 192, False)
-    assert tiling.plan_tiles(s, 64, 64, "auto", False) is None  # one go still renders
     assert GeneratorConfig.from_dict(bundle.generator.to_dict()).upsampling == "bilinear"
     with pytest.raises(ConfigError, match="upsampling"):
         GeneratorConfig(label_nc=3, upsampling="cubic")

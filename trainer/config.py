@@ -45,8 +45,8 @@ class TrainConfig:
     spade_hidden: int = opt(128, "SPADE hidden width (official: 128)")
     norm_G: str = opt("spectralspadesyncbatch3x3", "generator normalisation (official name)")
     num_upsampling_layers: str = opt("normal", "generator depth", choices=("normal", "more", "most"))
-    upsampling: str = opt("nearest", "how G doubles its features between blocks (bilinear: our models only, "
-                          "not in the fast path yet)", choices=("nearest", "bilinear"))
+    upsampling: str = opt("nearest", "how G doubles its features between blocks (bilinear: our models "
+                          "only; official checkpoints are nearest)", choices=("nearest", "bilinear"))
     discriminator: str = opt("patchgan", "discriminator: multiscale PatchGAN with feature matching (SPADE) or a "
                                          "per-pixel segmentation U-Net with N+1 classes (OASIS; feature "
                                          "matching on its encoder outputs; --ndf is its base width)", choices=("patchgan", "oasis"))

@@ -44,6 +44,7 @@ from torch import nn
 
 from spade_studio.labels import LabelError
 
+from .generator import upsample2x
 from .memory import CanvasTooLargeError, estimate_render_bytes, region_canvas_bytes, region_stream_bytes
 from .regional import periodic_resize as _periodic_resize
 
@@ -231,10 +232,6 @@ def plan_tiles(synth, h: int, w: int, tile: int | str | None, wrap: bool, where:
         if tile_px < min_tile(s, half, margin):
             raise TileError(f"{where}: tile {tile_px}: too small: a tile spends {ctx} px on blending with its "
                             f"neighbours, give at least {min_tile(s, half, margin)}")
-    mode = synth.G_exact.plain.cfg.upsampling
-    if mode != "nearest":
-        raise TileError(f"{where}: tiled and panorama rendering do not support {mode}-upsampling models yet; "
-                        "render in one go (a smaller canvas)")
     rows = axis_tiles(ph, tile_px, half, s, wrap=False, margin=margin)
     cols = axis_tiles(pw, tile_px, half, s, wrap=wrap, margin=margin)
     return TilePlan(ph, pw, tile_px, half, margin, bool(wrap), tuple(rows), tuple(cols))
@@ -290,7 +287,7 @@ class _Blocks:
                 if (name in STAGE_A) != stage_a:
                     continue
                 if up_before:
-                    x = F.interpolate(x, scale_factor=2, mode="nearest")
+                    x = upsample2x(x, g.cfg.upsampling)
                 hw = (int(x.shape[-2]), int(x.shape[-1]))
                 if self.fast_ok:
                     if hw not in pats:
@@ -302,7 +299,7 @@ class _Blocks:
                     seg = gen.one_hot(resize_nearest(idx, hw), None if edge is None else resize_nearest(edge, hw))
                     x = getattr(g, name)(x, seg.contiguous(memory_format=torch.channels_last))
                 if up_after:
-                    x = F.interpolate(x, scale_factor=2, mode="nearest")
+                    x = upsample2x(x, g.cfg.upsampling)
             if stage_a:
                 return x
             if self.fast_ok:
