@@ -314,7 +314,7 @@ def main() -> None:
         return
     from spade_studio.model import allocator
 
-    print(cpu_line() + f"; large allocations kept mapped: {'yes' if allocator._done else 'no'}", flush=True)
+    print(cpu_line() + f"; large allocations kept mapped: {'yes' if allocator.kept() else 'no'}", flush=True)
     results = []
     for name in a.configs:
         r = run_config(name, a.repeats)

@@ -77,7 +77,7 @@ def main() -> None:
 
     torch.set_num_threads(a.threads)
     print(cpu_line().replace("preview precision", "bf16 native") +
-          f"; large allocations kept mapped: {'yes' if allocator._done else 'no'}")
+          f"; large allocations kept mapped: {'yes' if allocator.kept() else 'no'}")
     variants = {f"amp {a.amp}, channels_last {a.channels_last}, shared D forward, pattern SPADE {a.pattern_spade}":
                 (a.amp, a.channels_last, True, True, a.pattern_spade)}
     if a.compare:

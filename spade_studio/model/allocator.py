@@ -20,6 +20,11 @@ _LIMIT = 1 << 30
 _done: bool | None = None
 
 
+def kept() -> bool:
+    """Whether :func:`keep_large_allocations` raised the thresholds in this process."""
+    return bool(_done)
+
+
 def keep_large_allocations() -> bool:
     """Raise glibc's mmap and trim thresholds once per process; True when they are raised."""
     global _done

@@ -33,7 +33,7 @@ from torch import nn
 
 from .generator import SPADEGenerator, upsample2x
 from .layers import SPADE, SPADEResBlock, fold_spectral_norm
-from .patterns import Patterns, build_patterns, decode_one_hot, first_conv_table, resize_nearest
+from .patterns import Patterns, build_patterns, decode_one_hot, first_conv_table, pattern_codes, resize_nearest
 
 Mode = Literal["exact", "preview"]
 GPU_TYPES = ("cuda", "mps")
@@ -208,9 +208,7 @@ class FastGenerator(nn.Module):
     # -- the network -----------------------------------------------------------------------
     def codes(self, label: torch.Tensor, edge: torch.Tensor | None) -> torch.Tensor:
         """Per-pixel pattern codes: the label, and with instance maps ``2 * label + edge``."""
-        if self.cfg.use_instance:
-            return label * 2 + (edge.long() if edge is not None else 0)
-        return label
+        return pattern_codes(label, edge, self.cfg.use_instance)
 
     def layout(self) -> list[tuple[str, bool, bool]]:
         """The blocks in order: ``(name, upsample before, upsample after)``."""

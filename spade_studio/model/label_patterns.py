@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from .config import GeneratorConfig
-from .patterns import Patterns, build_patterns, decode_one_hot, first_conv_table, resize_nearest
+from .patterns import Patterns, build_patterns, decode_one_hot, first_conv_table, pattern_codes, resize_nearest
 
 # Distinct windows per pixel above which the dense convs are used (measured: at a share of
 # 0.3 the pattern path and the dense convs take about the same time for the bundled model).
@@ -58,12 +58,7 @@ class LabelSemantics:
         if isinstance(decoded, str):
             return sem
         label, edge = decoded
-        codes = label * 2 + edge if edge is not None else label
-        return cls(sem, codes, n_classes, cfg.use_instance, cfg.spade.kernel_size, dense_above)
-
-    @property
-    def shape(self) -> torch.Size:
-        return self.dense.shape
+        return cls(sem, pattern_codes(label, edge, cfg.use_instance), n_classes, cfg.use_instance, cfg.spade.kernel_size, dense_above)
 
     def patterns(self, hw: tuple[int, int]) -> Patterns | None:
         """The patterns at ``hw``, or None where the dense convs pay (too many windows)."""

@@ -151,7 +151,6 @@ class SPADE(nn.Module):
         actv = self.mlp_shared(nearest_resize(seg, x.shape[-2:]))
         return normalized * (1 + self.mlp_gamma(actv)) + self.mlp_beta(actv)
 
-
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """The parameter-free norm of ``x`` (with a contiguous gradient into instance norm)."""
         if isinstance(self.param_free_norm, nn.InstanceNorm2d) and torch.is_grad_enabled() and x.requires_grad:

@@ -90,6 +90,13 @@ def build_patterns(codes: torch.Tensor, n_codes: int, k: int) -> Patterns:
     return Patterns(p1, p2, n_codes)
 
 
+def pattern_codes(label: torch.Tensor, edge: torch.Tensor | None, use_instance: bool) -> torch.Tensor:
+    """Per-pixel pattern codes: the label, and with instance maps ``2 * label + edge``."""
+    if use_instance:
+        return label * 2 + (edge.long() if edge is not None else 0)
+    return label
+
+
 def resize_nearest(label: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
     """Integer map ``[N, H, W]`` resized as ``F.interpolate(mode='nearest')`` resizes one-hot maps."""
     if tuple(label.shape[-2:]) == tuple(hw):

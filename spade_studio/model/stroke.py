@@ -181,6 +181,7 @@ class StrokeRenderer:
         fast = self.fast
         g = fast.plain
         mode = fast.cfg.upsampling
+        extra = 1 if mode == "bilinear" else 0  # bilinear doubling moves one more pixel
         tables = fast.block_tables(st.latent.device, st.latent.dtype)
         reach = 2 * (fast.kernel // 2) + 2  # how far a label change moves a block's output
         if fast.cfg.use_vae:
@@ -204,9 +205,8 @@ class StrokeRenderer:
             if region is not None:
                 region = _grow(region, reach + self.margin, h, w)
             if changed is not None:
-                # two 3x3 convs widen an input change by 2; bilinear doubling by 1 more
-                spread = 3 if up and mode == "bilinear" else 2
-                moved = _grow(_scale_up(changed, 2 if up else 1), spread + self.margin, h, w)
+                # two 3x3 convs widen an input change by 2 (+ the doubling's extra)
+                moved = _grow(_scale_up(changed, 2 if up else 1), 2 + (extra if up else 0) + self.margin, h, w)
                 region = moved if region is None else _union(region, moved)
             old = st.outputs[i]
             if region is None:  # neither the labels nor the input changed here
@@ -236,7 +236,7 @@ class StrokeRenderer:
         h, w = x.shape[-2:]
         if changed is None:
             return st.image, work / max(total, 1.0)
-        region = _grow(_scale_up(changed, 2 if up_prev else 1), 2 if up_prev and mode == "bilinear" else 1, h, w)
+        region = _grow(_scale_up(changed, 2 if up_prev else 1), 1 + (extra if up_prev else 0), h, w)
         crop = _grow(region, 1, h, w)
         img = fast.to_image(x[:, :, crop[0]:crop[2], crop[1]:crop[3]].contiguous(memory_format=torch.channels_last))
         image = st.image.clone()  # the caller may still hold the last image
