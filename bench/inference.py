@@ -314,7 +314,10 @@ def main() -> None:
         return
     from spade_studio.model import allocator
 
-    print(cpu_line() + f"; large allocations kept mapped: {'yes' if allocator.kept() else 'no'}", flush=True)
+    from spade_studio.model import gemm
+
+    print(cpu_line() + f"; large allocations kept mapped: {'yes' if allocator.kept() else 'no'}; "
+          f"fast-path fp32 GEMMs: {gemm.backend()} (SPADE_STUDIO_GEMM=mkl|onednn forces one)", flush=True)
     results = []
     for name in a.configs:
         r = run_config(name, a.repeats)

@@ -203,6 +203,7 @@ class PreviewService(QObject):
         self.preview_min_side = preview_min_side
         self.variation_side = variation_side  # variations render with the map scaled to fit this
         self.stale_dropped = 0  # results dropped because something newer was shown
+        self.trimmed = 0  # times the idle worker handed free heap pages back (Linux)
         # exact renders of canvases too large for one go render in tiles (progress, cancel);
         # wrap: a 360° panorama (exact renders only: live stroke previews do not wrap)
         self.wrap = False
@@ -409,6 +410,15 @@ class PreviewService(QObject):
                 if busy:
                     self._post(_Post.BUSY, False)
                     busy = False
+                    self._cond.release()  # idle now: give the heap's free pages back, unlocked
+                    try:
+                        if self._synth is not None:  # torch (and the model package) loaded
+                            from spade_studio.model.allocator import release_free_memory
+
+                            self.trimmed += int(release_free_memory())
+                    finally:
+                        self._cond.acquire()
+                    continue
                 self._cond.wait()
             if self._stop:
                 return None, busy

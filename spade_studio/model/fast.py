@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import gemm
 from .generator import SPADEGenerator, upsample2x
 from .layers import SPADE, SPADEResBlock, fold_spectral_norm
 from .patterns import Patterns, build_patterns, decode_one_hot, first_conv_table, pattern_codes, resize_nearest
@@ -86,7 +87,7 @@ class _BlockTables:
     bias: torch.Tensor  # [sum(hidden)]
     offsets: list[int]  # column offset of each SPADE layer in the table
     hidden: list[int]
-    gamma_beta: list[tuple[torch.Tensor, torch.Tensor]]  # per layer: [k*k*hid, 2C] weights, [2C] bias
+    gamma_beta: list[tuple[torch.Tensor, torch.Tensor]]  # per layer: [2C, k*k*hid] weights, [2C] bias
     lowp_cache: dict = field(default_factory=dict)  # reduced-precision copies (preview)
 
 
@@ -283,16 +284,20 @@ class FastGenerator(nn.Module):
         actv = torch.cat([actv, actv.new_zeros(1, actv.shape[1])])  # row U1: outside the image
         win2 = pat.p2.windows  # [U2, k*k] of p1 ids
         u2 = win2.shape[0]
+        rows = gemm.bucket(u2)  # padded with windows of the zero row: a few GEMM shapes in all
+        if rows > u2:
+            win2 = torch.cat([win2, win2.new_full((rows - u2, win2.shape[1]), actv.shape[0] - 1)])
         out = {}
         for (name, spade), off, hid, (wmat, bias) in zip(tab.spades, tab.offsets, tab.hidden, tab.gamma_beta):
-            patches = actv[:, off:off + hid].contiguous().index_select(0, win2.reshape(-1)).view(u2, -1)  # [U2, k*k*hid]
+            patches = actv[:, off:off + hid].contiguous().index_select(0, win2.reshape(-1)).view(rows, -1)  # [rows, k*k*hid]
             if lowp is not None:
                 wl = tab.lowp_cache.get((name, lowp))
                 if wl is None:
                     wl = tab.lowp_cache[(name, lowp)] = wmat.to(lowp)
-                gb = torch.mm(patches.to(lowp), wl).float().add_(bias)
+                gb = torch.mm(patches.to(lowp), wl.t()).float().add_(bias)
             else:
-                gb = torch.addmm(bias, patches, wmat)  # [U2, 2C]: gamma | beta in one GEMM
+                gb = gemm.linear(patches, wmat, bias)  # [U2, 2C]: gamma | beta in one GEMM
+            gb = gb[:u2]
             c = gb.shape[1] // 2
             scale, beta = gb[:, :c].add_(1), gb[:, c:]
             norm = spade.param_free_norm
@@ -382,7 +387,7 @@ class FastGenerator(nn.Module):
             hidden.append(hid)
             off += hid
             wg = torch.cat([sp.mlp_gamma.weight.detach(), sp.mlp_beta.weight.detach()], 0)  # [2C, hid, k, k]
-            wmat = wg.permute(2, 3, 1, 0).reshape(k * k * hid, -1).contiguous()  # rows (dy, dx, hid)
+            wmat = wg.permute(0, 2, 3, 1).reshape(wg.shape[0], k * k * hid).contiguous()  # cols (dy, dx, hid)
             bg = torch.cat([sp.mlp_gamma.bias.detach(), sp.mlp_beta.bias.detach()])
             gbs.append((wmat, bg))
         return _BlockTables(spades, torch.cat(tables, 2).contiguous(), torch.cat(biases), offsets, hidden, gbs)
@@ -398,10 +403,8 @@ def _im2col_conv3x3(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) ->
     n, c, h, wd = x.shape
     xp = F.pad(x.permute(0, 2, 3, 1), (0, 0, 1, 1, 1, 1))
     cols = torch.stack([xp[:, i:i + h, j:j + wd] for i in range(3) for j in range(3)], dim=3)
-    wm = w.permute(0, 2, 3, 1).reshape(w.shape[0], -1)  # (dy, dx, c) order, as the patches
-    y = cols.view(n * h * wd, -1) @ wm.t()
-    if b is not None:
-        y += b
+    wm = w.permute(0, 2, 3, 1).reshape(w.shape[0], -1).contiguous()  # (dy, dx, c) order, as the patches
+    y = gemm.linear(cols.view(n * h * wd, -1), wm, b)
     return y.view(n, h, wd, -1).permute(0, 3, 1, 2)
 
 
@@ -411,8 +414,7 @@ def _conv1x1(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.
     render, 1 thread)."""
     n, c, h, wd = x.shape
     x2 = x.permute(0, 2, 3, 1).reshape(-1, c)  # a view
-    wm = w.reshape(w.shape[0], c).t()
-    y = torch.addmm(b, x2, wm) if b is not None else torch.mm(x2, wm)
+    y = gemm.linear(x2, w.reshape(w.shape[0], c), b)
     return y.view(n, h, wd, -1).permute(0, 3, 1, 2)
 
 

@@ -78,6 +78,31 @@ def test_service_renders_a_painted_map(qtbot, service, model_path):
     np.testing.assert_array_equal(image, expected)  # the seed reached the model
 
 
+def test_idle_worker_hands_free_memory_back_and_renders_again(qtbot, service, model_path, monkeypatch):
+    """When the worker goes idle after a render it trims the heap once (glibc malloc_trim),
+    outside its lock: the next request is taken and rendered as before."""
+    import sys
+
+    from spade_studio.model import allocator
+
+    calls = []
+    original = allocator.release_free_memory
+
+    def counted():
+        calls.append(threading.current_thread().name)
+        return original()
+
+    monkeypatch.setattr(allocator, "release_free_memory", counted)
+    load(qtbot, service, model_path)
+    for seed in (1, 2):
+        with qtbot.waitSignal(service.rendered, timeout=LOAD_MS):
+            service.request(painted_map(), StyleSpec(seed=seed))
+        qtbot.waitUntil(lambda: len(calls) >= seed, timeout=LOAD_MS)
+    assert set(calls) == {"spade-preview-worker"}
+    if sys.platform.startswith("linux"):  # counted once the trim returned
+        qtbot.waitUntil(lambda: service.trimmed == len(calls), timeout=LOAD_MS)
+
+
 def slow_renders(monkeypatch, seconds=0.3):
     """Make every Synthesizer.render take ``seconds``; returns (started event, seeds rendered)."""
     from spade_studio.model.synthesize import Synthesizer
