@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import gemm
+from . import gemm, winograd
 from .generator import SPADEGenerator, upsample2x
 from .layers import SPADE, SPADEResBlock, fold_spectral_norm
 from .patterns import Patterns, build_patterns, decode_one_hot, first_conv_table, pattern_codes, resize_nearest
@@ -120,6 +120,10 @@ class FastGenerator(nn.Module):
         self.fp32_blocks.add("conv_img")
         self._tables: dict[tuple, list[_BlockTables]] = {}
         self._lowp_weights: dict[tuple, dict[str, tuple[torch.Tensor, torch.Tensor | None]]] = {}
+        self._wino: dict[int, torch.Tensor] = {}  # Winograd weights of the convs it pays for (fp32 CPU)
+        self._packed_weights: dict[tuple, torch.Tensor | None] = {}  # conv weights reordered once (oneDNN)
+        self._lowp_bias: dict[tuple, torch.Tensor] = {}
+        self._prepared = False
         cfg = self.cfg
         self.n_classes = cfg.label_nc + int(cfg.contain_dontcare_label)
         self.n_codes = self.n_classes * (2 if cfg.use_instance else 1)
@@ -225,6 +229,7 @@ class FastGenerator(nn.Module):
 
     def _run(self, label: torch.Tensor, edge: torch.Tensor | None, z: torch.Tensor | None,
              latent_hw: tuple[int, int] | None, keep: list | None = None) -> torch.Tensor:
+        self.prepare()
         g = self.plain
         codes = self.codes(label, edge)
         lhw = tuple(latent_hw) if latent_hw else self.cfg.latent_hw
@@ -345,15 +350,67 @@ class FastGenerator(nn.Module):
         self._buffers.clear()
 
     def _conv(self, conv: nn.Conv2d, x: torch.Tensor, dt: torch.dtype | None = None) -> torch.Tensor:
+        cpu = x.device.type == "cpu"
         if dt is None:
-            if x.shape[-2] * x.shape[-1] <= 64 and conv.kernel_size == (3, 3) and x.device.type == "cpu":
-                return _im2col_conv3x3(x, _weight(conv), conv.bias)  # measured: 2x on 8x8 maps
-            if conv.kernel_size == (1, 1) and x.device.type == "cpu" and x.is_contiguous(memory_format=torch.channels_last):
+            if cpu and _plain_3x3(conv) and winograd.wins(conv.in_channels, conv.out_channels,
+                                                          x.shape[-2], x.shape[-1]):
+                u = self._wino.get(id(conv))
+                if u is None:
+                    u = self._wino[id(conv)] = winograd.transform_weight(_weight(conv))
+                return winograd.conv3x3(x, u, conv.bias)
+            if conv.kernel_size == (1, 1) and cpu and x.is_contiguous(memory_format=torch.channels_last):
                 return _conv1x1(x, _weight(conv), conv.bias)  # PyTorch runs its slow conv for these
+            wp = self._packed(conv, x, torch.float32) if cpu else None
+            if wp is not None:
+                return gemm.conv_packed(x, wp, conv.bias, conv.padding)
+            if x.shape[-2] * x.shape[-1] <= 64 and conv.kernel_size == (3, 3) and cpu:
+                return _im2col_conv3x3(x, _weight(conv), conv.bias)  # measured: 2x on 8x8 maps
             return conv(x)
+        xl = x.to(dt)
+        wp = self._packed(conv, xl, dt) if cpu else None
+        if wp is not None:
+            b = self._lowp_bias.get((id(conv), dt))
+            if b is None and conv.bias is not None:
+                b = self._lowp_bias[(id(conv), dt)] = conv.bias.detach().to(dt)
+            return gemm.conv_packed(xl, wp, b, conv.padding).float()
         w, b = self._lowp(conv, dt)
-        y = F.conv2d(x.to(dt), w, b, conv.stride, conv.padding)
+        y = F.conv2d(xl, w, b, conv.stride, conv.padding)
         return y.float()
+
+    def _packed(self, conv: nn.Conv2d, x: torch.Tensor | None, dt: torch.dtype) -> torch.Tensor | None:
+        """The conv's weight reordered once for oneDNN (None: not available, or not a plain
+        stride-1 conv; ``x`` None: only make it)."""
+        key = (id(conv), dt)
+        if key not in self._packed_weights:
+            wp = None
+            if conv.stride == (1, 1) and conv.dilation == (1, 1) and conv.groups == 1 and conv.padding_mode == "zeros":
+                wp = gemm.pack_conv(_weight(conv).to(dt), conv.padding, (1, conv.in_channels, 16, 16))
+            self._packed_weights[key] = wp
+        if x is not None and not x.is_contiguous(memory_format=torch.channels_last):
+            return None
+        return self._packed_weights[key]
+
+    @torch.no_grad()
+    def prepare(self) -> None:
+        """Make the weights this mode's CPU convs use (Winograd-transformed, reordered for
+        oneDNN), once, before a render allocates its activations: they are model memory, not
+        render memory (:func:`.memory.estimate_render_bytes`). Called by the first render."""
+        if self._prepared or supported(self.plain) is not None or self._device().type != "cpu":
+            return
+        self._prepared = True
+        g = self.plain
+        for name in [n for n in BLOCK_NAMES if hasattr(g, n)] + ["conv_img"]:
+            mod = getattr(g, name)
+            convs = [mod] if name == "conv_img" else [getattr(mod, c) for c in ("conv_0", "conv_1", "conv_s")
+                                                       if hasattr(mod, c)]
+            dt = self.block_lowp(name)
+            for conv in convs:
+                if dt is not None:
+                    self._packed(conv, None, dt)
+                elif _plain_3x3(conv) and min(conv.in_channels, conv.out_channels) >= 256:
+                    self._wino[id(conv)] = winograd.transform_weight(_weight(conv))
+                elif conv.kernel_size != (1, 1):
+                    self._packed(conv, None, torch.float32)
 
     def _lowp(self, conv: nn.Conv2d, dt: torch.dtype) -> tuple[torch.Tensor, torch.Tensor | None]:
         key = (str(self._device()), dt)
@@ -391,6 +448,11 @@ class FastGenerator(nn.Module):
             bg = torch.cat([sp.mlp_gamma.bias.detach(), sp.mlp_beta.bias.detach()])
             gbs.append((wmat, bg))
         return _BlockTables(spades, torch.cat(tables, 2).contiguous(), torch.cat(biases), offsets, hidden, gbs)
+
+
+def _plain_3x3(conv: nn.Conv2d) -> bool:
+    return (conv.kernel_size == (3, 3) and conv.stride == (1, 1) and conv.padding == (1, 1)
+            and conv.dilation == (1, 1) and conv.groups == 1 and conv.padding_mode == "zeros")
 
 
 def _weight(conv: nn.Conv2d) -> torch.Tensor:
