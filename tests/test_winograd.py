@@ -63,3 +63,25 @@ def test_fast_path_with_winograd_everywhere_is_exact(monkeypatch):
     assert len(used) >= 14  # conv_0 and conv_1 of all seven blocks
     assert (got - ref).abs().max().item() <= 1e-4
     assert ref.std().item() > 0.05
+
+
+def test_prepared_weights_are_counted_until_the_first_render_makes_them():
+    """A wide model's Winograd and reordered weights are made once, by the first render, and
+    the memory check counts them until then (they are about the size the plan says)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from conftest import make_tiny_bundle
+
+    from spade_studio.model.synthesize import Synthesizer
+
+    s = Synthesizer(make_tiny_bundle(ngf=64, crop=128), device="cpu", memory_budget=1 << 40)
+    pending = s.G_exact.unprepared_bytes()
+    before = s.one_go_bytes(128, 128)
+    assert pending > 100 << 20  # ngf 64: the 1024-channel convs' Winograd weights alone
+    s.render(np.zeros((64, 64), np.uint8))
+    made = sum(u.numel() * 4 for u in s.G_exact._wino.values())
+    assert s.G_exact._wino and made <= pending
+    assert s.G_exact.unprepared_bytes() == 0
+    assert s.one_go_bytes(128, 128) == before - pending

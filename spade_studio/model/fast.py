@@ -390,15 +390,9 @@ class FastGenerator(nn.Module):
             return None
         return self._packed_weights[key]
 
-    @torch.no_grad()
-    def prepare(self) -> None:
-        """Make the weights this mode's CPU convs use (Winograd-transformed, reordered for
-        oneDNN), once, before a render allocates its activations: they are model memory, not
-        render memory (:func:`.memory.estimate_render_bytes`). Called by the first render."""
-        if self._prepared or supported(self.plain) is not None or self._device().type != "cpu":
-            return
-        self._prepared = True
-        g = self.plain
+    def _prepare_plan(self) -> list[tuple[nn.Conv2d, str, torch.dtype]]:
+        """What :meth:`prepare` makes: ``(conv, "winograd" | "packed", dtype)``."""
+        g, plan = self.plain, []
         for name in [n for n in BLOCK_NAMES if hasattr(g, n)] + ["conv_img"]:
             mod = getattr(g, name)
             convs = [mod] if name == "conv_img" else [getattr(mod, c) for c in ("conv_0", "conv_1", "conv_s")
@@ -406,11 +400,39 @@ class FastGenerator(nn.Module):
             dt = self.block_lowp(name)
             for conv in convs:
                 if dt is not None:
-                    self._packed(conv, None, dt)
+                    plan.append((conv, "packed", dt))
                 elif _plain_3x3(conv) and min(conv.in_channels, conv.out_channels) >= 256:
-                    self._wino[id(conv)] = winograd.transform_weight(_weight(conv))
+                    plan.append((conv, "winograd", torch.float32))
                 elif conv.kernel_size != (1, 1):
-                    self._packed(conv, None, torch.float32)
+                    plan.append((conv, "packed", torch.float32))
+        return plan
+
+    def unprepared_bytes(self) -> int:
+        """Memory the first render will add for :meth:`prepare`'s weights (0 once made, or
+        where none are made: GPUs, the plain fallback)."""
+        if self._prepared or supported(self.plain) is not None or self._device().type != "cpu":
+            return 0
+        total = 0
+        for conv, kind, dt in self._prepare_plan():
+            n = conv.out_channels * conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
+            n *= 16 / 9 if kind == "winograd" else 1
+            total += int(n * torch.empty(0, dtype=dt).element_size())
+        return total
+
+    @torch.no_grad()
+    def prepare(self) -> None:
+        """Make the weights this mode's CPU convs use (Winograd-transformed, reordered for
+        oneDNN), once, before a render allocates its activations: they are model memory, not
+        render memory (:func:`.memory.estimate_render_bytes`; :meth:`unprepared_bytes` says how
+        much the first render adds). Called by the first render."""
+        if self._prepared or supported(self.plain) is not None or self._device().type != "cpu":
+            return
+        self._prepared = True
+        for conv, kind, dt in self._prepare_plan():
+            if kind == "winograd":
+                self._wino[id(conv)] = winograd.transform_weight(_weight(conv))
+            else:
+                self._packed(conv, None, dt)
 
     def _lowp(self, conv: nn.Conv2d, dt: torch.dtype) -> tuple[torch.Tensor, torch.Tensor | None]:
         key = (str(self._device()), dt)

@@ -213,7 +213,8 @@ class Synthesizer:
         ph, pw, _ = self.plan_size(h, w)
         fast = self.one_go_fast
         return (estimate_render_bytes(self.config, ph, pw, fast=fast, keep=fast and self.strokes.available)
-                + region_stream_bytes(self.config, ph, pw, styles))
+                + region_stream_bytes(self.config, ph, pw, styles)
+                + (self.G_exact.unprepared_bytes() if fast else 0))  # weights the first render makes
 
     def largest_one_go(self, h: int, w: int, styles: int = 1) -> tuple[int, int]:
         """(H, W): about the largest canvas of the shape of ``h x w`` that renders in one go
