@@ -34,11 +34,23 @@ def test_conv3x3_equals_the_direct_conv(n, c_in, c_out, h, w, bias, channels_las
     assert (got.double() - want).abs().max().item() <= 1e-5 * max(1.0, want.abs().max().item())
 
 
-def test_the_measured_rule():
+@pytest.fixture
+def onednn(monkeypatch):
+    """The rule was measured with oneDNN's GEMMs (what this machine's first GEMM picks may differ)."""
+    from spade_studio.model import gemm
+
+    monkeypatch.setattr(gemm, "_choice", "onednn")
+
+
+def test_the_measured_rule(onednn, monkeypatch):
+    from spade_studio.model import gemm
+
     assert winograd.wins(1024, 1024, 16, 16) and winograd.wins(1024, 512, 32, 32)
     assert winograd.wins(256, 256, 32, 32) and not winograd.wins(256, 256, 16, 16)
     assert not winograd.wins(256, 128, 64, 64) and not winograd.wins(256, 128, 128, 128)
     assert not winograd.wins(1024, 1024, 128, 128)
+    monkeypatch.setattr(gemm, "_choice", "mkl")  # with MKL's GEMMs Winograd lost: direct everywhere
+    assert not winograd.wins(1024, 1024, 16, 16)
 
 
 def test_fast_path_with_winograd_everywhere_is_exact(monkeypatch):
@@ -65,7 +77,7 @@ def test_fast_path_with_winograd_everywhere_is_exact(monkeypatch):
     assert ref.std().item() > 0.05
 
 
-def test_prepared_weights_are_counted_until_the_first_render_makes_them():
+def test_prepared_weights_are_counted_until_the_first_render_makes_them(onednn):
     """A wide model's Winograd and reordered weights are made once, by the first render, and
     the memory check counts them until then (they are about the size the plan says)."""
     import sys

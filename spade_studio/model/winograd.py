@@ -41,6 +41,8 @@ def wins(c_in: int, c_out: int, h: int, w: int) -> bool:
     16x16 10.6, so Winograd starts at 16x16."""
     if h * w > 64 * 64 or h * w < 16 * 16 or min(c_in, c_out) < 256:  # 8x8: the packed direct conv wins
         return False
+    if gemm.backend() != "onednn":  # measured with oneDNN's GEMMs; with MKL's on Zen 5 it loses
+        return False  # (ADE20K exact 475 ms against 370 direct), and nothing else was measured
     return max(c_in, c_out) >= 512 or h * w >= 32 * 32
 
 
