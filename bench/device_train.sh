@@ -23,21 +23,24 @@ cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 OUT="${OUT:-runs/device_out}"
 mkdir -p "$OUT"
-BUDGET_S="${BUDGET_S:-420}" SCENES="${SCENES:-6000}" BATCH="${BATCH:-16}" DISC="${DISC:-patchgan}"
-SIMPLIFY="${SIMPLIFY:-0.4}" JITTER="${JITTER:-0.5}" NGF="${NGF:-16}" HIDDEN="${HIDDEN:-32}" NDF="${NDF:-32}"
+# the recipe the CPU comparisons chose (model card): OASIS discriminator (ndf 16), bilinear doubling
+BUDGET_S="${BUDGET_S:-420}" SCENES="${SCENES:-6000}" BATCH="${BATCH:-16}" DISC="${DISC:-oasis}"
+SIMPLIFY="${SIMPLIFY:-0.4}" JITTER="${JITTER:-0.5}" NGF="${NGF:-16}" HIDDEN="${HIDDEN:-32}"
+NDF="${NDF:-$([ "$DISC" = oasis ] && echo 16 || echo 32)}" UPSAMPLING="${UPSAMPLING:-bilinear}"
 DEVICE="${DEVICE:-cuda}" INIT="${INIT:-resources/models/landscape.safetensors}" DATA="${DATA:-/tmp/land256}"
 CORES="$(nproc)"
 WORKERS="${WORKERS:-$(( CORES > 3 ? CORES - 2 : 1 ))}"
 RUN="${RUN_DIR:-/tmp/gpu_run}"
 PY="${PYTHON:-python3}"
 exec > >(tee -a "$OUT/log.txt") 2>&1
-echo "== $(date -u +%FT%TZ) device_train: budget ${BUDGET_S}s, $SCENES scenes, batch $BATCH, D $DISC, device $DEVICE"
+echo "== $(date -u +%FT%TZ) device_train: budget ${BUDGET_S}s, $SCENES scenes, batch $BATCH, D $DISC (ndf $NDF), $UPSAMPLING doubling, device $DEVICE"
 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"
 t0=$(date +%s)
 [ -f "$DATA/dataset.json" ] || "$PY" -m spade_studio.cli make-landscapes "$DATA" --count "$SCENES" --size 256 --seed 1 --workers "$CORES"
 echo "data ready after $(( $(date +%s) - t0 )) s"
 EXTRA=()
 [ "$DISC" = oasis ] && EXTRA+=(--discriminator oasis)
+EXTRA+=(--upsampling "$UPSAMPLING")
 [ -f "$RUN/config.json" ] && EXTRA+=(--resume)
 set +e
 timeout -s TERM -k 60 "$BUDGET_S" "$PY" -m spade_studio.cli train --data "$DATA" --out "$RUN" --size 256 \
