@@ -112,3 +112,29 @@ def test_fused_adam_makes_the_loop_adams_updates_and_survives_resume():
     before = [p.detach().clone() for p in a]
     again.step()
     assert all(not torch.equal(p, q) for p, q in zip(a, before))
+
+
+def test_spectral_norm_of_a_channels_last_weight_matches_and_does_not_copy(monkeypatch):
+    """Channels-last training keeps SN weights channels-last: the power iteration and sigma read
+    them as a matrix view in (kh, kw, in) column order, with u and v still in the official order;
+    outputs, u, v and the weight gradient match the contiguous layer."""
+    import copy
+
+    import torch
+
+    from spade_studio.model.layers import SNConv2d
+
+    torch.manual_seed(0)
+    a = SNConv2d(8, 6, 3, padding=1).train()
+    b = copy.deepcopy(a).to(memory_format=torch.channels_last).train()
+    assert b.weight_orig.is_contiguous(memory_format=torch.channels_last) and not b.weight_orig.is_contiguous()
+    x = torch.randn(2, 8, 5, 5)
+    for _ in range(3):
+        ya, yb = a(x), b(x.contiguous(memory_format=torch.channels_last))
+    assert (ya - yb).abs().max().item() < 1e-5
+    assert torch.allclose(a.weight_u, b.weight_u, atol=1e-6) and torch.allclose(a.weight_v, b.weight_v, atol=1e-6)
+    ya.sum().backward()
+    yb.sum().backward()
+    assert torch.allclose(a.weight_orig.grad, b.weight_orig.grad, atol=1e-4)
+    wm, permuted = b._matrix(b.weight_orig)
+    assert permuted and wm.data_ptr() == b.weight_orig.data_ptr()  # a view, no copy

@@ -34,23 +34,42 @@ class SpectralNormMixin:
         self.register_buffer("weight_v", v)
         self.folded = False
 
+    def _matrix(self, w: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        """``w`` as an ``[out, -1]`` matrix *view*, and whether its columns are in channels-last
+        order (kh, kw, in) instead of the official (in, kh, kw). Reshaping a channels-last weight
+        copies it: measured 27 copies of a 256x256x3x3 weight per training iteration (2 % of it)."""
+        if w.dim() == 4 and not w.is_contiguous() and w.is_contiguous(memory_format=torch.channels_last):
+            return w.permute(0, 2, 3, 1).reshape(w.shape[0], -1), True
+        return w.reshape(w.shape[0], -1), False
+
+    def _v_in(self, v: torch.Tensor, permuted: bool) -> torch.Tensor:
+        """``v`` (official column order) in the order of :meth:`_matrix`'s columns."""
+        if not permuted:
+            return v
+        _, cin, kh, kw = self.weight_orig.shape
+        return v.view(cin, kh, kw).permute(1, 2, 0).reshape(-1)
+
     @torch.no_grad()
     def power_iteration(self) -> None:
         """One power iteration: updates u and v in place."""
-        wm = self.weight_orig.reshape(self.weight_orig.shape[0], -1)
-        F.normalize(torch.mv(wm.t(), self.weight_u), dim=0, eps=self.eps, out=self.weight_v)
-        F.normalize(torch.mv(wm, self.weight_v), dim=0, eps=self.eps, out=self.weight_u)
+        wm, permuted = self._matrix(self.weight_orig)
+        t = torch.mv(wm.t(), self.weight_u)
+        if permuted:
+            _, cin, kh, kw = self.weight_orig.shape
+            t = t.view(kh, kw, cin).permute(2, 0, 1).reshape(-1)
+        F.normalize(t, dim=0, eps=self.eps, out=self.weight_v)
+        F.normalize(torch.mv(wm, self._v_in(self.weight_v, permuted)), dim=0, eps=self.eps, out=self.weight_u)
 
     def normalized_weight(self) -> torch.Tensor:
         w = self.weight_orig
-        wm = w.reshape(w.shape[0], -1)
+        wm, permuted = self._matrix(w)
         if self.training:
             self.power_iteration()
         u, v = self.weight_u, self.weight_v
         if self.training:
             u = u.clone(memory_format=torch.contiguous_format)
             v = v.clone(memory_format=torch.contiguous_format)
-        sigma = torch.dot(u, torch.mv(wm, v))
+        sigma = torch.dot(u, torch.mv(wm, self._v_in(v, permuted)))
         return w / sigma
 
     @torch.no_grad()
