@@ -84,3 +84,14 @@ def test_fast_path_gemms_take_few_shapes_over_many_maps(monkeypatch):
     assert len(exact_rows) > 40  # the maps really differ ...
     assert len({m for m, _ in shapes}) < len(exact_rows) / 2  # ... the GEMM shapes far less
     assert all(m == real_bucket(m) for m, _ in shapes)
+
+
+def test_the_probes_leave_the_global_random_state_alone(fresh_choice, monkeypatch):
+    monkeypatch.setenv("SPADE_STUDIO_GEMM", "")
+    monkeypatch.setattr(gemm, "_packed_ok", None)
+    torch.manual_seed(7)
+    want = torch.randn(3)
+    torch.manual_seed(7)
+    gemm.backend()
+    gemm.packing_available()
+    assert torch.equal(torch.randn(3), want)
