@@ -204,6 +204,7 @@ class PreviewService(QObject):
         self.variation_side = variation_side  # variations render with the map scaled to fit this
         self.stale_dropped = 0  # results dropped because something newer was shown
         self.trimmed = 0  # times the idle worker handed free heap pages back (Linux)
+        self.trim_after_s = 2.0  # ... after being idle this long (a trim costs the next render page faults)
         # exact renders of canvases too large for one go render in tiles (progress, cancel);
         # wrap: a 360° panorama (exact renders only: live stroke previews do not wrap)
         self.wrap = False
@@ -406,16 +407,22 @@ class PreviewService(QObject):
 
     def _next_job(self, busy: bool):
         with self._cond:
+            trim = False
             while not (self._stop or self._jobs or self._render or self._variations):
                 if busy:
                     self._post(_Post.BUSY, False)
-                    busy = False
-                    self._cond.release()  # idle now: give the heap's free pages back, unlocked
+                    busy, trim = False, self._synth is not None
+                    continue
+                if trim:  # idle for trim_after_s (not between the dabs of a stroke): give the
+                    trim = False  # heap's free pages back, outside the lock
+                    self._cond.wait(self.trim_after_s)
+                    if self._stop or self._jobs or self._render or self._variations:
+                        break
+                    self._cond.release()
                     try:
-                        if self._synth is not None:  # torch (and the model package) loaded
-                            from spade_studio.model.allocator import release_free_memory
+                        from spade_studio.model.allocator import release_free_memory
 
-                            self.trimmed += int(release_free_memory())
+                        self.trimmed += int(release_free_memory())
                     finally:
                         self._cond.acquire()
                     continue

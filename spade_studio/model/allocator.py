@@ -46,8 +46,8 @@ def release_free_memory() -> bool:
     Renders of changing sizes (the stroke renderer's crops, the gathered tables) leave the heap
     fragmented, and glibc keeps the freed pages: measured, 1,500 stroke updates of an ngf-64
     model grew the process from 1.7 to 3.1 GB, and ``malloc_trim`` gave 0.4 GB of 0.45 back
-    after 400. The editor's render worker calls this when it goes idle (the next render pays
-    the page faults once)."""
+    after 400. The editor's render worker calls this after 2 s without work (the next render
+    pays the page faults once)."""
     if not sys.platform.startswith("linux"):
         return False
     try:

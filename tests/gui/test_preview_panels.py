@@ -79,8 +79,9 @@ def test_service_renders_a_painted_map(qtbot, service, model_path):
 
 
 def test_idle_worker_hands_free_memory_back_and_renders_again(qtbot, service, model_path, monkeypatch):
-    """When the worker goes idle after a render it trims the heap once (glibc malloc_trim),
-    outside its lock: the next request is taken and rendered as before."""
+    """When the worker has been idle for ``trim_after_s`` after a render it trims the heap once
+    (glibc malloc_trim), outside its lock: the next request is taken and rendered as before;
+    renders that follow each other sooner (the dabs of a stroke) are not interrupted by it."""
     import sys
 
     from spade_studio.model import allocator
@@ -93,11 +94,20 @@ def test_idle_worker_hands_free_memory_back_and_renders_again(qtbot, service, mo
         return original()
 
     monkeypatch.setattr(allocator, "release_free_memory", counted)
+    service.trim_after_s = 30.0
     load(qtbot, service, model_path)
     for seed in (1, 2):
         with qtbot.waitSignal(service.rendered, timeout=LOAD_MS):
             service.request(painted_map(), StyleSpec(seed=seed))
-        qtbot.waitUntil(lambda: len(calls) >= seed, timeout=LOAD_MS)
+    qtbot.wait(300)
+    assert calls == []  # idle for less than trim_after_s
+    service.trim_after_s = 0.05
+    service.request(painted_map(), StyleSpec(seed=3))  # wakes the worker: the new delay applies
+    qtbot.waitUntil(lambda: len(calls) == 1, timeout=LOAD_MS)
+    for seed in (1, 2):
+        with qtbot.waitSignal(service.rendered, timeout=LOAD_MS):
+            service.request(painted_map(), StyleSpec(seed=seed))
+        qtbot.waitUntil(lambda: len(calls) >= 1 + seed, timeout=LOAD_MS)
     assert set(calls) == {"spade-preview-worker"}
     if sys.platform.startswith("linux"):  # counted once the trim returned
         qtbot.waitUntil(lambda: service.trimmed == len(calls), timeout=LOAD_MS)
