@@ -401,8 +401,7 @@ class FastGenerator(nn.Module):
             for conv in convs:
                 if dt is not None:
                     plan.append((conv, "packed", dt))
-                elif (_plain_3x3(conv) and min(conv.in_channels, conv.out_channels) >= 256
-                      and gemm.backend() == "onednn"):  # the rule of winograd.wins
+                elif _plain_3x3(conv) and winograd.may_win(conv.in_channels, conv.out_channels):
                     plan.append((conv, "winograd", torch.float32))
                 elif conv.kernel_size != (1, 1):
                     plan.append((conv, "packed", torch.float32))

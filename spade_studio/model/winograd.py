@@ -41,11 +41,16 @@ def wins(c_in: int, c_out: int, h: int, w: int) -> bool:
     5.3 / 5.5; 128->128 at 64x64 2.9 / 4.2; 256->128 at 128x128 22.1 / 22.5. With the direct
     conv's weights reordered once (:func:`.gemm.pack_conv`) 1024->1024 at 8x8 takes 3.2 ms and at
     16x16 10.6, so Winograd starts at 16x16."""
-    if h * w > 64 * 64 or h * w < 16 * 16 or min(c_in, c_out) < 256:  # 8x8: the packed direct conv wins
+    if h * w > 64 * 64 or h * w < 16 * 16 or not may_win(c_in, c_out):  # 8x8: the packed direct conv wins
         return False
-    if gemm.backend() != "onednn":  # measured with oneDNN's GEMMs; with MKL's on Zen 5 it loses
-        return False  # (ADE20K exact 475 ms against 370 direct), and nothing else was measured
     return max(c_in, c_out) >= 512 or h * w >= 32 * 32
+
+
+def may_win(c_in: int, c_out: int) -> bool:
+    """Whether :func:`wins` holds for these channels at some map size (the fast path makes the
+    Winograd weights of exactly these convs). Measured with oneDNN's GEMMs only; with MKL's on
+    Zen 5 it lost (ADE20K exact 475 ms against 370 direct), and nothing else was measured."""
+    return min(c_in, c_out) >= 256 and gemm.backend() == "onednn"
 
 
 def conv3x3(x: torch.Tensor, u: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
