@@ -313,7 +313,8 @@ def cmd_info(args: argparse.Namespace) -> int:
           + (", + dontcare" if g.contain_dontcare_label else "")
           + (", + instance edges" if g.use_instance else "") + f"; {g.semantic_nc} input channels)")
     print(f"generator:    ngf {g.ngf}, {g.norm_G}, SPADE hidden {g.spade.hidden}, "
-          f"{g.num_upsampling_layers} upsampling, crop {g.crop_size}, aspect {g.aspect_ratio}")
+          f"{g.num_upsampling_layers} upsampling ({g.upsampling} doubling), crop {g.crop_size}, aspect {g.aspect_ratio}"
+          + (", noise inputs" if g.noise_inputs else ""))
     print(f"input path:   {'VAE (z -> Linear fc), z_dim ' + str(g.z_dim) if g.use_vae else 'label map (conv fc)'}")
     print(f"native size:  {g.output_hw[1]}x{g.output_hw[0]} (W x H), sizes in steps of {g.stride} px")
     print(f"encoder:      {'yes' if bundle.has_encoder else 'no'}")

@@ -348,7 +348,7 @@ def test_a_dab_that_misses_the_coarse_labels_skips_the_coarse_blocks():
     lab = np.zeros((128, 128), np.int64)
     calls = []
     block = fast.block
-    fast.block = lambda blk, tab, x, pat, lowp=None: calls.append(x.shape[-1]) or block(blk, tab, x, pat, lowp)
+    fast.block = lambda blk, tab, x, pat, lowp=None, **kw: calls.append(x.shape[-1]) or block(blk, tab, x, pat, lowp, **kw)
     with torch.inference_mode():
         sr.render(torch.from_numpy(lab)[None], None, z)
         calls.clear()

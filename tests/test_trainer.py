@@ -295,3 +295,36 @@ def test_a_bilinear_upsampling_run_fine_tunes_a_nearest_model_and_exports_biline
     res = train(cfg, lambda e: None)
     assert load_any(start).generator.upsampling == "nearest"
     assert load_any(res.model_path).generator.upsampling == "bilinear"  # the option, not the start's
+
+
+def test_a_noise_inputs_run_starts_at_zero_strength_learns_it_and_exports_it(tmp_path):
+    """Fine-tuning a model without noise inputs: the strengths start at zero (the start's
+    function), training moves them, the model file says so and renders reproducibly."""
+    from conftest import make_tiny_bundle
+
+    from spade_studio.model.checkpoint import load_any, save_model
+    from trainer.landscapes import make_landscapes
+
+    start = save_model(make_tiny_bundle(use_vae=True, ngf=4, crop=64), tmp_path / "start.safetensors")
+    make_landscapes(tmp_path / "data", 2, size=64, seed=0)
+    events = []
+    c = TrainConfig(data=str(tmp_path / "data"), out=str(tmp_path / "run"), size=64, ndf=8, batch=1, iters=3,
+                    use_vae=True, noise_inputs=True, init_from=str(start), amp="off", sample_every=0,
+                    save_every=0, threads=1, ema=0.0)
+    res = train(c, events.append)
+    assert not load_any(start).generator.noise_inputs
+    out = load_any(res.model_path)
+    assert out.generator.noise_inputs
+    strengths = {k: v for k, v in out.G_state_dict.items() if k.endswith("noise_strength")}
+    assert len(strengths) == 7
+    assert max(float(v.abs().max()) for v in strengths.values()) > 0  # Adam moved them off zero
+    s = Synthesizer(res.model_path, device="cpu")
+    lab = np.zeros((64, 64), np.uint8)
+    lab[32:] = 6
+    a, b = s.render(lab, seed=1).image, s.render(lab, seed=1).image
+    assert np.array_equal(a, b)
+    # an architecture field: a resume keeps the run's own, and says so
+    events.clear()
+    res2 = train(TrainConfig(**{**c.__dict__, "noise_inputs": False, "iters": 4}), events.append, resume=True)
+    assert load_any(res2.model_path).generator.noise_inputs
+    assert any("noise_inputs" in str(e.get("message", "")) for e in events)

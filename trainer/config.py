@@ -47,6 +47,9 @@ class TrainConfig:
     num_upsampling_layers: str = opt("normal", "generator depth", choices=("normal", "more", "most"))
     upsampling: str = opt("nearest", "how G doubles its features between blocks (bilinear: our models "
                           "only; official checkpoints are nearest)", choices=("nearest", "bilinear"))
+    noise_inputs: bool = opt(False, "each generator block adds per-pixel noise with a learned strength (fine "
+                                    "stochastic texture; our models only; an initial model without it starts "
+                                    "at zero strength)")
     discriminator: str = opt("patchgan", "discriminator: multiscale PatchGAN with feature matching (SPADE) or a "
                                          "per-pixel segmentation U-Net with N+1 classes (OASIS; feature "
                                          "matching on its encoder outputs; --ndf is its base width)", choices=("patchgan", "oasis"))
@@ -119,7 +122,7 @@ class TrainConfig:
 
     # the settings that must not change when a run is resumed
     ARCH_FIELDS = ("size", "aspect", "ngf", "ndf", "discriminator", "spade_hidden", "norm_G", "num_upsampling_layers",
-                   "upsampling", "n_layers_D", "num_D", "use_vae", "batch", "seed")
+                   "upsampling", "noise_inputs", "n_layers_D", "num_D", "use_vae", "batch", "seed")
 
 
 # (low, high, low excluded, high excluded); None high: no upper bound. Fields not listed take any value.

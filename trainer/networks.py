@@ -206,6 +206,7 @@ def plan_model(cfg: TrainConfig, label_set: LabelSet | None, has_instances: bool
         label_nc=label_nc, contain_dontcare_label=dontcare, use_instance=use_instance, ngf=cfg.ngf,
         spectral=spectral, spade=spade, num_upsampling_layers=cfg.num_upsampling_layers,  # type: ignore[arg-type]
         crop_size=cfg.size, aspect_ratio=cfg.aspect, use_vae=cfg.use_vae, upsampling=cfg.upsampling,
+        noise_inputs=cfg.noise_inputs,
     )
     if init_bundle is not None and init_bundle.label_set.same_labels(label_set):
         ig = init_bundle.generator

@@ -173,6 +173,8 @@ class GeneratorConfig:
     # how features are doubled between blocks: "nearest" (the official network) or "bilinear"
     # (ours only: no 2**k-px cells; an experiment against the streaks, see the model card)
     upsampling: str = "nearest"
+    # ours only: each block adds learned-strength per-pixel noise (spade_studio/model/noise.py)
+    noise_inputs: bool = False
 
     def __post_init__(self) -> None:
         if self.upsampling not in ("nearest", "bilinear"):
@@ -183,7 +185,7 @@ class GeneratorConfig:
             raise ConfigError(f"spade {self.spade!r} is not a SPADE norm config")
         for name in ("label_nc", "ngf", "z_dim", "crop_size"):
             object.__setattr__(self, name, check_int(name, getattr(self, name)))
-        for name in ("contain_dontcare_label", "use_instance", "spectral", "use_vae"):
+        for name in ("contain_dontcare_label", "use_instance", "spectral", "use_vae", "noise_inputs"):
             check_bool(name, getattr(self, name))
         object.__setattr__(self, "aspect_ratio", check_float("aspect_ratio", self.aspect_ratio))
         if self.num_upsampling_layers == "most" and self.ngf < 2:

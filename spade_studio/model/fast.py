@@ -32,13 +32,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import gemm, winograd
-from .generator import SPADEGenerator, upsample2x
+from .generator import BLOCK_NAMES, SPADEGenerator, upsample2x
 from .layers import SPADE, SPADEResBlock, fold_spectral_norm
+from .noise import position_noise
 from .patterns import Patterns, build_patterns, decode_one_hot, first_conv_table, pattern_codes, resize_nearest
 
 Mode = Literal["exact", "preview"]
 GPU_TYPES = ("cuda", "mps")
-BLOCK_NAMES = ("head_0", "G_middle_0", "G_middle_1", "up_0", "up_1", "up_2", "up_3", "up_4")
 
 
 class FastPathUnavailable(RuntimeError):
@@ -124,6 +124,8 @@ class FastGenerator(nn.Module):
         self._packed_weights: dict[tuple, torch.Tensor | None] = {}  # conv weights reordered once (oneDNN)
         self._lowp_bias: dict[tuple, torch.Tensor] = {}
         self._prepared = False
+        self._names = {id(getattr(generator, n)): n for n in names}
+        self._noise: dict[tuple, torch.Tensor] = {}  # (block, origin, size, period, dtype, device) -> noise
         cfg = self.cfg
         self.n_classes = cfg.label_nc + int(cfg.contain_dontcare_label)
         self.n_codes = self.n_classes * (2 if cfg.use_instance else 1)
@@ -266,10 +268,35 @@ class FastGenerator(nn.Module):
         return g.fc(self.one_hot(small_lab, small_edge))
 
     def block(self, blk: SPADEResBlock, tab: _BlockTables, x: torch.Tensor, pat: Patterns,
-              lowp: torch.dtype | None = None) -> torch.Tensor:
+              lowp: torch.dtype | None = None, origin: tuple[int, int] = (0, 0),
+              period: int | None = None) -> torch.Tensor:
         """One residual block on ``x`` with the label patterns ``pat`` of the same size;
-        ``lowp``: the reduced precision of its GEMMs and convs (preview)."""
+        ``lowp``: the reduced precision of its GEMMs and convs (preview); ``origin`` and
+        ``period``: where ``x`` lies in the canvas at this resolution (noise inputs)."""
         mods = self._modulations(tab, pat, lowp)
+        return self.add_noise(blk, self._block(blk, x, mods, pat, lowp), origin, period)
+
+    def add_noise(self, blk: SPADEResBlock, y: torch.Tensor, origin: tuple[int, int] = (0, 0),
+                  period: int | None = None) -> torch.Tensor:
+        """``y`` (a block's fresh output) plus the block's noise input, in place: the same
+        values as :meth:`SPADEGenerator.add_noise` at inference. The noise of the last few
+        boxes is kept (a stroke asks for the same ones again and again)."""
+        strength = getattr(blk, "noise_strength", None)
+        if strength is None:
+            return y
+        name = self._names[id(blk)]
+        hw = (int(y.shape[-2]), int(y.shape[-1]))
+        key = (name, tuple(origin), hw, period, y.dtype, y.device)
+        noise = self._noise.pop(key, None)
+        if noise is None:
+            noise = position_noise(BLOCK_NAMES.index(name), origin, hw, period, y.device, y.dtype)
+            while len(self._noise) >= 24:
+                self._noise.pop(next(iter(self._noise)))
+        self._noise[key] = noise  # most recently used last
+        return y.addcmul_(strength.to(y.dtype).view(1, -1, 1, 1), noise)
+
+    def _block(self, blk: SPADEResBlock, x: torch.Tensor, mods: dict, pat: Patterns,
+               lowp: torch.dtype | None) -> torch.Tensor:
         if blk.learned_shortcut:
             shortcut = self._conv(blk.conv_s, self._modulate(x, mods["norm_s"], pat, False, "a"), lowp)
         else:
@@ -348,6 +375,7 @@ class FastGenerator(nn.Module):
     def release_buffers(self) -> None:
         """Free the scratch buffers (they are kept between renders of one size)."""
         self._buffers.clear()
+        self._noise.clear()
 
     def _conv(self, conv: nn.Conv2d, x: torch.Tensor, dt: torch.dtype | None = None) -> torch.Tensor:
         cpu = x.device.type == "cpu"

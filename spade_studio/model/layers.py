@@ -180,9 +180,12 @@ class SPADE(nn.Module):
 class SPADEResBlock(nn.Module):
     """Residual block with SPADE norms; a learned 1x1 shortcut when the width changes."""
 
-    def __init__(self, fin: int, fout: int, semantic_nc: int, spectral: bool, spade: SPADENormConfig) -> None:
+    def __init__(self, fin: int, fout: int, semantic_nc: int, spectral: bool, spade: SPADENormConfig,
+                 noise: bool = False) -> None:
         super().__init__()
         fmid = min(fin, fout)
+        if noise:  # per-channel strength of the block's noise input (noise.py); starts at zero
+            self.noise_strength = nn.Parameter(torch.zeros(fout))
         self.learned_shortcut = fin != fout
         self.conv_0 = conv2d(fin, fmid, 3, padding=1, spectral=spectral)
         self.conv_1 = conv2d(fmid, fout, 3, padding=1, spectral=spectral)

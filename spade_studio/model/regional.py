@@ -336,8 +336,11 @@ class _Stages:
     """A generator cut into its latent, blocks and output conv (fast path or plain network)."""
 
     def __init__(self, fast, idx: torch.Tensor, edge: torch.Tensor | None, use_fast: bool, lowp: bool,
-                 sem: torch.Tensor | None = None) -> None:
+                 sem: torch.Tensor | None = None, origin_px: tuple[int, int] = (0, 0),
+                 period_px: int | None = None) -> None:
         self.fast = fast  # FastGenerator (its .plain is the network)
+        # where these labels lie in the canvas (a tile of it), in output pixels: noise inputs
+        self.origin_px, self.period_px = origin_px, period_px
         self.plain = fast.plain
         self.layout = fast.layout()
         self.idx, self.edge = idx, edge
@@ -369,9 +372,12 @@ class _Stages:
                 self.pats[hw] = self.fast.patterns_at(self.codes, hw)
             lowp = self.fast.block_lowp(name) if self.lowp else None
             x = self._fast_block(i, getattr(self.plain, name), x, self.pats[hw], lowp)
-        else:
-            x = getattr(self.plain, name)(x, self.sem)
-        return x
+            return self.fast.add_noise(getattr(self.plain, name), x, *self._place(name))
+        x = getattr(self.plain, name)(x, self.sem)
+        return self.plain.add_noise(name, x, *self._place(name))
+
+    def _place(self, name: str) -> tuple[tuple[int, int], int | None]:
+        return self.plain.noise_place(name, self.origin_px, self.period_px)
 
     def _fast_block(self, i: int, blk, x: torch.Tensor, pat, lowp) -> torch.Tensor:
         """``FastGenerator.block`` with its modulation tables computed once for all streams:
@@ -381,13 +387,7 @@ class _Stages:
         mods = self.mods.get(i)
         if mods is None:
             mods = self.mods[i] = fast._modulations(self.tables[i], pat, lowp)
-        if blk.learned_shortcut:
-            shortcut = fast._conv(blk.conv_s, fast._modulate(x, mods["norm_s"], pat, False, "a"), lowp)
-        else:
-            shortcut = x
-        dx = fast._conv(blk.conv_0, fast._modulate(x, mods["norm_0"], pat, True, "a"), lowp)
-        dx = fast._conv(blk.conv_1, fast._modulate(dx, mods["norm_1"], pat, True, "a"), lowp)
-        return dx.add_(shortcut)
+        return fast._block(blk, x, mods, pat, lowp)
 
     def after(self, i: int, x: torch.Tensor) -> torch.Tensor:
         """The upsampling that follows block ``i`` (head_0, and G_middle_0 in 'more' models)."""

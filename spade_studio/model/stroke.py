@@ -131,7 +131,8 @@ class StrokeRenderer:
                 crop = _grow(region, self.halo, h, w)
                 x = _crop_input(x_prev, crop, up, mode).contiguous(memory_format=torch.channels_last)
                 level = resize_nearest(codes, (h, w))[:, crop[0]:crop[2], crop[1]:crop[3]]
-                y = fast.block(getattr(fast.plain, name), tab, x, build_patterns(level, fast.n_codes, fast.kernel), lowp)
+                y = fast.block(getattr(fast.plain, name), tab, x, build_patterns(level, fast.n_codes, fast.kernel), lowp,
+                               origin=(crop[0], crop[1]))
                 oy, ox = region[0] - crop[0], region[1] - crop[1]
                 part = y[:, :, oy:oy + region[2] - region[0], ox:ox + region[3] - region[1]]
                 want = ref[:, :, region[0]:region[2], region[1]:region[3]]
@@ -224,7 +225,7 @@ class StrokeRenderer:
                 crop = _grow(region, self.halo, h, w)
                 x = _crop_input(x_prev, crop, up, mode).contiguous(memory_format=torch.channels_last)
                 pat = build_patterns(new_codes[:, crop[0]:crop[2], crop[1]:crop[3]], fast.n_codes, fast.kernel)
-                y = fast.block(blk, tab, x, pat, lowp)
+                y = fast.block(blk, tab, x, pat, lowp, origin=(crop[0], crop[1]))
                 oy, ox = region[0] - crop[0], region[1] - crop[1]
                 part = y[:, :, oy:oy + region[2] - region[0], ox:ox + region[3] - region[1]]
                 changed = _difference_box(old, part, region, self._threshold(st, i), offset=False)

@@ -276,7 +276,10 @@ class _Blocks:
         self.entries = gen.layout()
         self.tables = gen.block_tables(synth.device, torch.float32) if fast_ok else [None] * len(self.entries)
 
-    def run(self, x: torch.Tensor, idx: torch.Tensor, edge: torch.Tensor | None, stage_a: bool) -> torch.Tensor:
+    def run(self, x: torch.Tensor, idx: torch.Tensor, edge: torch.Tensor | None, stage_a: bool,
+            origin_px: tuple[int, int] = (0, 0), period_px: int | None = None) -> torch.Tensor:
+        """``origin_px``: where ``idx`` lies in the canvas; ``period_px``: the width of a
+        wrapping canvas (the noise inputs of models that have them follow the canvas)."""
         gen, g = self.gen, self.g
         codes = gen.codes(idx, edge) if self.fast_ok else None
         x = x.contiguous(memory_format=torch.channels_last)
@@ -292,12 +295,14 @@ class _Blocks:
                 if self.fast_ok:
                     if hw not in pats:
                         pats[hw] = gen.patterns_at(codes, hw)
-                    x = gen.block(getattr(g, name), tab, x, pats[hw], gen.block_lowp(name))
+                    x = gen.block(getattr(g, name), tab, x, pats[hw], gen.block_lowp(name),
+                                  *g.noise_place(name, origin_px, period_px))
                 else:
                     from .fast import resize_nearest
 
                     seg = gen.one_hot(resize_nearest(idx, hw), None if edge is None else resize_nearest(edge, hw))
                     x = getattr(g, name)(x, seg.contiguous(memory_format=torch.channels_last))
+                    x = g.add_noise(name, x, *g.noise_place(name, origin_px, period_px))
                 if up_after:
                     x = upsample2x(x, g.cfg.upsampling)
             if stage_a:
@@ -331,7 +336,8 @@ def _stage_a(blocks: _Blocks, latent: torch.Tensor, idx: torch.Tensor, edge: tor
     cols = torch.arange(-e * s, plan.width + e * s, device=dev) % plan.width
     lat_cols = torch.arange(-e, lw + e, device=dev) % lw
     low = blocks.run(latent.index_select(3, lat_cols), idx.index_select(2, cols),
-                     None if edge is None else edge.index_select(2, cols), stage_a=True)
+                     None if edge is None else edge.index_select(2, cols), stage_a=True,
+                     origin_px=(0, -e * s), period_px=plan.width)
     f = low.shape[-1] // (lw + 2 * e)  # low-res cells per latent cell
     return low[..., e * f:(e + lw) * f]
 
@@ -421,10 +427,11 @@ def render_tiles(synth, plan: TilePlan, lab: np.ndarray, inst: np.ndarray | None
             t_idx = idx[:, row.start:row.stop].index_select(2, cols)
             t_edge = None if edge is None else edge[:, row.start:row.stop].index_select(2, cols)
             if wts is None:
-                img = blocks.run(_crop(lows[0], row, col, scale, plan.width), t_idx, t_edge, stage_a=False)
+                img = blocks.run(_crop(lows[0], row, col, scale, plan.width), t_idx, t_edge, stage_a=False,
+                                 origin_px=(row.start, col.start), period_px=plan.width if plan.wrap else None)
             else:
                 img = _tile_regions(synth, gen, fast_ok, quality, lows, wts, stop, row, col, scale, wscale,
-                                    plan.width, t_idx, t_edge)
+                                    plan.width, t_idx, t_edge, plan.wrap)
             tile = img.float()[0].permute(1, 2, 0).cpu().numpy()
             del img
             tile *= row.weight[:, None, None]
@@ -441,13 +448,14 @@ def render_tiles(synth, plan: TilePlan, lab: np.ndarray, inst: np.ndarray | None
 
 def _tile_regions(synth, gen, fast_ok: bool, quality: str, lows: list[torch.Tensor], wts: torch.Tensor,
                   stop: int, row: AxisTile, col: AxisTile, scale: int, wscale: int, width: int,
-                  t_idx: torch.Tensor, t_edge: torch.Tensor | None) -> torch.Tensor:
+                  t_idx: torch.Tensor, t_edge: torch.Tensor | None, wrap: bool = False) -> torch.Tensor:
     """One tile of a region-styled render: every style's stream from its low-resolution crop
     to block ``stop - 1``, mixed by the tile's crop of ``wts``, then the rest once (the
     modulation tables of the fast path are shared by the streams)."""
     from .regional import _Stages
 
-    stages = _Stages(gen if fast_ok else synth.G_exact, t_idx, t_edge, fast_ok, quality == "preview" and fast_ok)
+    stages = _Stages(gen if fast_ok else synth.G_exact, t_idx, t_edge, fast_ok, quality == "preview" and fast_ok,
+                     origin_px=(row.start, col.start), period_px=width if wrap else None)
     n_blocks, first = len(stages.layout), len(STAGE_A)
     w_tile = _crop(wts, row, col, wscale, width)  # [K, 1, h, w]
     bf16 = synth.precision == "bf16" and not fast_ok
