@@ -119,9 +119,10 @@ def measure(model: str | None, pairs, size: int, seg, photos: list[np.ndarray], 
         "model": str(model or "bundled"),
         "layout": {"generated_miou": gen["mIoU"], "real_miou": ref["mIoU"], "generated_acc": gen["pixel_accuracy"],
                    "real_acc": ref["pixel_accuracy"], "ratio": gen["mIoU"] / max(ref["mIoU"], 1e-9)},
-        "swd": {f"{size}": laplacian_swd(real, fake).mean,
-                "128": laplacian_swd([_small(x) for x in real], [_small(x) for x in fake]).mean},
     }
+    swd = laplacian_swd(real, fake)
+    out["swd"] = {f"{size}": swd.mean, "128": laplacian_swd([_small(x) for x in real], [_small(x) for x in fake]).mean}
+    out["swd_levels"] = swd.per_level  # finest (the full-size Laplacian band) first
     s_real, s_fake = mean_streak_index(real), mean_streak_index(fake)
     out["streaks"] = {"generated": s_fake, "real": s_real, "ratio": s_fake / s_real}
     # hand-painted maps, three styles each (two presets and one held-out real render)
@@ -184,6 +185,7 @@ def print_table(results: list[dict], size: int) -> None:
         ("layout: generated pixel accuracy", lambda r: f"{r['layout']['generated_acc'] * 100:.1f} %"),
         (f"realism: Laplacian SWD x1e3 at {size} px (lower is better)", lambda r: f"{r['swd'][str(size)]:.1f}"),
         ("realism: Laplacian SWD x1e3 at 128 px", lambda r: f"{r['swd']['128']:.1f}"),
+        ("realism: SWD per pyramid level, finest first", lambda r: " / ".join(f"{v:.0f}" for v in r["swd_levels"])),
         ("streaks: generated / real (held-out)", lambda r: f"{r['streaks']['ratio']:.2f}x "
                                                            f"({r['streaks']['generated']:.4f} / "
                                                            f"{r['streaks']['real']:.4f})"),
@@ -206,7 +208,8 @@ def print_table(results: list[dict], size: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", help="model file (default: the bundled model)")
-    ap.add_argument("--baseline", help="a second model measured in the same run (e.g. the previous one)")
+    ap.add_argument("--baseline", action="append", default=[],
+                    help="another model measured in the same run (e.g. the previous one); may be repeated")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--scenes", type=int, default=50, help="held-out scenes")
     ap.add_argument("--style-maps", type=int, default=10, help="held-out maps of the renderer-looks style check")
@@ -226,7 +229,7 @@ def main() -> None:
     pairs = _read_pairs(heldout, a.scenes)
     photos = _photos()
     results = []
-    for model in ([a.baseline] if a.baseline else []) + [a.model]:
+    for model in a.baseline + [a.model]:
         results.append(measure(model, pairs, a.size, seg, photos, heldout, a.style_maps))
         print(json.dumps(results[-1]), flush=True)
     print(f"\n{len(pairs)} held-out scenes (seed {HELDOUT_SEED}) at {a.size} px; {len(photos)} style photos; "

@@ -25,6 +25,7 @@ from trainer.metrics import streak_index
 def test_position_noise_is_white_standard_normal_and_streak_free():
     n = position_noise(3, (0, 0), (256, 256))[0, 0].double()
     assert abs(n.mean().item()) < 0.02 and abs(n.std().item() - 1) < 0.02
+    assert abs((n ** 4).mean().item() - 3) < 0.1  # a normal distribution's fourth moment
     for a, b in [(n[:, 1:], n[:, :-1]), (n[1:], n[:-1]), (n[1:, 1:], n[:-1, :-1])]:
         assert abs((a * b).mean().item()) < 0.02  # neighbours uncorrelated
     # no coherence down columns or along rows: the streak index of white noise is 1/32

@@ -328,3 +328,21 @@ def test_a_noise_inputs_run_starts_at_zero_strength_learns_it_and_exports_it(tmp
     res2 = train(TrainConfig(**{**c.__dict__, "noise_inputs": False, "iters": 4}), events.append, resume=True)
     assert load_any(res2.model_path).generator.noise_inputs
     assert any("noise_inputs" in str(e.get("message", "")) for e in events)
+
+
+def test_noise_init_sets_the_strengths_an_initial_model_lacks(tmp_path):
+    from conftest import make_tiny_bundle
+
+    from spade_studio.model.checkpoint import load_any, save_model
+    from trainer.landscapes import make_landscapes
+
+    start = save_model(make_tiny_bundle(use_vae=True, ngf=4, crop=64), tmp_path / "start.safetensors")
+    make_landscapes(tmp_path / "data", 2, size=64, seed=0)
+    c = TrainConfig(data=str(tmp_path / "data"), out=str(tmp_path / "run"), size=64, ndf=8, batch=1, iters=1,
+                    use_vae=True, noise_inputs=True, noise_init=0.25, lr=0.0, init_from=str(start), amp="off",
+                    sample_every=0, save_every=0, threads=1, ema=0.0)
+    out = load_any(train(c, lambda e: None).model_path)
+    strengths = [v for k, v in out.G_state_dict.items() if k.endswith("noise_strength")]
+    assert len(strengths) == 7 and all(torch.all(v == 0.25) for v in strengths)
+    kept = load_any(start).G_state_dict["up_3.conv_0.bias"]
+    assert torch.equal(out.G_state_dict["up_3.conv_0.bias"], kept.to(out.G_state_dict["up_3.conv_0.bias"].dtype))

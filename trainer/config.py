@@ -49,7 +49,9 @@ class TrainConfig:
                           "only; official checkpoints are nearest)", choices=("nearest", "bilinear"))
     noise_inputs: bool = opt(False, "each generator block adds per-pixel noise with a learned strength (fine "
                                     "stochastic texture; our models only; an initial model without it starts "
-                                    "at zero strength)")
+                                    "at --noise-init)")
+    noise_init: float = opt(0.0, "initial noise strength of blocks that have none yet (from scratch, or an "
+                                 "initial model without noise inputs)")
     discriminator: str = opt("patchgan", "discriminator: multiscale PatchGAN with feature matching (SPADE) or a "
                                          "per-pixel segmentation U-Net with N+1 classes (OASIS; feature "
                                          "matching on its encoder outputs; --ndf is its base width)", choices=("patchgan", "oasis"))
@@ -137,7 +139,7 @@ RANGES: dict[str, tuple[float, float | None, bool, bool]] = {
     "ema": (0, 1, False, True), "seed": (0, 2**63 - 1, False, False), "sample_every": (0, None, False, False),
     "save_every": (0, None, False, False), "log_every": (1, None, False, False), "keep_last": (1, 10**6, False, False),
     "workers": (0, 256, False, False), "threads": (1, 4096, False, False),
-    "simplify_labels": (0, 1, False, False), "color_jitter": (0, 1, False, False),
+    "simplify_labels": (0, 1, False, False), "color_jitter": (0, 1, False, False), "noise_init": (0, 10, False, False),
 }
 
 

@@ -273,6 +273,10 @@ def build_networks(cfg: TrainConfig, plan: ModelPlan, device: torch.device, dist
     torch.manual_seed(cfg.seed)
     G = SPADEGenerator(plan.gcfg)
     init_weights(G)
+    with torch.no_grad():  # noise inputs (an initial model's own strengths replace these)
+        for name, p in G.named_parameters():
+            if name.endswith("noise_strength"):
+                p.fill_(cfg.noise_init)
     E = StyleEncoder(plan.ecfg) if plan.ecfg else None
     if E is not None:
         init_weights(E)

@@ -21,6 +21,8 @@ Official checkpoints have no noise inputs; nothing changes for them.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 _M32 = 0xFFFFFFFF
@@ -42,7 +44,8 @@ def position_noise(index: int, origin: tuple[int, int], hw: tuple[int, int], per
                    device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Standard-normal noise ``[1, 1, h, w]`` for the box at ``origin`` (row, column) of stream
     ``index``; the same value for the same position whatever box asks. ``period``: columns
-    repeat with this period (wrapping panoramas)."""
+    repeat with this period (wrapping panoramas). Integer hashing and float32 Box-Muller only,
+    on ``device`` itself (MPS has no float64; a CUDA graph can capture it)."""
     (y0, x0), (h, w) = origin, hw
     ys = torch.arange(y0, y0 + h, dtype=torch.int64, device=device)
     xs = torch.arange(x0, x0 + w, dtype=torch.int64, device=device)
@@ -51,5 +54,9 @@ def position_noise(index: int, origin: tuple[int, int], hw: tuple[int, int], per
     ky = _mix((ys * _C_Y + index * _C_I) & _M32)
     k = _mix(((ky[:, None] ^ ((xs[None, :] * _C_X) & _M32)) + index) & _M32)
     k = _mix(k ^ (ky[:, None] >> 7))
-    u = ((k >> 8).to(torch.float64) + 0.5) * (1.0 / (1 << 24))  # (0, 1), never 0 or 1
-    return torch.special.ndtri(u).to(dtype).view(1, 1, h, w)
+    k2 = _mix(k ^ 0x5BD1E995)
+    # two uniforms in (0, 1) with 23 bits each: exact in float32, never 0
+    u1 = ((k >> 9).to(torch.float32) + 0.5) * (1.0 / (1 << 23))
+    u2 = ((k2 >> 9).to(torch.float32) + 0.5) * (1.0 / (1 << 23))
+    n = torch.sqrt(-2.0 * torch.log(u1)) * torch.cos((2.0 * math.pi) * u2)
+    return n.to(dtype).view(1, 1, h, w)
