@@ -15,7 +15,8 @@
 # The checkpoint (with the optimisers) is too big to come back: a later GPU run continues from
 # the exported weights with INIT=... (the discriminator starts again).
 # Knobs (environment): BUDGET_S (420), SCENES (6000), BATCH (16), DISC (patchgan | oasis),
-# SIMPLIFY (0.4), JITTER (0.5), NGF (16), HIDDEN (32), NDF (32), DEVICE (cuda), WORKERS (cores - 2),
+# SIMPLIFY (0.4), JITTER (0.5), NGF (16), HIDDEN (32), NDF (32), NOISE (0.1: noise inputs starting at
+# that strength; 0 = none), DEVICE (cuda), WORKERS (cores - 2),
 # INIT (resources/models/landscape.safetensors), DATA (/tmp/land256).
 # Tested on the CPU with: DEVICE=cpu SCENES=40 BUDGET_S=40 BATCH=2 OUT=/tmp/out bash bench/device_train.sh
 set -euo pipefail
@@ -23,17 +24,18 @@ cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 OUT="${OUT:-runs/device_out}"
 mkdir -p "$OUT"
-# the recipe the CPU comparisons chose (model card): OASIS discriminator (ndf 16), bilinear doubling
+# the recipe the CPU comparisons chose (model card): OASIS discriminator (ndf 16), bilinear doubling,
+# noise inputs (strength 0.1 where the initial model has none)
 BUDGET_S="${BUDGET_S:-420}" SCENES="${SCENES:-6000}" BATCH="${BATCH:-16}" DISC="${DISC:-oasis}"
 SIMPLIFY="${SIMPLIFY:-0.4}" JITTER="${JITTER:-0.5}" NGF="${NGF:-16}" HIDDEN="${HIDDEN:-32}"
-NDF="${NDF:-$([ "$DISC" = oasis ] && echo 16 || echo 32)}" UPSAMPLING="${UPSAMPLING:-bilinear}"
+NDF="${NDF:-$([ "$DISC" = oasis ] && echo 16 || echo 32)}" UPSAMPLING="${UPSAMPLING:-bilinear}" NOISE="${NOISE:-0.1}"
 DEVICE="${DEVICE:-cuda}" INIT="${INIT:-resources/models/landscape.safetensors}" DATA="${DATA:-/tmp/land256}"
 CORES="$(nproc)"
 WORKERS="${WORKERS:-$(( CORES > 3 ? CORES - 2 : 1 ))}"
 RUN="${RUN_DIR:-/tmp/gpu_run}"
 PY="${PYTHON:-python3}"
 exec > >(tee -a "$OUT/log.txt") 2>&1
-echo "== $(date -u +%FT%TZ) device_train: budget ${BUDGET_S}s, $SCENES scenes, batch $BATCH, D $DISC (ndf $NDF), $UPSAMPLING doubling, device $DEVICE"
+echo "== $(date -u +%FT%TZ) device_train: budget ${BUDGET_S}s, $SCENES scenes, batch $BATCH, D $DISC (ndf $NDF), $UPSAMPLING doubling, noise $NOISE, device $DEVICE"
 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"
 t0=$(date +%s)
 [ -f "$DATA/dataset.json" ] || "$PY" -m spade_studio.cli make-landscapes "$DATA" --count "$SCENES" --size 256 --seed 1 --workers "$CORES"
@@ -41,6 +43,7 @@ echo "data ready after $(( $(date +%s) - t0 )) s"
 EXTRA=()
 [ "$DISC" = oasis ] && EXTRA+=(--discriminator oasis)
 EXTRA+=(--upsampling "$UPSAMPLING")
+[ "$NOISE" != 0 ] && EXTRA+=(--noise-inputs --noise-init "$NOISE")
 [ -f "$RUN/config.json" ] && EXTRA+=(--resume)
 set +e
 timeout -s TERM -k 60 "$BUDGET_S" "$PY" -m spade_studio.cli train --data "$DATA" --out "$RUN" --size 256 \

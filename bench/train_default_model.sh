@@ -28,21 +28,28 @@ $CLI evaluate "$RUNS/gen1.safetensors" --data "$RUNS/heldout128" --segmenter "$R
   --json-out "$RUNS/eval_heldout.json"
 python bench/style_transfer.py --model "$RUNS/gen1.safetensors" --data "$RUNS/heldout128"
 
-# 4. generation 2, the candidate the equal-iteration comparisons chose (model card, "Recipe"):
-#    generation 1 fine-tuned at 256 px (its fc resampled to the 8x8 latent grid, so it starts as the
-#    same function) with the OASIS discriminator (ndf 16) and bilinear doubling between blocks, on
-#    256-px scenes whose maps are often replaced by painted-looking versions of themselves
+# 4. generation 2, the recipe the equal-iteration comparisons chose (model card: "Recipe",
+#    "Bilinear", "Noise inputs"), in two runs. Resumable.
+#    4a. generation 1 fine-tuned at 256 px (its fc resampled to the 8x8 latent grid, so it starts as
+#    the same function) with the OASIS discriminator (ndf 16) and bilinear doubling between blocks,
+#    on 256-px scenes whose maps are often replaced by painted-looking versions of themselves
 #    (--simplify-labels) and whose images often get a random colour change (--color-jitter: the
-#    style encoder learns colours the procedural looks never had). Resumable. The same run on a GPU:
-#    bench/device_train.sh.
+#    style encoder learns colours the procedural looks never had): 3,500 iterations (run C; its
+#    weights are resources/models/milestones/gen2_oasis_bilinear.safetensors).
 [ -f "$RUNS/land256/dataset.json" ] || $CLI make-landscapes "$RUNS/land256" --count 6000 --size 256 --seed 1 --workers 2
+GEN2A=(--data "$RUNS/land256" --size 256 --ngf 16 --spade-hidden 32 --discriminator oasis --ndf 16
+       --upsampling bilinear --batch 4 --use-vae --ema 0.999 --amp bf16 --seed 3 --simplify-labels 0.4
+       --color-jitter 0.5 --sample-every 250 --save-every 250 --log-every 25 --progress bar)
 RESUME2=""
-[ -f "$RUNS/gen2/config.json" ] && RESUME2="--resume"
-$CLI train --data "$RUNS/land256" --out "$RUNS/gen2" --size 256 --ngf 16 --spade-hidden 32 \
-  --discriminator oasis --ndf 16 --upsampling bilinear \
-  --batch 4 --iters 100000 --use-vae --ema 0.999 --amp bf16 --seed 3 \
-  --simplify-labels 0.4 --color-jitter 0.5 --init-from "$RUNS/gen1.safetensors" \
-  --sample-every 250 --save-every 250 --log-every 25 --progress bar $RESUME2
+[ -f "$RUNS/gen2c/config.json" ] && RESUME2="--resume"
+$CLI train "${GEN2A[@]}" --out "$RUNS/gen2c" --iters 3500 --init-from "$RUNS/gen1.safetensors" $RESUME2
+$CLI export "$RUNS/gen2c" -o "$RUNS/gen2c.safetensors" --half
+#    4b. noise inputs (strength 0.1 to start; a fresh discriminator): 1,411 iterations at the constant
+#    learning rate, then its linear decay to 0 at 3,400. The same run on a GPU: bench/device_train.sh.
+RESUME3=""
+[ -f "$RUNS/gen2/config.json" ] && RESUME3="--resume"
+$CLI train "${GEN2A[@]}" --out "$RUNS/gen2" --iters 3400 --decay-start 1411 --noise-inputs --noise-init 0.1 \
+  --init-from "$RUNS/gen2c.safetensors" $RESUME3
 $CLI export "$RUNS/gen2" -o "$RUNS/gen2.safetensors" --half
 # 5. the metric table of the model card: generation 2 against generation 1, measured in one run.
 #    It replaces resources/models/landscape.safetensors (generation 1) only where it wins there.
