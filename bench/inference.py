@@ -312,9 +312,7 @@ def main() -> None:
     if a.memory_child:
         memory_child(*a.memory_child)
         return
-    from spade_studio.model import allocator
-
-    from spade_studio.model import gemm
+    from spade_studio.model import allocator, gemm
 
     print(cpu_line() + f"; large allocations kept mapped: {'yes' if allocator.kept() else 'no'}; "
           f"fast-path fp32 GEMMs: {gemm.backend()} (SPADE_STUDIO_GEMM=mkl|onednn forces one)", flush=True)

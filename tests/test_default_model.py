@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 from PIL import Image
 
 from spade_studio.cli import main as cli
@@ -48,7 +49,9 @@ def test_bundled_model_metadata_holds_no_machine_paths():
 
     with safe_open(str(default_model_path()), "pt") as f:
         meta = f.metadata()
-    assert json.loads(meta["provenance"])["run"] == "default"
+    run = json.loads(meta["provenance"])["run"]
+    card = (ROOT / "resources" / "models" / "README.md").read_text(encoding="utf-8")
+    assert f"runs/{run}" in card  # the run the model card describes
     assert not any(p in v for v in meta.values() for p in ('"/work/', '"/root/', '"/home/'))
 
 
