@@ -34,7 +34,6 @@ from torch import nn
 from . import gemm, winograd
 from .generator import BLOCK_NAMES, SPADEGenerator, upsample2x
 from .layers import SPADE, SPADEResBlock, fold_spectral_norm
-from .noise import position_noise
 from .patterns import Patterns, build_patterns, decode_one_hot, first_conv_table, pattern_codes, resize_nearest
 
 Mode = Literal["exact", "preview"]
@@ -289,7 +288,7 @@ class FastGenerator(nn.Module):
         key = (name, tuple(origin), hw, period, y.dtype, y.device)
         noise = self._noise.pop(key, None)
         if noise is None:
-            noise = position_noise(BLOCK_NAMES.index(name), origin, hw, period, y.device, y.dtype)
+            noise = self.plain.inference_noise(name, origin, hw, period, y.device, y.dtype)
             while len(self._noise) >= 24:
                 self._noise.pop(next(iter(self._noise)))
         self._noise[key] = noise  # most recently used last

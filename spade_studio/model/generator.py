@@ -103,8 +103,15 @@ class SPADEGenerator(nn.Module):
         if self.training:
             noise = torch.randn(n, 1, h, w, dtype=x.dtype, device=x.device)
         else:
-            noise = position_noise(BLOCK_NAMES.index(name), origin, (h, w), period, x.device, x.dtype)
+            noise = self.inference_noise(name, origin, (h, w), period, x.device, x.dtype)
         return torch.addcmul(x, strength.to(x.dtype).view(1, -1, 1, 1), noise)
+
+    @staticmethod
+    def inference_noise(name: str, origin: tuple[int, int], hw: tuple[int, int], period: int | None,
+                        device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """The fixed noise ``[1, 1, h, w]`` block ``name`` adds at inference (its stream is the
+        block's index in :data:`BLOCK_NAMES`); every inference path asks for it here."""
+        return position_noise(BLOCK_NAMES.index(name), origin, hw, period, device, dtype)
 
     def forward(self, seg: torch.Tensor, z: torch.Tensor | None = None,
                 latent_hw: tuple[int, int] | None = None) -> torch.Tensor:
