@@ -346,3 +346,27 @@ def test_noise_init_sets_the_strengths_an_initial_model_lacks(tmp_path):
     assert len(strengths) == 7 and all(torch.all(v == 0.25) for v in strengths)
     kept = load_any(start).G_state_dict["up_3.conv_0.bias"]
     assert torch.equal(out.G_state_dict["up_3.conv_0.bias"], kept.to(out.G_state_dict["up_3.conv_0.bias"].dtype))
+
+
+def test_style_shuffle_feeds_the_encoder_shuffled_images_in_a_run(landscapes, tmp_path, monkeypatch):
+    import trainer.loop as loop
+
+    calls = []
+    real_shuffle = loop.shuffle_tiles
+
+    def spy(images, share, *a, **kw):
+        out = real_shuffle(images, share, *a, **kw)
+        calls.append((share, images.shape, bool(torch.equal(out, images))))
+        return out
+
+    monkeypatch.setattr(loop, "shuffle_tiles", spy)
+    res = train(cfg(landscapes, tmp_path / "run", iters=2, use_vae=True, style_shuffle=1.0, sample_every=0,
+                    save_every=0, threads=1), lambda e: None)
+    assert res.model_path is not None and len(calls) == 2
+    assert all(share == 1.0 and shape[0] == 2 and not same for share, shape, same in calls)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["style_shuffle"] == 1.0
+    calls.clear()  # without the encoder (no VAE), nothing is shuffled
+    train(cfg(landscapes, tmp_path / "run2", iters=1, style_shuffle=1.0, sample_every=0, save_every=0, threads=1),
+          lambda e: None)
+    assert calls == []

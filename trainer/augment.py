@@ -182,3 +182,31 @@ def preprocess(cfg: PreprocessConfig, image: np.ndarray | Image.Image, label: np
     lab = apply_to_label(label, params)
     inst = None if instance is None else label_to_tensor(apply_to_instance(instance, params))
     return image_to_tensor(img), label_to_tensor(lab), inst, params
+
+
+def shuffle_tiles(images: torch.Tensor, share: float, grid: int = 4,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """The style encoder's input under ``--style-shuffle``: each image of the batch ``[N, C, H,
+    W]``, with probability ``share``, cut into a ``grid x grid`` array of tiles put back in a
+    random order (the same pixels, so the same colours and textures, anywhere). An encoder
+    trained on such inputs learns the look from colours and textures rather than from where
+    they are, which is what a style photo of another kind of scene needs. Rows and columns past
+    the last whole tile stay in place. Returns ``images`` itself when nothing is shuffled."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"share must be in 0..1, not {share}")
+    n, c, h, w = images.shape
+    th, tw = h // grid, w // grid
+    if share == 0.0 or grid < 2 or th == 0 or tw == 0:
+        return images
+    pick = torch.rand(n, generator=generator) < share
+    if not bool(pick.any()):
+        return images
+    out = images.clone()
+    k = grid * grid
+    for i in torch.nonzero(pick).flatten().tolist():
+        body = images[i, :, : th * grid, : tw * grid]
+        tiles = body.reshape(c, grid, th, grid, tw).permute(1, 3, 0, 2, 4).reshape(k, c, th, tw)
+        order = torch.randperm(k, generator=generator).to(images.device)
+        mixed = tiles[order].reshape(grid, grid, c, th, tw).permute(2, 0, 3, 1, 4).reshape(c, th * grid, tw * grid)
+        out[i, :, : th * grid, : tw * grid] = mixed
+    return out

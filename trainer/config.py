@@ -40,6 +40,9 @@ class TrainConfig:
                                       "(flat shapes, crude boundaries; the image stays)")
     color_jitter: float = opt(0.0, "share of training images given a random global colour change (the style "
                                    "encoder learns colours beyond the data's)")
+    style_shuffle: float = opt(0.0, "share of training images whose style-encoder input is cut into 4x4 tiles "
+                                    "in random order (the encoder reads colours and textures, not where they "
+                                    "are: photos of other scenes steer the look)")
     ngf: int = opt(64, "generator width")
     ndf: int = opt(64, "discriminator width")
     spade_hidden: int = opt(128, "SPADE hidden width (official: 128)")
@@ -139,7 +142,7 @@ RANGES: dict[str, tuple[float, float | None, bool, bool]] = {
     "ema": (0, 1, False, True), "seed": (0, 2**63 - 1, False, False), "sample_every": (0, None, False, False),
     "save_every": (0, None, False, False), "log_every": (1, None, False, False), "keep_last": (1, 10**6, False, False),
     "workers": (0, 256, False, False), "threads": (1, 4096, False, False),
-    "simplify_labels": (0, 1, False, False), "color_jitter": (0, 1, False, False), "noise_init": (0, 10, False, False),
+    "simplify_labels": (0, 1, False, False), "color_jitter": (0, 1, False, False), "style_shuffle": (0, 1, False, False), "noise_init": (0, 10, False, False),
 }
 
 

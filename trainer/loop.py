@@ -25,6 +25,7 @@ from spade_studio.model.label_patterns import LabelSemantics
 from spade_studio.model.semantics import make_semantics
 from spade_studio.model.synthesize import pick_device
 
+from .augment import shuffle_tiles
 from .config import TrainConfig
 from .distributed import DistInfo, init_distributed
 from .errors import TrainError
@@ -365,9 +366,12 @@ def _step(run: _Run, st: _RunState, batch: dict[str, Any]) -> tuple[float, float
     g_sem = None
     if cfg.pattern_spade and not run.dist_info.enabled and device.type == "cpu":
         g_sem = LabelSemantics.from_one_hot(sem, run.plan.gcfg)
+    style = None
+    if nets.E_train is not None and cfg.style_shuffle > 0:
+        style = shuffle_tiles(real, cfg.style_shuffle)  # the global RNG: a resume continues its stream
     res = gan_step(nets.G_train, nets.E_train, nets.D, nets.D_train, nets.opt_G, nets.opt_D, nets.scaler, sem, real,
                    run.weights, nets.vgg_loss, autocast=lambda: amp_context(nets.amp, device),
-                   shared=cfg.shared_d_forward and not run.dist_info.enabled, g_sem=g_sem)
+                   shared=cfg.shared_d_forward and not run.dist_info.enabled, g_sem=g_sem, style=style)
     if nets.G_ema is not None:
         with torch.no_grad():
             for pe, p in zip(nets.G_ema.parameters(), nets.G.parameters()):

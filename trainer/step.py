@@ -68,13 +68,15 @@ def _split(pred):
     return fake, real
 
 
-def _generate(G: nn.Module, E: nn.Module | None, sem, real, w: LossWeights, vgg_loss, g_sem=None):
+def _generate(G: nn.Module, E: nn.Module | None, sem, real, w: LossWeights, vgg_loss, g_sem=None,
+              style=None):
     """The fake batch and the generator losses that need no discriminator (KLD, VGG);
-    ``g_sem``: what G reads (``sem`` itself, or its :class:`LabelSemantics`)."""
+    ``g_sem``: what G reads (``sem`` itself, or its :class:`LabelSemantics`); ``style``: what
+    the style encoder reads (default ``real``, the image G must reproduce)."""
     losses: dict[str, torch.Tensor] = {}
     z = None
     if E is not None:
-        mu, logvar = E(real)
+        mu, logvar = E(real if style is None else style)
         z = reparameterize(mu.float(), logvar.float())
         losses["KLD"] = kld_loss(mu.float(), logvar.float()) * w.kld
     fake = G(sem if g_sem is None else g_sem, z)
@@ -84,8 +86,8 @@ def _generate(G: nn.Module, E: nn.Module | None, sem, real, w: LossWeights, vgg_
 
 
 def _generator_losses(G: nn.Module, E: nn.Module | None, D: nn.Module, sem, real, w: LossWeights, vgg_loss,
-                      g_sem=None):
-    losses, fake = _generate(G, E, sem, real, w, vgg_loss, g_sem)
+                      g_sem=None, style=None):
+    losses, fake = _generate(G, E, sem, real, w, vgg_loss, g_sem, style)
     pred_fake, pred_real = _split(D(torch.cat([torch.cat([sem, fake], 1), torch.cat([sem, real], 1)], 0)))
     losses["GAN"] = hinge_g_loss(pred_fake)
     if w.feat > 0:
@@ -131,14 +133,16 @@ def advance_power_iteration(module: nn.Module) -> None:
 def gan_step(G: nn.Module, E: nn.Module | None, D: nn.Module, D_train: nn.Module,
              opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
              sem: torch.Tensor, real: torch.Tensor, weights: LossWeights, vgg_loss=None,
-             autocast=None, shared: bool = True, g_sem=None) -> StepResult:
+             autocast=None, shared: bool = True, g_sem=None, style=None) -> StepResult:
     """One iteration; ``G``/``E``/``D_train`` are the networks as trained (DDP-wrapped or not),
     ``D`` the bare discriminator. ``autocast``: a context factory (mixed precision) or None.
     ``g_sem``: the semantics as G reads them (default ``sem``; a
-    :class:`~spade_studio.model.label_patterns.LabelSemantics` of ``sem``: same result, faster)."""
+    :class:`~spade_studio.model.label_patterns.LabelSemantics` of ``sem``: same result, faster).
+    ``style``: the style encoder's input (default ``real``; :func:`trainer.augment.shuffle_tiles`
+    of it under ``--style-shuffle``)."""
     if getattr(D, "kind", "patchgan") == "oasis":
         return oasis_step(G, E, D, D_train, opt_G, opt_D, scaler, sem, real, weights, vgg_loss, autocast, shared,
-                          g_sem)
+                          g_sem, style)
     amp = autocast or contextlib.nullcontext
     g_params = [p for grp in opt_G.param_groups for p in grp["params"]]
     d_params = [p for grp in opt_D.param_groups for p in grp["params"]]
@@ -146,7 +150,7 @@ def gan_step(G: nn.Module, E: nn.Module | None, D: nn.Module, D_train: nn.Module
     opt_D.zero_grad(set_to_none=True)
     if shared:
         with amp():
-            g_losses, fake, pred_fake, pred_real = _generator_losses(G, E, D, sem, real, weights, vgg_loss, g_sem)
+            g_losses, fake, pred_fake, pred_real = _generator_losses(G, E, D, sem, real, weights, vgg_loss, g_sem, style)
             loss_G = sum(v.float() for v in g_losses.values())
             d_real, d_fake = hinge_d_loss(pred_real, pred_fake)
             loss_D = (d_real + d_fake).float()
@@ -155,7 +159,7 @@ def gan_step(G: nn.Module, E: nn.Module | None, D: nn.Module, D_train: nn.Module
 
     with _frozen(d_params):
         with amp():
-            g_losses, fake, _, _ = _generator_losses(G, E, D, sem, real, weights, vgg_loss, g_sem)
+            g_losses, fake, _, _ = _generator_losses(G, E, D, sem, real, weights, vgg_loss, g_sem, style)
             loss_G = sum(v.float() for v in g_losses.values())
         _update(scaler, loss_G, opt_G)
     with amp():
@@ -171,7 +175,7 @@ def gan_step(G: nn.Module, E: nn.Module | None, D: nn.Module, D_train: nn.Module
 def oasis_step(G: nn.Module, E: nn.Module | None, D: nn.Module, D_train: nn.Module,
                opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
                sem: torch.Tensor, real: torch.Tensor, weights: LossWeights, vgg_loss=None,
-               autocast=None, shared: bool = True, g_sem=None) -> StepResult:
+               autocast=None, shared: bool = True, g_sem=None, style=None) -> StepResult:
     """:func:`gan_step` with the OASIS discriminator: class-balanced per-pixel cross entropy for
     G and D, LabelMix (weight ``weights.labelmix``) for D; with ``weights.feat`` > 0, feature
     matching on D's encoder outputs (it is what teaches the style encoder, as there is no VGG)."""
@@ -191,7 +195,7 @@ def oasis_step(G: nn.Module, E: nn.Module | None, D: nn.Module, D_train: nn.Modu
 
     if shared:
         with amp():
-            g_losses, fake = _generate(G, E, sem, real, weights, vgg_loss, g_sem)
+            g_losses, fake = _generate(G, E, sem, real, weights, vgg_loss, g_sem, style)
             mask = labelmix_mask(labels, valid)
             mixed = labelmix_mix(mask, real, fake.detach())
             out = D(torch.cat([fake, real, mixed], 0), features=use_feat)
@@ -208,7 +212,7 @@ def oasis_step(G: nn.Module, E: nn.Module | None, D: nn.Module, D_train: nn.Modu
 
     with _frozen(d_params):
         with amp():
-            g_losses, fake = _generate(G, E, sem, real, weights, vgg_loss, g_sem)
+            g_losses, fake = _generate(G, E, sem, real, weights, vgg_loss, g_sem, style)
             if use_feat:
                 logits, feats = D(torch.cat([fake, real], 0), features=True)
                 parts = [f.chunk(2) for f in feats]
