@@ -257,3 +257,42 @@ def test_region_styles_add_the_same_noise_in_one_go_and_in_tiles(fixture, reques
     glob = one_go_float(s, lab, za)
     assert np.abs(glob[:, 260:] - one[:, 260:]).mean() < 2e-3
     assert np.abs(glob[:, :100] - one[:, :100]).mean() > 0.02
+
+
+def test_bench_noise_strength_scales_the_chosen_blocks_of_a_model_and_of_a_run(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    from spade_studio.model.checkpoint import load_any, save_model
+
+    bundle = make_tiny_bundle(use_vae=True, ngf=4, crop=64, noise_inputs=True)
+    for k, v in bundle.G_state_dict.items():
+        if k.endswith("noise_strength"):
+            v.fill_(0.1)
+    src = save_model(bundle, tmp_path / "m.safetensors")
+    script = str(ROOT / "bench" / "noise_strength.py")
+    subprocess.run([sys.executable, script, "model", str(src), str(tmp_path / "x2.safetensors"), "--factor", "2",
+                    "--blocks", "up_2,up_3"], check=True, capture_output=True)
+    before, after = load_any(src).G_state_dict, load_any(tmp_path / "x2.safetensors").G_state_dict
+    for k in before:
+        want = before[k] * 2 if k in ("up_2.noise_strength", "up_3.noise_strength") else before[k]
+        assert torch.allclose(after[k].float(), want.float()), k
+    # a run folder: the newest checkpoint's G and EMA strengths scaled, the rest copied
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    g = {"up_3.noise_strength": torch.full((4,), 0.1), "up_3.conv_0.bias": torch.ones(4)}
+    torch.save({"G": dict(g), "G_ema": dict(g), "step": 5}, run / "checkpoints" / "ckpt_00000005.pt")
+    torch.save({"G": dict(g), "G_ema": dict(g), "step": 3}, run / "checkpoints" / "ckpt_00000003.pt")
+    subprocess.run([sys.executable, script, "run", str(run), str(tmp_path / "run2"), "--factor", "3"], check=True,
+                   capture_output=True)
+    got = torch.load(tmp_path / "run2" / "checkpoints" / "ckpt_00000005.pt", weights_only=True)
+    assert got["step"] == 5 and (tmp_path / "run2" / "config.json").exists()
+    for part in ("G", "G_ema"):
+        assert torch.allclose(got[part]["up_3.noise_strength"], torch.full((4,), 0.3))
+        assert torch.equal(got[part]["up_3.conv_0.bias"], torch.ones(4))
+    again = subprocess.run([sys.executable, script, "run", str(run), str(tmp_path / "run2"), "--factor", "3"],
+                           capture_output=True, text=True)
+    assert again.returncode != 0 and "exists" in again.stderr
