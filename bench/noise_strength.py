@@ -17,6 +17,7 @@ them in the four up blocks lowered SWD and streaks (model card, "Noise strength"
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -57,6 +58,11 @@ def scale_model(src: Path, dst: Path, blocks: set[str], factor: float) -> list[s
     done = _scale(state, blocks, factor, "G.")
     if not done:
         raise SystemExit(f"{src}: no noise strengths of blocks {sorted(blocks)}")
+    if meta and "provenance" in meta:  # the file says what was done to it
+        prov = json.loads(meta["provenance"])
+        prov.setdefault("edits", []).append({"noise_strength_factor": factor, "blocks": sorted(blocks),
+                                             "by": "bench/noise_strength.py"})
+        meta = dict(meta, provenance=json.dumps(prov))
     atomic_write(dst, save(state, metadata=meta))
     return done
 

@@ -49,9 +49,11 @@ def test_bundled_model_metadata_holds_no_machine_paths():
 
     with safe_open(str(default_model_path()), "pt") as f:
         meta = f.metadata()
-    run = json.loads(meta["provenance"])["run"]
+    prov = json.loads(meta["provenance"])
     card = (ROOT / "resources" / "models" / "README.md").read_text(encoding="utf-8")
-    assert f"runs/{run}" in card  # the run the model card describes
+    assert f"runs/{prov['run']}" in card  # the run the model card describes
+    for edit in prov.get("edits", []):  # and each edit made to its weights after the run, with its command
+        assert "bench/noise_strength.py model" in card and f"--factor {edit['noise_strength_factor']:g}" in card
     assert not any(p in v for v in meta.values() for p in ('"/work/', '"/root/', '"/home/'))
 
 

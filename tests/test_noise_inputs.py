@@ -276,6 +276,8 @@ def test_bench_noise_strength_scales_the_chosen_blocks_of_a_model_and_of_a_run(t
     subprocess.run([sys.executable, script, "model", str(src), str(tmp_path / "x2.safetensors"), "--factor", "2",
                     "--blocks", "up_2,up_3"], check=True, capture_output=True)
     before, after = load_any(src).G_state_dict, load_any(tmp_path / "x2.safetensors").G_state_dict
+    edits = load_any(tmp_path / "x2.safetensors").provenance["edits"]
+    assert edits == [{"noise_strength_factor": 2.0, "blocks": ["up_2", "up_3"], "by": "bench/noise_strength.py"}]
     for k in before:
         want = before[k] * 2 if k in ("up_2.noise_strength", "up_3.noise_strength") else before[k]
         assert torch.allclose(after[k].float(), want.float()), k

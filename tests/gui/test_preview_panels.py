@@ -107,7 +107,7 @@ def test_idle_worker_hands_free_memory_back_and_renders_again(qtbot, service, mo
     for seed in (1, 2):
         with qtbot.waitSignal(service.rendered, timeout=LOAD_MS):
             service.request(painted_map(), StyleSpec(seed=seed))
-        qtbot.waitUntil(lambda: len(calls) >= 1 + seed, timeout=LOAD_MS)
+        qtbot.waitUntil(lambda s=seed: len(calls) >= 1 + s, timeout=LOAD_MS)
     assert set(calls) == {"spade-preview-worker"}
     if sys.platform.startswith("linux"):  # counted once the trim returned
         qtbot.waitUntil(lambda: service.trimmed == len(calls), timeout=LOAD_MS)
