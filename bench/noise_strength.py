@@ -10,8 +10,8 @@ metadata too): a probe of what stronger noise does, measured with ``bench/model_
 its generator and of the generator's EMA scaled (the optimiser state is kept), so that
 ``train --resume --out DST_RUN`` fine-tunes from there (``bench/train_default_model.sh``
 step 4c). Generation 2's strengths stayed near their start, 0.1 (Adam moves a parameter by
-about the learning rate per step, and their gradient's sign keeps changing), while doubling
-them in the four up blocks lowered SWD and streaks (model card, "Noise strength").
+about the learning rate per step, and their gradient's sign keeps changing), while scaling
+those of the four up blocks by 1.5-2 lowered SWD and streaks (model card, "Generation 2.1").
 """
 
 from __future__ import annotations

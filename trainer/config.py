@@ -142,7 +142,8 @@ RANGES: dict[str, tuple[float, float | None, bool, bool]] = {
     "ema": (0, 1, False, True), "seed": (0, 2**63 - 1, False, False), "sample_every": (0, None, False, False),
     "save_every": (0, None, False, False), "log_every": (1, None, False, False), "keep_last": (1, 10**6, False, False),
     "workers": (0, 256, False, False), "threads": (1, 4096, False, False),
-    "simplify_labels": (0, 1, False, False), "color_jitter": (0, 1, False, False), "style_shuffle": (0, 1, False, False), "noise_init": (0, 10, False, False),
+    "simplify_labels": (0, 1, False, False), "color_jitter": (0, 1, False, False),
+    "style_shuffle": (0, 1, False, False), "noise_init": (0, 10, False, False),
 }
 
 
