@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
 from pathlib import Path
@@ -40,21 +41,31 @@ def _scale(state: dict, blocks: set[str], factor: float, prefix: str = "") -> li
     return done
 
 
-def strengths(path: Path) -> dict[str, float]:
+def _read_model(path: Path) -> tuple[dict, dict | None]:
+    """(tensors, metadata) of a model file, or one line saying why it cannot be read."""
+    from safetensors import safe_open
     from safetensors.torch import load_file
 
-    return {k: float(v.float().abs().mean()) for k, v in load_file(str(path)).items() if k.endswith("noise_strength")}
+    if not Path(path).is_file():
+        raise SystemExit(f"{path}: no such model file")
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata()
+        return load_file(str(path)), meta
+    except Exception as e:  # safetensors raises its own error types
+        raise SystemExit(f"{path}: not a readable .safetensors model file ({str(e).splitlines()[0]})") from None
+
+
+def strengths(path: Path) -> dict[str, float]:
+    return {k: float(v.float().abs().mean()) for k, v in _read_model(path)[0].items() if k.endswith("noise_strength")}
 
 
 def scale_model(src: Path, dst: Path, blocks: set[str], factor: float) -> list[str]:
-    from safetensors import safe_open
-    from safetensors.torch import load_file, save
+    from safetensors.torch import save
 
     from spade_studio.imageio import atomic_write
 
-    with safe_open(str(src), "pt") as f:
-        meta = f.metadata()
-    state = load_file(str(src))
+    state, meta = _read_model(src)
     done = _scale(state, blocks, factor, "G.")
     if not done:
         raise SystemExit(f"{src}: no noise strengths of blocks {sorted(blocks)}")
@@ -73,7 +84,10 @@ def scale_run(src: Path, dst: Path, blocks: set[str], factor: float) -> Path:
         raise SystemExit(f"{src}: no checkpoint")
     if dst.exists():
         raise SystemExit(f"{dst} exists: choose a new run folder")
-    state = torch.load(ckpts[-1], map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(ckpts[-1], map_location="cpu", weights_only=True)
+    except Exception as e:  # a truncated or foreign file
+        raise SystemExit(f"{ckpts[-1]}: not a readable checkpoint ({str(e).splitlines()[0]})") from None
     done = [n for part in ("G", "G_ema") if part in state for n in _scale(state[part], blocks, factor)]
     if not done:
         raise SystemExit(f"{ckpts[-1]}: no noise strengths of blocks {sorted(blocks)}")
@@ -82,7 +96,9 @@ def scale_run(src: Path, dst: Path, blocks: set[str], factor: float) -> Path:
         if (src / f).exists():
             shutil.copy(src / f, dst / f)
     out = dst / "checkpoints" / ckpts[-1].name
-    torch.save(state, out)
+    tmp = out.with_name(out.name + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(out)  # atomic: a run folder never holds half a checkpoint
     return out
 
 
@@ -103,6 +119,8 @@ def main() -> None:
             print(f"{k}: mean |strength| {v:.4f}")
         return
     blocks = {b.strip() for b in a.blocks.split(",") if b.strip()}
+    if not math.isfinite(a.factor) or a.factor <= 0:
+        raise SystemExit(f"--factor {a.factor}: must be a finite number above 0")
     if a.cmd == "model":
         done = scale_model(a.src, a.dst, blocks, a.factor)
         print(f"wrote {a.dst}: {len(done)} strengths x{a.factor:g}")

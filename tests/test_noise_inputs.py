@@ -298,3 +298,13 @@ def test_bench_noise_strength_scales_the_chosen_blocks_of_a_model_and_of_a_run(t
     again = subprocess.run([sys.executable, script, "run", str(run), str(tmp_path / "run2"), "--factor", "3"],
                            capture_output=True, text=True)
     assert again.returncode != 0 and "exists" in again.stderr
+    # bad input: one line that says what and where, nothing written
+    (tmp_path / "junk.safetensors").write_bytes(b"junk")
+    for args, says in ((["model", str(tmp_path / "junk.safetensors"), str(tmp_path / "o.safetensors"), "--factor", "2"],
+                        "not a readable .safetensors model file"),
+                       (["model", str(tmp_path / "none.safetensors"), str(tmp_path / "o.safetensors"), "--factor", "2"],
+                        "no such model file"),
+                       (["model", str(src), str(tmp_path / "o.safetensors"), "--factor", "nan"], "--factor nan")):
+        bad = subprocess.run([sys.executable, script, *args], capture_output=True, text=True)
+        assert bad.returncode != 0 and says in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+        assert not (tmp_path / "o.safetensors").exists()
